@@ -1,0 +1,102 @@
+"""The composition root: builds the PTB Application, registers handlers, starts and stops
+what runs beside them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot import directory
+from bot.cards import CardPublisher
+from bot.config import Mode, Settings
+from bot.db import Database
+from bot.i18n import translator
+from bot.models import LANGUAGES
+from bot.runtime import Runtime
+from handlers.context import RUNTIME_KEY, PContext
+
+log = logging.getLogger(__name__)
+
+PassApp = Application[Any, PContext, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings) -> PassApp:
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=ZoneInfo(settings.i18n.timezone),
+        link_preview_options=None,
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.telegram.base_url)
+        .defaults(defaults)
+        .context_types(ContextTypes(context=PContext))
+        # AIORateLimiter keeps us inside Telegram's limits and retries a 429 after retry_after
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .get_updates_read_timeout(settings.telegram.poll_timeout + 10)
+        .post_init(_start)
+        .post_shutdown(_stop)
+    )
+    if settings.telegram.base_file_url:
+        builder = builder.base_file_url(settings.telegram.base_file_url)
+    app: PassApp = builder.build()
+    app.bot_data[RUNTIME_KEY] = Runtime(settings=settings, db=Database(settings.storage.path))
+    handlers.register(app)
+    return app
+
+
+async def _start(app: PassApp) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    await runtime.db.open()
+    await directory.seed(runtime.db, runtime.settings)
+    runtime.publisher = CardPublisher(
+        runtime.db,
+        app.bot,
+        min_interval=runtime.settings.cards.min_edit_interval,
+        timeline_entries=runtime.settings.cards.timeline_entries,
+    )
+    await register_menus(app)
+    await runtime.publisher.catch_up()
+    log.info("event=started bot=%s", app.bot.username)
+
+
+async def _stop(app: PassApp) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    if runtime.publisher is not None:
+        await runtime.publisher.close()
+    await runtime.db.close()
+
+
+async def register_menus(app: PassApp) -> None:
+    """The command menu in each of our languages (and English where the client's is other)."""
+    for language in (None, *LANGUAGES):
+        _ = translator(language or "en").gettext
+        commands = [BotCommand(c.name, _(c.description)[:256]) for c in handlers.COMMANDS]
+        await app.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=language
+        )
+
+
+def run(settings: Settings) -> None:
+    """Run until interrupted, by long polling or as a webhook, as configured."""
+    app = build_application(settings)
+    allowed = ["message", "edited_message", "callback_query", "my_chat_member"]
+    if settings.telegram.mode is Mode.WEBHOOK:
+        hook = settings.webhook
+        app.run_webhook(
+            listen=hook.listen,
+            port=hook.port,
+            url_path=hook.url_path,
+            webhook_url=hook.url,
+            secret_token=hook.secret_token,
+            allowed_updates=allowed,
+        )
+    else:
+        app.run_polling(allowed_updates=allowed, timeout=settings.telegram.poll_timeout)

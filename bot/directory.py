@@ -1,0 +1,152 @@
+"""Registered chats and known people: seeded from the configuration, changed by commands."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.db import Database, Row, Tx, to_db_time, utcnow
+from bot.models import Chat, ChatKind, Country, Person, Role
+
+
+def _chat(row: Row) -> Chat:
+    return Chat(
+        id=row["id"],
+        name=row["name"],
+        kind=ChatKind(row["kind"]),
+        country=Country(row["country"]),
+        languages=tuple(row["languages"].split(",")),
+        agency=row["agency"],
+        timezone=row["timezone"],
+    )
+
+
+def _person(row: Row) -> Person:
+    return Person(
+        id=row["id"],
+        name=row["name"],
+        username=row["username"],
+        roles=frozenset(Role(r) for r in row["roles"].split(",") if r),
+        country=Country(row["country"]) if row["country"] else None,
+        agency=row["agency"],
+        language=row["language"],
+    )
+
+
+async def seed(db: Database, settings: Settings) -> None:
+    """Apply the configuration's chats and people.
+
+    A new entry is inserted. An existing one is overwritten only when its entry in the file
+    changed since it was last applied: the database keeps what commands changed, but an
+    admin who edits the file gets what they wrote.
+    """
+    now = to_db_time(utcnow())
+    async with db.transaction() as tx:
+        for chat in settings.chats:
+            seed_json = chat.model_dump_json()
+            row = await tx.one("SELECT seed FROM chats WHERE id = ?", (chat.id,))
+            if row is not None and row["seed"] == seed_json:
+                continue
+            values = (
+                chat.name,
+                chat.kind.value,
+                chat.country.value,
+                ",".join(chat.languages),
+                chat.agency,
+                chat.timezone or settings.i18n.timezone,
+                seed_json,
+            )
+            if row is None:
+                await tx.execute(
+                    "INSERT INTO chats (name, kind, country, languages, agency, timezone, seed,"
+                    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, chat.id, now),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE chats SET name = ?, kind = ?, country = ?, languages = ?, agency = ?,"
+                    " timezone = ?, seed = ? WHERE id = ?",
+                    (*values, chat.id),
+                )
+        for person in settings.people:
+            seed_json = person.model_dump_json()
+            row = await tx.one("SELECT seed FROM people WHERE id = ?", (person.id,))
+            if row is not None and row["seed"] == seed_json:
+                continue
+            values = (
+                person.name,
+                person.username,
+                ",".join(r.value for r in person.roles),
+                person.country.value if person.country else None,
+                person.agency,
+                person.language,
+                seed_json,
+            )
+            if row is None:
+                await tx.execute(
+                    "INSERT INTO people (name, username, roles, country, agency, language, seed,"
+                    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, person.id, now),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE people SET name = ?, username = ?, roles = ?, country = ?,"
+                    " agency = ?, language = ?, seed = ? WHERE id = ?",
+                    (*values, person.id),
+                )
+
+
+async def get_chat(db: Database, chat_id: int) -> Chat | None:
+    async with db.read() as tx:
+        row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+    return _chat(row) if row else None
+
+
+async def get_person(db: Database, person_id: int) -> Person | None:
+    async with db.read() as tx:
+        return await person_in(tx, person_id)
+
+
+async def person_in(tx: Tx, person_id: int) -> Person | None:
+    row = await tx.one("SELECT * FROM people WHERE id = ?", (person_id,))
+    return _person(row) if row else None
+
+
+async def find_by_username(db: Database, username: str) -> Person | None:
+    async with db.read() as tx:
+        row = await tx.one(
+            "SELECT * FROM people WHERE lower(username) = lower(?)", (username.lstrip("@"),)
+        )
+    return _person(row) if row else None
+
+
+async def ensure_person(tx: Tx, person_id: int, name: str, username: str | None) -> None:
+    """Make sure someone who acts in a registered chat has a row (timeline authors), keeping
+    their name and username current."""
+    await tx.execute(
+        "INSERT INTO people (id, name, username, created_at) VALUES (?, ?, ?, ?)"
+        # a configured name ("Cdt Dubois, SDIS 59") wins over the Telegram display name
+        " ON CONFLICT (id) DO UPDATE SET"
+        " name = CASE WHEN people.seed IS NULL THEN excluded.name ELSE people.name END,"
+        " username = COALESCE(excluded.username, people.username)",
+        (person_id, name, username, to_db_time(utcnow())),
+    )
+
+
+async def set_language(
+    db: Database, person_id: int, name: str, username: str | None, language: str
+) -> None:
+    async with db.transaction() as tx:
+        await ensure_person(tx, person_id, name, username)
+        await tx.execute("UPDATE people SET language = ? WHERE id = ?", (language, person_id))
+
+
+async def chat_names(db: Database) -> dict[int, str]:
+    async with db.read() as tx:
+        rows = await tx.all("SELECT id, name FROM chats")
+    return {row["id"]: row["name"] for row in rows}
+
+
+async def set_chat_languages(db: Database, chat_id: int, languages: list[str]) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
+        )

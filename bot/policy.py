@@ -1,0 +1,53 @@
+"""Who may do what: one table of action × role. Handlers ask before calling a service, and
+buttons are asked again on every press."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from bot.models import Incident, Person, Role
+
+
+class Action(StrEnum):
+    DECLARE = "declare"  # /incident, /exercise
+    LOG = "log"  # /log, replies, shared locations
+    UPDATE = "update"  # /set, status and severity buttons
+    ASSIGN = "assign"  # /assign
+    CLOSE = "close"  # /close
+    VIEW_STATUS = "view_status"  # /status
+
+
+_COMMAND = frozenset({Role.ADMIN, Role.COMMANDER})
+
+ALLOWED: Mapping[Action, frozenset[Role]] = {
+    Action.DECLARE: _COMMAND,
+    Action.LOG: frozenset(Role),
+    Action.UPDATE: _COMMAND,
+    Action.ASSIGN: _COMMAND,
+    Action.CLOSE: _COMMAND,
+    Action.VIEW_STATUS: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
+}
+
+
+def roles_of(person: Person, incident: Incident | None = None) -> frozenset[Role]:
+    """Configured roles, plus what `/assign` gave the person for this incident."""
+    roles = set(person.roles) | {Role.RESPONDER}
+    if incident is not None:
+        if incident.commander and incident.commander.id == person.id:
+            roles.add(Role.COMMANDER)
+        if incident.spokesperson and incident.spokesperson.id == person.id:
+            roles.add(Role.SPOKESPERSON)
+        if incident.liaison and incident.liaison.id == person.id:
+            roles.add(Role.LIAISON)
+    return frozenset(roles)
+
+
+def may(person: Person, action: Action, incident: Incident | None = None) -> bool:
+    return bool(roles_of(person, incident) & ALLOWED[action])
+
+
+def needed_roles(action: Action) -> list[Role]:
+    """The roles to name when refusing, most specific first (admin last)."""
+    order = [Role.COMMANDER, Role.LIAISON, Role.SPOKESPERSON, Role.ADMIN]
+    return [role for role in order if role in ALLOWED[action]]

@@ -1,0 +1,1 @@
+"""Pure rendering: domain objects and a language in, Telegram HTML out. No I/O here."""

@@ -1,0 +1,80 @@
+"""The incident card: one message per chat, pinned, edited in place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.i18n import Translator, each_language
+from bot.models import Incident, TimelineEntry
+from bot.render import common
+from bot.render.common import text
+
+# Telegram shows at most 4096 characters; a timeline of long notes must not break the card.
+MAX_NOTE_ON_CARD = 280
+
+
+def _shorten(entry: TimelineEntry) -> TimelineEntry:
+    if entry.text and len(entry.text) > MAX_NOTE_ON_CARD:
+        return entry.model_copy(update={"text": entry.text[: MAX_NOTE_ON_CARD - 1] + "…"})
+    return entry
+
+
+def incident_heading(tr: Translator, incident: Incident) -> str:
+    heading = f"🚨 <b>#{incident.ref} {text(incident.title)}</b>"
+    if incident.exercise:
+        heading = common.exercise_banner(tr) + "\n" + heading
+    return heading
+
+
+def incident_facts(tr: Translator, incident: Incident, timezone: str) -> list[str]:
+    """The lines that describe an incident, shared by the card and /status."""
+    _ = tr.gettext
+    lines = [
+        _("Status: {status}").format(status=common.status(tr, incident.status))
+        + "   "
+        + _("Severity: {severity}").format(severity=common.severity(tr, incident.severity)),
+    ]
+    if incident.type:
+        lines.append(_("Type: {type}").format(type=text(incident.type)))
+    where = text(incident.location_text) if incident.location_text else ""
+    if incident.lat is not None and incident.lon is not None:
+        where = (
+            (where + " " if where else "") + "📍 " + common.coordinates(incident.lat, incident.lon)
+        )
+    lines.append(_("Location: {location}").format(location=where or _("unknown")))
+    lines.append(_("Country: {country}").format(country=common.country(tr, incident.country)))
+    lines.append(_("Commander: {name}").format(name=common.person(tr, incident.commander)))
+    lines.append(_("Spokesperson: {name}").format(name=common.person(tr, incident.spokesperson)))
+    if incident.liaison:
+        lines.append(_("Liaison officer: {name}").format(name=text(incident.liaison.name)))
+    return lines
+
+
+def _card_block(
+    tr: Translator, incident: Incident, timeline: Sequence[TimelineEntry], timezone: str
+) -> str:
+    _ = tr.gettext
+    lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone)]
+    times = _("Declared {declared} · updated {updated}").format(
+        declared=tr.datetime(incident.declared_at, timezone),
+        updated=tr.time(incident.updated_at, timezone),
+    )
+    if incident.closed_at:
+        times += " · " + _("closed {closed}").format(
+            closed=tr.datetime(incident.closed_at, timezone)
+        )
+    lines.append(f"<i>{times}</i>")
+    if timeline:
+        lines.append("")
+        lines.append("<b>" + _("Timeline") + "</b>")
+        lines.extend(common.timeline_line(tr, _shorten(e), timezone) for e in timeline)
+    if incident.is_open:
+        lines.append("")
+        lines.append("<i>" + _("Reply to this card to add to the timeline.") + "</i>")
+    return "\n".join(lines)
+
+
+def render_card(
+    incident: Incident, timeline: Sequence[TimelineEntry], languages: Sequence[str], timezone: str
+) -> str:
+    return each_language(languages, lambda tr: _card_block(tr, incident, timeline, timezone))

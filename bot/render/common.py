@@ -1,0 +1,126 @@
+"""Pieces shared by every rendered message: escaping, names, flags, timeline lines."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot import labels
+from bot.i18n import Translator
+from bot.models import (
+    Assignment,
+    Country,
+    IncidentField,
+    IncidentStatus,
+    PersonRef,
+    Severity,
+    TimelineEntry,
+    TimelineKind,
+)
+
+FLAG = {Country.FR: "🇫🇷", Country.BE: "🇧🇪"}
+SEVERITY_MARK = {
+    None: "⚪",
+    Severity.MINOR: "🟢",
+    Severity.MODERATE: "🟡",
+    Severity.SEVERE: "🟠",
+    Severity.EXTREME: "🔴",
+}
+STATUS_MARK = {
+    IncidentStatus.REPORTED: "🆕",
+    IncidentStatus.ACTIVE: "🔥",
+    IncidentStatus.CONTAINED: "🛡",
+    IncidentStatus.CLOSED: "✅",
+}
+
+
+def text(value: str) -> str:
+    """Anything a user typed, made safe for Telegram's HTML."""
+    return escape(value, quote=False)
+
+
+def person(tr: Translator, ref: PersonRef | None) -> str:
+    return text(ref.name) if ref else tr.gettext("not assigned")
+
+
+def severity(tr: Translator, value: Severity | None) -> str:
+    if value is None:
+        return f"{SEVERITY_MARK[None]} {tr.gettext('not assessed')}"
+    return f"{SEVERITY_MARK[value]} {tr.gettext(labels.SEVERITY[value])}"
+
+
+def status(tr: Translator, value: IncidentStatus) -> str:
+    return f"{STATUS_MARK[value]} {tr.gettext(labels.STATUS[value])}"
+
+
+def country(tr: Translator, value: Country) -> str:
+    names = {Country.FR: tr.gettext("France"), Country.BE: tr.gettext("Belgium")}
+    return f"{FLAG[value]} {names[value]}"
+
+
+def coordinates(lat: float, lon: float) -> str:
+    """A link a phone opens in its map application."""
+    return (
+        f'<a href="https://www.openstreetmap.org/?mlat={lat:.5f}&amp;mlon={lon:.5f}'
+        f'#map=16/{lat:.5f}/{lon:.5f}">{lat:.5f}, {lon:.5f}</a>'
+    )
+
+
+def exercise_banner(tr: Translator) -> str:
+    return "🧪 <b>" + tr.gettext("EXERCISE") + "</b>"
+
+
+def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    _ = tr.gettext
+    who = text(entry.author.name) if entry.author else _("Passerelle")
+    what: str
+    if entry.kind is TimelineKind.NOTE:
+        what = text(entry.text or "")
+    elif entry.kind is TimelineKind.DECLARED:
+        what = "<i>" + _("declared the incident") + "</i>"
+    elif entry.kind is TimelineKind.LOCATION:
+        if entry.lat is not None and entry.lon is not None:
+            what = "📍 " + coordinates(entry.lat, entry.lon)
+        else:
+            what = "📍"
+    elif entry.kind is TimelineKind.STATUS:
+        what = (
+            "<i>"
+            + _("status → {status}").format(status=_(labels.STATUS[IncidentStatus(entry.text)]))
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.SEVERITY:
+        what = (
+            "<i>"
+            + _("severity → {severity}").format(severity=_(labels.SEVERITY[Severity(entry.text)]))
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.FIELD:
+        field = _(labels.FIELD[IncidentField(entry.field)]) if entry.field else "?"
+        what = "<i>" + text(f"{field} → ") + "</i>" + text(entry.text or "")
+    elif entry.kind is TimelineKind.ASSIGNED:
+        role = _(labels.ASSIGNMENT[Assignment(entry.field)]) if entry.field else "?"
+        what = "<i>" + text(f"{role} → ") + "</i>" + text(entry.text or "")
+    else:
+        what = "<i>" + _("closed the incident") + "</i>"
+    return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"
+
+
+def split_message(html: str, limit: int = 4096) -> list[str]:
+    """Cut a long message between lines, never inside one, so every part keeps its tags
+    balanced (rendered lines open and close their own tags)."""
+    if len(html) <= limit:
+        return [html]
+    parts: list[str] = []
+    current = ""
+    for line in html.split("\n"):
+        if len(line) > limit:
+            line = line[: limit - 1] + "…"
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        parts.append(current)
+    return parts

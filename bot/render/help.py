@@ -1,0 +1,42 @@
+"""/start and /help texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import labels
+from bot.i18n import N_, Translator, each_language
+from bot.models import Role
+from bot.render.common import text
+
+
+def _help_block(
+    tr: Translator, name: str, roles: Sequence[Role], commands: Sequence[tuple[str, str]]
+) -> str:
+    _ = tr.gettext
+    role_names = ", ".join(_(labels.ROLE[r]) for r in roles)
+    lines = [
+        "🌉 <b>Passerelle</b> — "
+        + _("one place for French and Belgian emergency services working the same incident."),
+        _("Hello {name}. Your roles: {roles}.").format(name=text(name), roles=role_names),
+        "",
+        "<b>" + _("What you can do") + "</b>",
+    ]
+    lines.extend(f"/{command} — {_(description)}" for command, description in commands)
+    lines.append("")
+    lines.append(
+        _(
+            "Reply to an incident card to add to its timeline; share a location as a "
+            "reply to set where it is."
+        )
+    )
+    return "\n".join(lines)
+
+
+def render_help(
+    languages: Sequence[str], name: str, roles: Sequence[Role], commands: Sequence[tuple[str, str]]
+) -> str:
+    return each_language(languages, lambda tr: _help_block(tr, name, roles, commands))
+
+
+LANGUAGE_NAMES = {"en": N_("English"), "fr": N_("French"), "nl": N_("Dutch")}

@@ -1,0 +1,86 @@
+"""Inline keyboards and their callback data.
+
+Callback data is short and versioned: `i1:<ref>:st:<status>` or `i1:<ref>:sv:<severity>`.
+It is parsed strictly and the press is permission-checked again by the handler: a button
+may have been forwarded, be old, or be forged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import labels
+from bot.i18n import joined_labels
+from bot.models import Incident, IncidentStatus, Severity
+from bot.render.common import SEVERITY_MARK, STATUS_MARK
+
+PREFIX = "i1"
+_STATUS_CODES = {
+    IncidentStatus.ACTIVE: "act",
+    IncidentStatus.CONTAINED: "con",
+    IncidentStatus.CLOSED: "clo",
+}
+_SEVERITY_CODES = {
+    Severity.MINOR: "1",
+    Severity.MODERATE: "2",
+    Severity.SEVERE: "3",
+    Severity.EXTREME: "4",
+}
+
+
+@dataclass(frozen=True)
+class CardPress:
+    ref: int
+    status: IncidentStatus | None = None
+    severity: Severity | None = None
+
+
+def status_data(ref: int, status: IncidentStatus) -> str:
+    return f"{PREFIX}:{ref}:st:{_STATUS_CODES[status]}"
+
+
+def severity_data(ref: int, severity: Severity) -> str:
+    return f"{PREFIX}:{ref}:sv:{_SEVERITY_CODES[severity]}"
+
+
+def parse_card_press(data: str) -> CardPress | None:
+    """The press a callback carries, or None when it is not one of ours."""
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != PREFIX or not parts[1].isdigit() or len(parts[1]) > 9:
+        return None
+    ref = int(parts[1])
+    if parts[2] == "st":
+        for status, code in _STATUS_CODES.items():
+            if code == parts[3]:
+                return CardPress(ref, status=status)
+    elif parts[2] == "sv":
+        for severity, code in _SEVERITY_CODES.items():
+            if code == parts[3]:
+                return CardPress(ref, severity=severity)
+    return None
+
+
+def card_keyboard(incident: Incident, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
+    if not incident.is_open:
+        return None
+    statuses = [
+        InlineKeyboardButton(
+            f"{STATUS_MARK[s]} {joined_labels(languages, labels.STATUS[s])}",
+            callback_data=status_data(incident.ref, s),
+        )
+        for s in _STATUS_CODES
+        if s is not incident.status
+    ]
+    severities = [
+        InlineKeyboardButton(
+            ("• " if s is incident.severity else "")
+            + f"{SEVERITY_MARK[s]} {joined_labels(languages, labels.SEVERITY[s])}",
+            callback_data=severity_data(incident.ref, s),
+        )
+        for s in _SEVERITY_CODES
+    ]
+    # two severities a row: bilingual labels must stay readable on a phone
+    return InlineKeyboardMarkup([statuses, severities[:2], severities[2:]])

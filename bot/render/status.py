@@ -1,0 +1,47 @@
+"""/status: the whole situation in one message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.i18n import Translator, each_language
+from bot.models import Incident, TimelineEntry
+from bot.render import common
+from bot.render.card import incident_facts, incident_heading
+
+MAX_MESSAGE = 4096
+
+
+def _status_block(
+    tr: Translator,
+    incidents: Sequence[Incident],
+    timelines: Mapping[int, Sequence[TimelineEntry]],
+    timezone: str,
+) -> str:
+    _ = tr.gettext
+    if not incidents:
+        return "📋 " + _("No open incident.")
+    parts = [
+        "📋 <b>"
+        + tr.ngettext("{n} open incident", "{n} open incidents", len(incidents)).format(
+            n=len(incidents)
+        )
+        + "</b>"
+    ]
+    for incident in incidents:
+        lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone)]
+        entries = timelines.get(incident.ref, [])
+        if entries:
+            lines.append("<i>" + _("Latest:") + "</i>")
+            lines.extend(common.timeline_line(tr, e, timezone) for e in entries)
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def render_status(
+    incidents: Sequence[Incident],
+    timelines: Mapping[int, Sequence[TimelineEntry]],
+    languages: Sequence[str],
+    timezone: str,
+) -> str:
+    return each_language(languages, lambda tr: _status_block(tr, incidents, timelines, timezone))

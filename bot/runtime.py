@@ -1,0 +1,22 @@
+"""What handlers share while the bot runs: settings, database, card publisher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.cards import CardPublisher
+from bot.config import Settings
+from bot.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    publisher: CardPublisher | None = field(default=None)
+
+    @property
+    def cards(self) -> CardPublisher:
+        if self.publisher is None:
+            raise RuntimeError("the card publisher starts with the application")
+        return self.publisher

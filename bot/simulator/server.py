@@ -1,0 +1,150 @@
+"""HTTP transport: tornado handlers, request decoding, method dispatch and Telegram's answers."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import socket
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from .errors import ApiError
+from .faults import FaultInjector
+from .methods import METHODS, BotApi, Params, UploadedFile
+from .state import JsonDict, SimCall, World
+
+
+class Dispatcher:
+    """Turns one decoded request into (HTTP status, Telegram JSON body), recording the call."""
+
+    def __init__(self, world: World, api: BotApi, faults: FaultInjector) -> None:
+        self.world = world
+        self.api = api
+        self.faults = faults
+
+    async def handle(
+        self, token: str, method: str, raw: JsonDict, files: dict[str, UploadedFile]
+    ) -> tuple[int, JsonDict]:
+        if token != self.world.token:
+            return 401, ApiError(401).payload()
+        entry = METHODS.get(method.lower())
+        if entry is None:
+            return 404, ApiError(404).payload()
+        name, handler = entry
+        call = SimCall(name, raw, 0, self.world.clock(), files=sorted(files))
+        self.world.calls.append(call)
+        try:
+            result = await self._run(name, handler, Params(raw, files))
+        except ApiError as exc:
+            call.status, call.description = exc.status, exc.description
+            return exc.status, exc.payload()
+        call.status, call.result = 200, result
+        return 200, {"ok": True, "result": result}
+
+    async def _run(self, name: str, handler: Any, params: Params) -> Any:
+        fault = self.faults.take(name, params.raw)
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            error = fault.error()
+            if error is not None:
+                # Faulted calls fail before touching any state.
+                self.faults.injected += 1
+                raise error
+        result = handler(self.api, params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+def _decode_request(request: Any) -> tuple[JsonDict, dict[str, UploadedFile]]:
+    raw: JsonDict = {}
+    for key, values in request.query_arguments.items():
+        raw[key] = values[-1].decode("utf-8", "replace")
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("application/json") and request.body:
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise ApiError(400, "can't parse JSON request body") from None
+        if isinstance(body, dict):
+            raw.update(body)
+    else:
+        # tornado has already parsed urlencoded and multipart bodies.
+        for key, values in request.body_arguments.items():
+            raw[key] = values[-1].decode("utf-8", "replace")
+    files = {
+        key: UploadedFile(parts[-1].filename or None, parts[-1].body, parts[-1].content_type)
+        for key, parts in request.files.items()
+    }
+    return raw, files
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    def initialize(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def check_etag_header(self) -> bool:
+        return False
+
+    async def get(self, token: str, method: str) -> None:
+        await self.post(token, method)
+
+    async def post(self, token: str, method: str) -> None:
+        try:
+            raw, files = _decode_request(self.request)
+        except ApiError as exc:
+            status, body = exc.status, exc.payload()
+        else:
+            status, body = await self.dispatcher.handle(token, method, raw, files)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body, ensure_ascii=False))
+
+
+class FileHandler(tornado.web.RequestHandler):
+    """Serves uploaded files at base_file_url + token + "/" + file_path, like Telegram."""
+
+    def initialize(self, world: World) -> None:
+        self.world = world
+
+    def get(self, token: str, path: str) -> None:
+        stored = next((f for f in self.world.files.values() if f.file_path == path), None)
+        if token != self.world.token or stored is None:
+            self.set_status(404)
+            self.finish(json.dumps(ApiError(404).payload()))
+            return
+        self.set_header("Content-Type", stored.mime_type or "application/octet-stream")
+        self.finish(stored.data)
+
+
+class ApiServer:
+    """The tornado HTTP server bound to 127.0.0.1."""
+
+    def __init__(self, world: World, dispatcher: Dispatcher) -> None:
+        self.app = tornado.web.Application(
+            [
+                (r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, {"dispatcher": dispatcher}),
+                (r"/file/bot(?P<token>[^/]+)/(?P<path>.+)", FileHandler, {"world": world}),
+            ]
+        )
+        self.server: tornado.httpserver.HTTPServer | None = None
+        self.port = 0
+
+    def start(self, port: int = 0) -> int:
+        sockets: list[socket.socket] = tornado.netutil.bind_sockets(port, "127.0.0.1")
+        self.server = tornado.httpserver.HTTPServer(self.app, max_body_size=60 * 1024 * 1024)
+        self.server.add_sockets(sockets)
+        self.port = int(sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self.server is None:
+            return
+        self.server.stop()
+        await self.server.close_all_connections()
+        self.server = None

@@ -1,0 +1,421 @@
+"""The simulated Telegram world: users, chats, messages, files and the update queue.
+
+Objects render themselves in the Bot API's JSON shapes (``to_dict``) so the server and the
+driver produce exactly what Telegram would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+CHAT_TYPES = ("private", "group", "supergroup", "channel")
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+
+
+@dataclass
+class SimUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+    def to_dict(self) -> JsonDict:
+        data: JsonDict = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        if self.last_name:
+            data["last_name"] = self.last_name
+        if self.username:
+            data["username"] = self.username
+        if self.language_code and not self.is_bot:
+            data["language_code"] = self.language_code
+        return data
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
+
+
+@dataclass
+class SimFile:
+    file_id: str
+    file_unique_id: str
+    data: bytes
+    filename: str | None = None
+    mime_type: str | None = None
+    width: int = 0
+    height: int = 0
+
+    @property
+    def file_path(self) -> str:
+        return f"documents/{self.file_unique_id}/{self.filename or 'file'}"
+
+    def document_dict(self) -> JsonDict:
+        data: JsonDict = {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+        }
+        if self.filename:
+            data["file_name"] = self.filename
+        if self.mime_type:
+            data["mime_type"] = self.mime_type
+        return data
+
+    def photo_sizes(self) -> list[JsonDict]:
+        return [
+            {
+                "file_id": self.file_id,
+                "file_unique_id": self.file_unique_id,
+                "width": self.width,
+                "height": self.height,
+                "file_size": len(self.data),
+            }
+        ]
+
+
+@dataclass
+class MessageVersion:
+    """A past state of an edited message."""
+
+    html: str | None
+    text: str | None
+    entities: list[JsonDict]
+    reply_markup: JsonDict | None
+    edit_date: int | None
+
+
+@dataclass(eq=False)
+class SimMessage:
+    chat: SimChat
+    message_id: int
+    sender: SimUser
+    date: int
+    from_bot: bool
+    html: str | None = None  # the text as sent (raw HTML when parse_mode was HTML)
+    text: str | None = None  # the plain text Telegram shows
+    entities: list[JsonDict] = field(default_factory=list)
+    reply_markup: JsonDict | None = None
+    reply_to: SimMessage | None = None
+    edit_date: int | None = None
+    history: list[MessageVersion] = field(default_factory=list)
+    caption: str | None = None
+    caption_html: str | None = None
+    caption_entities: list[JsonDict] = field(default_factory=list)
+    document: SimFile | None = None
+    photo: SimFile | None = None
+    location: tuple[float, float] | None = None
+    extra: JsonDict = field(default_factory=dict)  # service fields, e.g. new_chat_members
+    silent: bool = False
+    deleted: bool = False
+    params: JsonDict = field(default_factory=dict)  # the request that created it (bot messages)
+
+    @property
+    def edits(self) -> int:
+        return len(self.history)
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """Inline keyboard buttons as (text, callback_data or url), row by row."""
+        if not self.reply_markup:
+            return []
+        found: list[tuple[str, str]] = []
+        for row in self.reply_markup.get("inline_keyboard", []):
+            for button in row:
+                value = button.get("callback_data", button.get("url", ""))
+                found.append((str(button.get("text", "")), str(value)))
+        return found
+
+    @property
+    def callback_data(self) -> list[str]:
+        if not self.reply_markup:
+            return []
+        return [
+            str(b["callback_data"])
+            for row in self.reply_markup.get("inline_keyboard", [])
+            for b in row
+            if "callback_data" in b
+        ]
+
+    def to_dict(self, *, with_reply: bool = True) -> JsonDict:
+        data: JsonDict = {
+            "message_id": self.message_id,
+            "from": self.sender.to_dict(),
+            "chat": self.chat.to_dict(),
+            "date": self.date,
+        }
+        if self.reply_to is not None and with_reply:
+            # Telegram nests the replied-to message one level deep only.
+            data["reply_to_message"] = self.reply_to.to_dict(with_reply=False)
+        if self.edit_date is not None:
+            data["edit_date"] = self.edit_date
+        if self.text is not None:
+            data["text"] = self.text
+            if self.entities:
+                data["entities"] = self.entities
+        if self.document is not None:
+            data["document"] = self.document.document_dict()
+        if self.photo is not None:
+            data["photo"] = self.photo.photo_sizes()
+        if self.caption is not None:
+            data["caption"] = self.caption
+            if self.caption_entities:
+                data["caption_entities"] = self.caption_entities
+        if self.location is not None:
+            data["location"] = {"latitude": self.location[0], "longitude": self.location[1]}
+        data.update(self.extra)
+        if self.reply_markup and "inline_keyboard" in self.reply_markup:
+            data["reply_markup"] = self.reply_markup  # only inline keyboards are echoed back
+        return data
+
+    def __repr__(self) -> str:
+        who = "bot" if self.from_bot else self.sender.first_name
+        body = self.text if self.text is not None else self.caption
+        if body is None:
+            body = ",".join(sorted(self.extra)) or ("location" if self.location else "")
+        return f"<SimMessage {self.chat.id}/{self.message_id} {who}: {body!r}>"
+
+
+@dataclass(eq=False)
+class SimChat:
+    id: int
+    type: str
+    title: str | None = None
+    username: str | None = None
+    user: SimUser | None = None  # the other party of a private chat
+    members: dict[int, str] = field(default_factory=dict)  # user id -> status
+    messages: dict[int, SimMessage] = field(default_factory=dict)
+    pinned_ids: list[int] = field(default_factory=list)  # most recent pin last
+    blocked: bool = False
+    migrated_to: int | None = None
+    migrated_from: int | None = None
+    description: str | None = None
+    _last_message_id: int = 0
+
+    def next_message_id(self) -> int:
+        self._last_message_id += 1
+        return self._last_message_id
+
+    @property
+    def is_private(self) -> bool:
+        return self.type == "private"
+
+    @property
+    def is_group(self) -> bool:
+        return self.type in ("group", "supergroup")
+
+    def to_dict(self) -> JsonDict:
+        data: JsonDict = {"id": self.id, "type": self.type}
+        if self.is_private and self.user is not None:
+            data["first_name"] = self.user.first_name
+            if self.user.last_name:
+                data["last_name"] = self.user.last_name
+            if self.user.username:
+                data["username"] = self.user.username
+        else:
+            data["title"] = self.title or ""
+            if self.username:
+                data["username"] = self.username
+        return data
+
+    @property
+    def pinned(self) -> SimMessage | None:
+        return self.messages[self.pinned_ids[-1]] if self.pinned_ids else None
+
+    def status_of(self, user_id: int) -> str:
+        if self.is_private:
+            return "member" if self.user is not None and self.user.id == user_id else "left"
+        return self.members.get(user_id, "left")
+
+
+@dataclass
+class CallbackAnswer:
+    text: str | None
+    show_alert: bool
+    url: str | None
+    cache_time: int
+
+    # Lets tests unpack ``text, show_alert = sim.callback_answers[cq_id]``.
+    def __iter__(self) -> Any:
+        return iter((self.text, self.show_alert))
+
+
+@dataclass
+class SimCall:
+    """One Bot API request as the simulator saw it."""
+
+    method: str
+    params: JsonDict
+    status: int
+    time: float
+    description: str | None = None
+    result: Any = None
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class QueuedUpdate:
+    update_id: int
+    payload: JsonDict
+    delivered: bool = False
+
+    @property
+    def kind(self) -> str:
+        return next((k for k in self.payload if k != "update_id"), "")
+
+
+# Telegram's default when allowed_updates was never set.
+DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+class UpdateQueue:
+    """Pending updates with monotonically increasing ids, plus a wake-up signal for waiters."""
+
+    def __init__(self) -> None:
+        self.pending: list[QueuedUpdate] = []
+        self.last_id = 0
+        self.allowed_updates: list[str] | None = None
+        self._changed = asyncio.Event()
+
+    def put(self, payload: JsonDict) -> int:
+        if "update_id" in payload:
+            update_id = int(payload["update_id"])
+            self.last_id = max(self.last_id, update_id)
+        else:
+            self.last_id += 1
+            update_id = self.last_id
+        body = {"update_id": update_id, **{k: v for k, v in payload.items() if k != "update_id"}}
+        self.pending.append(QueuedUpdate(update_id, body))
+        self.notify()
+        return update_id
+
+    def notify(self) -> None:
+        # Wake every current waiter, then arm a fresh event for the next round.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changed(self, seconds: float) -> None:
+        """Return when something was queued or changed, or after ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
+
+    def allowed(self, update: QueuedUpdate) -> bool:
+        if self.allowed_updates:
+            return update.kind in self.allowed_updates
+        return update.kind not in DEFAULT_EXCLUDED_UPDATES
+
+    def confirm(self, offset: int) -> None:
+        """getUpdates offset semantics: updates below ``offset`` are gone for good."""
+        self.pending = [u for u in self.pending if u.update_id >= offset]
+
+    def drop_filtered(self) -> None:
+        # Telegram never delivers types the bot did not subscribe to.
+        self.pending = [u for u in self.pending if self.allowed(u)]
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.notify()
+
+    @property
+    def undelivered(self) -> list[QueuedUpdate]:
+        return [u for u in self.pending if not u.delivered and self.allowed(u)]
+
+
+def file_ids(data: bytes, counter: int) -> tuple[str, str]:
+    """Telegram-looking (file_id, file_unique_id), stable for the same content and counter."""
+    digest = hashlib.sha256(data + counter.to_bytes(8, "big")).hexdigest()
+    return f"BQACAgIAAx{digest[:40]}", f"AgAD{digest[40:52]}"
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG; a plausible default for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return 320, 240
+
+
+def unix_now(clock: Callable[[], float] = time.time) -> int:
+    return int(clock())
+
+
+@dataclass
+class WebhookConfig:
+    url: str = ""
+    secret_token: str | None = None
+    max_connections: int = 40
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+@dataclass
+class SimCallbackQuery:
+    id: str
+    user: SimUser
+    message: SimMessage
+    data: str
+    answered: bool = False
+
+
+class World:
+    """Everything the simulated Telegram knows; shared by the server and the driver."""
+
+    def __init__(self, token: str, bot: SimUser, clock: Callable[[], float] = time.time) -> None:
+        self.token = token
+        self.bot = bot
+        self.clock = clock
+        self.users: dict[int, SimUser] = {bot.id: bot}
+        self.chats: dict[int, SimChat] = {}
+        self.files: dict[str, SimFile] = {}
+        self.updates = UpdateQueue()
+        self.webhook = WebhookConfig()
+        self.commands: dict[tuple[str, str], list[JsonDict]] = {}
+        self.callback_queries: dict[str, SimCallbackQuery] = {}
+        self.callback_answers: dict[str, CallbackAnswer] = {}
+        self.chat_actions: list[tuple[int, str]] = []
+        self.calls: list[SimCall] = []
+        self.logged_out = False
+        self._file_counter = 0
+        self._callback_counter = 0
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def add_message(self, chat: SimChat, sender: SimUser, **fields: Any) -> SimMessage:
+        """Append a message to ``chat`` with the chat's next message id."""
+        message = SimMessage(
+            chat=chat,
+            message_id=chat.next_message_id(),
+            sender=sender,
+            date=self.now(),
+            from_bot=sender.id == self.bot.id,
+            **fields,
+        )
+        chat.messages[message.message_id] = message
+        return message
+
+    def store_file(
+        self, data: bytes, filename: str | None, mime_type: str | None, *, photo: bool = False
+    ) -> SimFile:
+        self._file_counter += 1
+        file_id, unique_id = file_ids(data, self._file_counter)
+        width, height = image_size(data) if photo else (0, 0)
+        stored = SimFile(file_id, unique_id, data, filename, mime_type, width, height)
+        self.files[file_id] = stored
+        return stored
+
+    def next_callback_id(self) -> str:
+        self._callback_counter += 1
+        # Telegram's ids are opaque decimal strings.
+        return str(4_000_000_000_000_000 + self._callback_counter)

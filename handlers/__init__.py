@@ -1,0 +1,131 @@
+"""The one table of what Passerelle answers to: commands, buttons and messages.
+
+Tiered like the table of a chat plugin: where a command works (group, private, both) and which
+policy action it needs; the handlers themselves check incident-level permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.i18n import N_
+from bot.models import Role
+from bot.policy import ALLOWED, Action
+from handlers import basics, incidents, status
+from handlers.context import PContext, say
+from handlers.errors import on_error
+from handlers.gate import gate
+
+Callback = Callable[[Update, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    callback: Callback
+    description: str  # msgid, for /help and the command menu
+    action: Action | None = None  # None: anyone may
+    groups: bool = True
+    private: bool = True
+
+
+COMMANDS: Sequence[Command] = (
+    Command("start", basics.help_command, N_("what Passerelle is and what you can do")),
+    Command("help", basics.help_command, N_("the commands you can use")),
+    Command(
+        "incident",
+        incidents.declare,
+        N_("declare an incident: /incident <title>"),
+        Action.DECLARE,
+        private=False,
+    ),
+    Command(
+        "exercise",
+        incidents.declare_exercise,
+        N_("declare an exercise: /exercise <title>"),
+        Action.DECLARE,
+        private=False,
+    ),
+    Command(
+        "log",
+        incidents.log_note,
+        N_("add to the timeline: /log [#ref] <text>"),
+        Action.LOG,
+        private=False,
+    ),
+    Command("status", status.status, N_("the situation: every open incident"), Action.VIEW_STATUS),
+    Command(
+        "set",
+        incidents.set_field,
+        N_("change title, type, severity, status or location: /set [#ref] <field> <value>"),
+        Action.UPDATE,
+    ),
+    Command(
+        "assign",
+        incidents.assign,
+        N_("name the commander, spokesperson or liaison: /assign [#ref] <role> @name"),
+        Action.ASSIGN,
+    ),
+    Command("close", incidents.close, N_("close an incident: /close [#ref]"), Action.CLOSE),
+    Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),
+)
+
+
+def commands_for(roles: frozenset[Role], private: bool) -> list[tuple[str, str]]:
+    """The commands someone with these roles can use here: for /help."""
+    return [
+        (c.name, c.description)
+        for c in COMMANDS
+        if (c.private if private else c.groups) and (c.action is None or roles & ALLOWED[c.action])
+    ]
+
+
+def _in_the_right_place(command: Command) -> Callback:
+    """Say where a command works instead of ignoring it in the wrong kind of chat."""
+
+    async def run(update: Update, context: PContext) -> None:
+        private = context.actor.is_private
+        if private and not command.private:
+            await say(update, context, N_("This command works in an incident's group chat."))
+        elif not private and not command.groups:
+            await say(update, context, N_("This command works in a private chat with me."))
+        else:
+            await command.callback(update, context)
+
+    return run
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    app.bot_data["commands_for"] = commands_for
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    for command in COMMANDS:
+        app.add_handler(
+            CommandHandler(
+                command.name, _in_the_right_place(command), filters=filters.UpdateType.MESSAGE
+            )
+        )
+    app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
+    app.add_handler(MessageHandler(filters.LOCATION & filters.ChatType.GROUPS, incidents.location))
+    app.add_handler(
+        MessageHandler(
+            filters.REPLY
+            & (filters.TEXT | filters.CAPTION)
+            & ~filters.COMMAND
+            & filters.ChatType.GROUPS
+            & filters.UpdateType.MESSAGE,
+            incidents.reply_note,
+        )
+    )
+    app.add_error_handler(on_error)

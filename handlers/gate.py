@@ -1,0 +1,95 @@
+"""The gate, run first for every update (handler group -1): has this update been handled
+before? Is the chat registered? Who is acting, in which languages? Everything after it can
+rely on `context.actor`."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat as TgChat
+from telegram import Update
+from telegram.constants import ChatMemberStatus
+from telegram.ext import ApplicationHandlerStop
+
+from bot import directory, incidents
+from bot.i18n import N_, normalize_language
+from bot.models import Person
+from handlers.context import Actor, PContext, render_text
+
+log = logging.getLogger(__name__)
+
+
+async def gate(update: Update, context: PContext) -> None:
+    runtime = context.runtime
+    db = runtime.db
+    if await incidents.was_processed(db, update.update_id):
+        log.info("event=duplicate_update update=%d", update.update_id)
+        raise ApplicationHandlerStop
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or user.is_bot:
+        raise ApplicationHandlerStop
+    default = runtime.settings.i18n.default_language
+    person = await directory.get_person(db, user.id) or Person(
+        id=user.id, name=user.full_name, username=user.username
+    )
+    own_language = person.language or normalize_language(user.language_code, default)
+
+    if chat.type == TgChat.PRIVATE:
+        context.actor = Actor(
+            person=person,
+            chat=None,
+            chat_id=chat.id,
+            languages=(own_language,),
+            own_language=own_language,
+            timezone=runtime.settings.i18n.timezone,
+            update_id=update.update_id,
+        )
+        return
+
+    registered = await directory.get_chat(db, chat.id)
+    if registered is None:
+        await _not_registered(update, own_language)
+        raise ApplicationHandlerStop
+    context.actor = Actor(
+        person=person,
+        chat=registered,
+        chat_id=chat.id,
+        languages=registered.languages,
+        own_language=own_language,
+        timezone=registered.timezone,
+        update_id=update.update_id,
+    )
+
+
+def _addressed_to_bot(update: Update) -> bool:
+    """A command, a button, or the bot being added: worth an answer in an unknown chat."""
+    message = update.effective_message
+    if update.callback_query is not None:
+        return True
+    if update.my_chat_member is not None:
+        return update.my_chat_member.new_chat_member.status in (
+            ChatMemberStatus.MEMBER,
+            ChatMemberStatus.ADMINISTRATOR,
+        )
+    return bool(message and message.text and message.text.startswith("/"))
+
+
+async def _not_registered(update: Update, language: str) -> None:
+    """Say so (with the id an admin needs), store nothing, do nothing else."""
+    chat = update.effective_chat
+    assert chat is not None
+    log.info("event=unregistered_chat chat=%d", chat.id)
+    if not _addressed_to_bot(update):
+        return
+    html = render_text(
+        (language,),
+        N_(
+            "This chat is not registered with Passerelle, so I do not act here. "
+            "An admin can register it with this chat id: {chat_id}"
+        ),
+        chat_id=f"<code>{chat.id}</code>",
+    )
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await update.get_bot().send_message(chat.id, html)

@@ -1,0 +1,37 @@
+"""/status: every open incident of this chat (or, in private, every one the person may see)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import incidents
+from bot.errors import UserError
+from bot.i18n import N_
+from bot.policy import Action, may
+from bot.render.status import render_status
+from handlers.context import PContext, answer, refuse
+from handlers.targeting import refusal, split_ref
+
+
+async def status(update: Update, context: PContext) -> None:
+    actor = context.actor
+    db = context.runtime.db
+    try:
+        if not may(actor.person, Action.VIEW_STATUS):
+            raise refusal(Action.VIEW_STATUS)
+        ref, _ = split_ref(list(context.args or []))
+        if ref is not None:
+            incident = await incidents.get(db, ref)
+            if incident is None or (actor.chat is not None and incident.chat_id != actor.chat_id):
+                raise UserError(N_("There is no incident #{ref} here."), ref=ref)
+            selected = [incident]
+        elif actor.chat is not None:
+            selected = await incidents.open_in_chat(db, actor.chat_id)
+        else:
+            selected = await incidents.open_everywhere(db)
+    except UserError as error:
+        await refuse(update, context, error)
+        return
+    timelines = await incidents.timelines(db, [i.ref for i in selected], last=5)
+    html = render_status(selected, timelines, actor.languages, actor.timezone)
+    await answer(update, context, html)
