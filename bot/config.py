@@ -183,12 +183,21 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
 
 
 def load_settings(
-    path: Path, env: dict[str, str] | None = None, require_token: bool = True
+    path: Path,
+    env: dict[str, str] | None = None,
+    require_token: bool = True,
+    missing_ok: bool = False,
 ) -> Settings:
+    """Read and validate `path`. With `missing_ok`, a missing file means all defaults (the
+    bot then only tells each chat its id, which is how an admin starts registering them)."""
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file (copy config.example.toml to start)"]) from None
+        if not missing_ok:
+            raise ConfigError(
+                [f"{path}: no such file (copy config.example.toml to start)"]
+            ) from None
+        raw = ""
     except OSError as exc:
         raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
     try:
