@@ -18,16 +18,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         type=Path,
-        default=Path("config.toml"),
+        default=None,
         help="the TOML configuration (default: config.toml)",
     )
     parser.add_argument("--log-level", default="INFO")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default)")
-    check = commands.add_parser("check-config", help="validate the configuration and stop")
-    check.add_argument("--config", type=Path, default=argparse.SUPPRESS)
-    run = commands.choices["run"]
-    run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    # --config may also follow the sub-command: python -m bot check-config --config x.toml
+    for name, text in (
+        ("run", "run the bot (the default)"),
+        ("check-config", "validate the configuration and stop"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     demo = commands.add_parser("demo", help="a scripted cross-border incident; no token needed")
     demo.add_argument(
         "--speed",
