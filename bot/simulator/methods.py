@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -431,12 +432,12 @@ class BotApi:
         # A newer getUpdates ends an older one with 409, as Telegram does.
         self._poll_generation += 1
         generation = self._poll_generation
-        deadline = self.world.clock() + timeout
+        deadline = time.monotonic() + timeout  # real time, even with a fake clock
         while True:
             queue.drop_filtered()
             if queue.pending or self.closing or self.world.webhook.url:
                 break
-            remaining = deadline - self.world.clock()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             await queue.wait_changed(remaining)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import socket
 from typing import Any
 
@@ -16,6 +17,8 @@ from .errors import ApiError
 from .faults import FaultInjector
 from .methods import METHODS, BotApi, Params, UploadedFile
 from .state import JsonDict, SimCall, World
+
+logger = logging.getLogger(__name__)
 
 
 class Dispatcher:
@@ -122,6 +125,11 @@ class FileHandler(tornado.web.RequestHandler):
         self.finish(stored.data)
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    # Expected 4xx answers are the point of many tests; keep them out of warning logs.
+    logger.debug("%s %s %s", handler.get_status(), handler.request.method, handler.request.uri)
+
+
 class ApiServer:
     """The tornado HTTP server bound to 127.0.0.1."""
 
@@ -130,7 +138,8 @@ class ApiServer:
             [
                 (r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, {"dispatcher": dispatcher}),
                 (r"/file/bot(?P<token>[^/]+)/(?P<path>.+)", FileHandler, {"world": world}),
-            ]
+            ],
+            log_function=_log_request,
         )
         self.server: tornado.httpserver.HTTPServer | None = None
         self.port = 0

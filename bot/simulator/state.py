@@ -308,8 +308,11 @@ class UpdateQueue:
 
     async def wait_changed(self, seconds: float) -> None:
         """Return when something was queued or changed, or after ``seconds``."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # races with the event being set, leaving the caller's task uncancellable.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._changed.wait()
 
     def allowed(self, update: QueuedUpdate) -> bool:
         if self.allowed_updates:

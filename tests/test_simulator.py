@@ -1,0 +1,518 @@
+"""The Telegram simulator, exercised through the real PTB Bot and Application over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+from telegram.request import HTTPXRequest
+
+from bot.simulator import SECRET_HEADER, SimChat, SimUser, TelegramSimulator, parse_html
+
+TOKEN = "123456:TEST-token"
+
+# RetryAfter.retry_after warns about its future timedelta type; seconds() handles both.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[TelegramSimulator]:
+    simulator = TelegramSimulator(token=TOKEN, bot_username="passerelle_test_bot")
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def bot(sim: TelegramSimulator) -> AsyncIterator[Bot]:
+    tg_bot = Bot(sim.token, base_url=sim.base_url, base_file_url=sim.base_file_url)
+    await tg_bot.initialize()
+    yield tg_bot
+    await tg_bot.shutdown()
+
+
+@pytest.fixture
+def alice(sim: TelegramSimulator) -> SimUser:
+    return sim.add_user(1001, "Alice", username="alice", language_code="fr")
+
+
+@pytest.fixture
+def bob(sim: TelegramSimulator) -> SimUser:
+    return sim.add_user(1002, "Bob", last_name="Peeters", language_code="nl")
+
+
+@pytest.fixture
+def group(sim: TelegramSimulator, alice: SimUser, bob: SimUser) -> SimChat:
+    return sim.add_chat(-1001, "group", title="Tournai ops", members=[alice, bob], admins=[alice])
+
+
+def seconds(value: int | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+# ---- HTML parse mode -----------------------------------------------------------------
+
+
+def test_parse_html_entities_use_utf16_offsets() -> None:
+    text, entities = parse_html('🚒 <b>Feu</b> &amp; <a href="https://x.be">lien</a> &#x41;')
+    assert text == "🚒 Feu & lien A"
+    assert entities == [
+        {"offset": 3, "length": 3, "type": "bold"},
+        {"offset": 9, "length": 4, "type": "text_link", "url": "https://x.be"},
+    ]
+
+
+def test_parse_html_pre_with_language_and_nesting() -> None:
+    text, entities = parse_html(
+        '<pre><code class="language-python">x = 1</code></pre><b><i>bi</i></b>'
+        '<blockquote expandable>q</blockquote><span class="tg-spoiler">s</span>'
+    )
+    assert text == "x = 1biqs"
+    assert {"offset": 0, "length": 5, "type": "pre", "language": "python"} in entities
+    assert {"offset": 5, "length": 2, "type": "bold"} in entities
+    assert {"offset": 5, "length": 2, "type": "italic"} in entities
+    assert {"offset": 7, "length": 1, "type": "expandable_blockquote"} in entities
+    assert {"offset": 8, "length": 1, "type": "spoiler"} in entities
+
+
+@pytest.mark.parametrize(
+    ("html", "offset"),
+    [
+        ("a <br> b", 2),
+        ("<b>x", 0),
+        ("<b><i>x</b></i>", 7),
+        ("1 < 2", 2),
+        ("Tom & Jerry", 4),
+        ("é&nbsp;", 2),
+        ('<span class="x">y</span>', 0),
+    ],
+)
+def test_parse_html_rejects_what_telegram_rejects(html: str, offset: int) -> None:
+    with pytest.raises(ValueError, match=f"at byte offset {offset}$"):
+        parse_html(html)
+
+
+# ---- Bot API over HTTP ---------------------------------------------------------------
+
+
+async def test_get_me(bot: Bot, sim: TelegramSimulator) -> None:
+    me = await bot.get_me()
+    assert me.id == 123456
+    assert me.username == "passerelle_test_bot"
+    assert me.is_bot
+    assert sim.calls[-1].method == "getMe"
+    assert sim.calls[-1].status == 200
+
+
+async def test_wrong_token_and_unknown_method_shapes(sim: TelegramSimulator) -> None:
+    async with httpx.AsyncClient() as client:
+        wrong = await client.post(f"{sim.base_url}999:nope/getMe")
+        unknown = await client.post(f"{sim.base_url}{sim.token}/sendTelepathy")
+        lower = await client.get(f"{sim.base_url}{sim.token}/getme")
+        as_json = await client.post(
+            f"{sim.base_url}{sim.token}/sendMessage", json={"chat_id": 42, "text": "x"}
+        )
+    assert wrong.status_code == 401
+    assert wrong.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    assert unknown.status_code == 404
+    assert unknown.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+    assert lower.json()["result"]["username"] == "passerelle_test_bot"
+    assert as_json.json() == {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: chat not found",
+    }
+    with pytest.raises(InvalidToken):
+        async with Bot("999:nope", base_url=sim.base_url):
+            pass
+
+
+async def test_send_edit_and_not_modified(bot: Bot, sim: TelegramSimulator, group: SimChat) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Actif", callback_data="inc:1:st")]])
+    sent = await bot.send_message(
+        group.id, "<b>Incident</b> #1", parse_mode=ParseMode.HTML, reply_markup=keyboard
+    )
+    assert sent.text == "Incident #1"
+    assert sent.entities == (MessageEntity(MessageEntity.BOLD, 0, 8),)
+    assert sent.from_user is not None and sent.from_user.id == sim.bot.id
+    assert sent.reply_markup == keyboard
+    stored = sim.message(group, sent.message_id)
+    assert (stored.html, stored.text, stored.from_bot) == (
+        "<b>Incident</b> #1",
+        "Incident #1",
+        True,
+    )
+    assert stored.buttons == [("Actif", "inc:1:st")]
+
+    edited = await bot.edit_message_text(
+        "<b>Incident</b> #1 clos", group.id, sent.message_id, parse_mode=ParseMode.HTML
+    )
+    assert isinstance(edited, type(sent))
+    assert edited.edit_date is not None
+    assert stored.edits == 1
+    assert stored.reply_markup is None  # omitting reply_markup drops the keyboard, like Telegram
+
+    with pytest.raises(BadRequest, match="Message is not modified: specified new message"):
+        # Same plain text and entities, written differently: still "not modified".
+        await bot.edit_message_text(
+            "<strong>Incident</strong> #1 clos", group.id, sent.message_id, parse_mode="HTML"
+        )
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_text("x", group.id, 999)
+    assert stored.edits == 1
+
+
+async def test_reply_to_message(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    question = await sim.send_text(alice, group, "Qui est sur place ?")
+    answer = await bot.send_message(group.id, "Moi", reply_to_message_id=question.message_id)
+    assert answer.reply_to_message is not None
+    assert answer.reply_to_message.text == "Qui est sur place ?"
+    assert sim.message(group, answer.message_id).reply_to is question
+    assert answer.message_id == question.message_id + 1  # users and bot share the sequence
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(group.id, "x", reply_to_message_id=77)
+
+
+async def test_html_and_length_validation(bot: Bot, sim: TelegramSimulator, group: SimChat) -> None:
+    with pytest.raises(BadRequest, match=r"Can't parse entities: .* at byte offset 6"):
+        await bot.send_message(group.id, "Fuite <chlore>", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(group.id, "x" * 4097)
+    await bot.send_message(group.id, "<b>" + "x" * 4096 + "</b>", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match="Message text is empty"):
+        await bot.send_message(group.id, "<b></b>", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.send_document(group.id, b"data", filename="a.txt", caption="c" * 1025)
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.send_message(-5, "x")
+    assert len(sim.bot_messages(group)) == 1
+
+
+async def test_callback_data_over_64_bytes_rejected(bot: Bot, group: SimChat) -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="é" * 33)]])
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(group.id, "x", reply_markup=markup)
+
+
+async def test_429_fault_raises_retry_after_and_has_no_effect(
+    bot: Bot, sim: TelegramSimulator, group: SimChat
+) -> None:
+    fault = sim.faults.fail(method="sendMessage", status=429, retry_after=2, times=2)
+    for _ in range(2):
+        with pytest.raises(RetryAfter) as excinfo:
+            await bot.send_message(group.id, "x")
+        assert seconds(excinfo.value.retry_after) == 2
+    assert sim.bot_messages(group) == []
+    await bot.send_message(group.id, "enfin")
+    assert [m.text for m in sim.bot_messages(group)] == ["enfin"]
+    assert fault.hits == 2
+    assert sim.count_status(429) == 2
+    body = next(c for c in sim.calls if c.status == 429)
+    assert body.description == "Too Many Requests: retry after 2"
+
+
+async def test_server_errors_and_slow_answers(
+    sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    tg_bot = Bot(sim.token, base_url=sim.base_url, request=HTTPXRequest(read_timeout=0.2))
+    async with tg_bot:
+        sim.faults.fail(method="sendmessage", status=502)
+        with pytest.raises(NetworkError, match="Bad Gateway"):
+            await tg_bot.send_message(group.id, "x")
+        sim.faults.fail(method="sendMessage", status=500, chat_id=group.id)
+        with pytest.raises(NetworkError, match="Internal Server Error"):
+            await tg_bot.send_message(group.id, "x")
+        assert sim.bot_messages(group) == []
+        # A slow answer times out on the client, but the message is still sent.
+        sim.faults.delay("sendMessage", 0.5)
+        with pytest.raises(TimedOut):
+            await tg_bot.send_message(group.id, "lent")
+        await sim.wait_for(lambda: len(sim.bot_messages(group)) == 1, timeout=2)
+
+
+async def test_random_faults_are_seeded() -> None:
+    outcomes = []
+    for _ in range(2):
+        simulator = TelegramSimulator(seed=7)
+        simulator.faults.fail("getMe", status=500, probability=0.5, times=None)
+        outcomes.append([simulator.faults.take("getMe", {}) is not None for _ in range(20)])
+    assert outcomes[0] == outcomes[1]
+    assert 0 < sum(outcomes[0]) < 20
+
+
+async def test_blocked_chats_are_forbidden(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    dm = sim.private_chat(alice)
+    await bot.send_message(dm.id, "bonjour")
+    sim.block(dm)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(dm.id, "encore")
+    sim.block(group)
+    with pytest.raises(Forbidden, match="bot was kicked from the group chat"):
+        await bot.send_message(group.id, "x")
+    kinds = [next(k for k in u if k != "update_id") for u in sim.pending_updates]
+    assert kinds == ["my_chat_member", "my_chat_member"]
+
+
+async def test_migration_raises_chat_migrated(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    new_id = sim.migrate_to_supergroup(group)
+    assert str(new_id).startswith("-100")
+    with pytest.raises(ChatMigrated) as excinfo:
+        await bot.send_message(group.id, "x")
+    assert excinfo.value.new_chat_id == new_id
+    updates = await bot.get_updates()
+    assert [u.message.migrate_to_chat_id for u in updates if u.message] == [new_id, None]
+    assert updates[1].message is not None and updates[1].message.migrate_from_chat_id == group.id
+    sent = await bot.send_message(new_id, "ici")
+    assert sent.chat.type == "supergroup"
+    assert sim.chat(new_id).status_of(alice.id) == "administrator"
+
+
+async def test_get_updates_long_polling_and_offset(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    started = time.monotonic()
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    assert not poll.done()
+    await sim.send_text(alice, group, "/incident@passerelle_test_bot Fuite de chlore @bob_x")
+    updates = await poll
+    assert time.monotonic() - started < 2
+    assert len(updates) == 1
+    message = updates[0].message
+    assert message is not None and message.text is not None
+    assert message.entities[0] == MessageEntity(MessageEntity.BOT_COMMAND, 0, 29)
+    assert message.entities[1].type == MessageEntity.MENTION
+    assert message.parse_entities([MessageEntity.MENTION]).popitem()[1] == "@bob_x"
+    assert message.from_user is not None and message.from_user.language_code == "fr"
+    await sim.wait_delivered(timeout=1)
+
+    # Unconfirmed updates come back; confirmed ones are gone for good.
+    again = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in again] == [updates[0].update_id]
+    empty_started = time.monotonic()
+    assert (
+        await bot.get_updates(offset=updates[0].update_id + 1, timeout=dtm.timedelta(seconds=0.3))
+        == ()
+    )
+    assert time.monotonic() - empty_started >= 0.25
+    assert await bot.get_updates(timeout=0) == ()
+
+
+async def test_get_updates_conflicts_with_webhook(bot: Bot, sim: TelegramSimulator) -> None:
+    await bot.set_webhook("http://127.0.0.1:9/hook")
+    with pytest.raises(Conflict, match="can't use getUpdates method while webhook is active"):
+        await bot.get_updates()
+    info = await bot.get_webhook_info()
+    assert info.url == "http://127.0.0.1:9/hook"
+    await bot.delete_webhook()
+    assert await bot.get_updates() == ()
+
+
+async def test_press_and_answer_callback_query(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Actif", callback_data="inc:1:st")]])
+    sent = await bot.send_message(group.id, "Incident", reply_markup=keyboard)
+    with pytest.raises(AssertionError, match="no button"):
+        await sim.press(alice, group, sent.message_id, "inc:2:st")
+    cq_id = await sim.press(alice, group, sent.message_id, "inc:1:st")
+    (update,) = await bot.get_updates()
+    query = update.callback_query
+    assert query is not None and query.id == cq_id and query.data == "inc:1:st"
+    assert query.message is not None and query.message.message_id == sent.message_id
+    assert query.from_user.id == alice.id
+    assert await query.answer("C'est noté", show_alert=True)
+    assert tuple(sim.callback_answers[cq_id]) == ("C'est noté", True)
+    with pytest.raises(BadRequest, match="Query is too old"):
+        await query.answer("encore")
+    # A client may forge callback data; the bot then sees data no button carries.
+    forged = await sim.press(alice, group, sent.message_id, "zz", forged=True)
+    assert forged != cq_id
+    (update,) = await bot.get_updates(offset=update.update_id + 1)
+    assert update.callback_query is not None and update.callback_query.data == "zz"
+
+
+async def test_send_document_and_photo(bot: Bot, sim: TelegramSimulator, group: SimChat) -> None:
+    sent = await bot.send_document(
+        group.id, b"rapport;1\n", filename="rapport.csv", caption="<i>Bilan</i>", parse_mode="HTML"
+    )
+    assert sent.document is not None and sent.document.file_name == "rapport.csv"
+    assert sent.caption == "Bilan"
+    stored = sim.message(group, sent.message_id)
+    assert stored.document is not None and stored.document.data == b"rapport;1\n"
+    downloaded = await (await bot.get_file(sent.document.file_id)).download_as_bytearray()
+    assert bytes(downloaded) == b"rapport;1\n"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (64).to_bytes(4, "big") * 2 + b"\x00" * 8
+    photo = await bot.send_photo(group.id, png, caption="carte")
+    assert photo.photo[-1].width == 64
+    assert sim.message(group, photo.message_id).photo is not None
+
+
+async def test_pin_members_commands(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser, bob: SimUser
+) -> None:
+    sent = await bot.send_message(group.id, "Consignes")
+    assert await bot.pin_chat_message(group.id, sent.message_id)
+    assert sim.pinned(group) is sim.message(group, sent.message_id)
+    assert "pinned_message" in sim.messages(group)[-1].extra
+    assert (await bot.get_chat(group.id)).pinned_message is not None
+    await bot.unpin_all_chat_messages(group.id)
+    assert sim.pinned(group) is None
+
+    assert (await bot.get_chat_member(group.id, alice.id)).status == "administrator"
+    assert (await bot.get_chat_member(group.id, bob.id)).status == "member"
+    assert (await bot.get_chat_member(group.id, sim.bot.id)).status == "member"
+    admins = await bot.get_chat_administrators(group.id)
+    assert [a.user.id for a in admins] == [alice.id]
+    await sim.remove_member(group, bob)
+    assert (await bot.get_chat_member(group.id, bob.id)).status == "left"
+
+    scope = BotCommandScopeChat(group.id)
+    await bot.set_my_commands([BotCommand("incident", "Ouvrir un incident")], language_code="fr")
+    await bot.set_my_commands([BotCommand("ping", "Ping")], scope=scope)
+    assert sim.commands_for(language_code="fr") == [
+        {"command": "incident", "description": "Ouvrir un incident"}
+    ]
+    assert [c.command for c in await bot.get_my_commands(scope=scope)] == ["ping"]
+    assert await bot.get_my_commands() == ()
+    with pytest.raises(BadRequest, match="Bot_command_invalid"):
+        await bot.set_my_commands([BotCommand("Incident", "x")])
+    await bot.delete_my_commands(scope=scope)
+    assert len(sim.commands) == 1
+
+
+async def test_rate_limits_when_enforced(group: SimChat) -> None:
+    async with TelegramSimulator(enforce_limits=True) as limited:
+        alice = limited.add_user(1, "Alice")
+        dm = limited.private_chat(alice)
+        ops = limited.add_chat(-7, "group", members=[alice])
+        async with Bot(limited.token, base_url=limited.base_url) as tg_bot:
+            for _ in range(3):  # a small burst is fine
+                await tg_bot.send_message(dm.id, "x")
+            with pytest.raises(RetryAfter) as excinfo:
+                await tg_bot.send_message(dm.id, "x")
+            assert seconds(excinfo.value.retry_after) >= 1
+            for _ in range(20):
+                await tg_bot.send_message(ops.id, "y")
+            with pytest.raises(RetryAfter):
+                await tg_bot.send_message(ops.id, "y")
+        assert limited.faults.rate_limited == 2
+        assert len(limited.bot_messages(dm)) == 3
+        assert len(limited.bot_messages(ops)) == 20
+
+
+async def _receiver() -> tuple[tornado.httpserver.HTTPServer, str, list[tuple[str | None, Any]]]:
+    received: list[tuple[str | None, Any]] = []
+    failures = {"left": 1}
+
+    class Hook(tornado.web.RequestHandler):
+        def post(self) -> None:
+            if failures["left"]:
+                failures["left"] -= 1
+                self.set_status(500)  # the first delivery fails; the simulator must retry
+                return
+            received.append(
+                (self.request.headers.get(SECRET_HEADER), json.loads(self.request.body))
+            )
+
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/hook", Hook)]))
+    server.add_sockets(sockets)
+    return server, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/hook", received
+
+
+async def test_webhook_delivery_with_secret(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    server, url, received = await _receiver()
+    try:
+        await bot.set_webhook(url, secret_token="s3cret")
+        await sim.send_text(alice, group, "/ping")
+        await sim.wait_delivered(timeout=3)
+        assert len(received) == 1
+        secret, body = received[0]
+        assert secret == "s3cret"
+        update = Update.de_json(body, bot)
+        assert update.message is not None and update.message.text == "/ping"
+        assert sim.webhook.attempts[0][1] == 500 and sim.webhook.attempts[-1][1] == 200
+        assert sim.pending_updates == []
+        assert await sim.post_to_webhook({"message": body["message"]}, secret="wrong") == 200
+        assert received[-1][0] == "wrong"
+    finally:
+        server.stop()
+        await server.close_all_connections()
+
+
+async def test_application_answers_ping(
+    sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    async def ping(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("<b>pong</b>", parse_mode=ParseMode.HTML)
+
+    app = (
+        ApplicationBuilder()
+        .token(sim.token)
+        .base_url(sim.base_url)
+        .base_file_url(sim.base_file_url)
+        .build()
+    )
+    app.add_handler(CommandHandler("ping", ping))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        request = await sim.send_text(alice, group, "/ping")
+        reply = await sim.wait_for_bot_message(group, after=request.message_id)
+        assert (reply.text, reply.html) == ("pong", "<b>pong</b>")
+        assert reply.reply_to is request
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    assert sim.pending_updates == []  # the updater confirmed what it handled
+
+
+async def test_wait_for_failure_dumps_recent_messages(
+    sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    await sim.send_text(alice, group, "hello")
+    with pytest.raises(AssertionError, match=r"(?s)recent messages:.*Alice: 'hello'"):
+        await sim.wait_for(lambda: False, timeout=0.05)
