@@ -30,9 +30,15 @@ _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 def extract() -> Catalog:
     """A fresh template from the sources."""
     with (LOCALES / "babel.cfg").open(encoding="utf-8") as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
-    catalog = Catalog(project="Passerelle", version="0.1", copyright_holder="Passerelle",
-                      msgid_bugs_address="", charset="utf-8", fuzzy=False)
+        method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
+    catalog = Catalog(
+        project="Passerelle",
+        version="0.1",
+        copyright_holder="Passerelle",
+        msgid_bugs_address="",
+        charset="utf-8",
+        fuzzy=False,
+    )
     for filename, lineno, message, comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, strip_comment_tags=True
     ):
@@ -46,8 +52,13 @@ def _po_bytes(catalog: Catalog, **options: bool) -> bytes:
     return out.getvalue()
 
 
-def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
-    return {m.id for m in catalog if m.id}
+def _ids(catalog: Catalog) -> set[str]:
+    return {_key(m.id) for m in catalog if m.id}
+
+
+def _key(msgid: object) -> str:
+    """A singular msgid, or a plural's singular part: how catalogs index messages."""
+    return str(msgid[0]) if isinstance(msgid, (tuple, list)) else str(msgid)
 
 
 def _po_path(language: str) -> Path:
@@ -65,9 +76,17 @@ def update() -> None:
     for language in LANGUAGES:
         path = _po_path(language)
         path.parent.mkdir(parents=True, exist_ok=True)
-        catalog = (_read(path, language) if path.exists()
-                   else Catalog(locale=language, project="Passerelle", version="0.1",
-                                copyright_holder="Passerelle", fuzzy=False))
+        catalog = (
+            _read(path, language)
+            if path.exists()
+            else Catalog(
+                locale=language,
+                project="Passerelle",
+                version="0.1",
+                copyright_holder="Passerelle",
+                fuzzy=False,
+            )
+        )
         # update() adopts the template's Message objects: give each language its own copy
         catalog.update(_read(TEMPLATE), no_fuzzy_matching=True)
         catalog.obsolete.clear()
@@ -83,8 +102,8 @@ def _translated(message: Message) -> bool:
     return all(strings) and not message.fuzzy
 
 
-def _placeholders(text: str | tuple[str, ...]) -> set[str]:
-    parts = text if isinstance(text, tuple) else (text,)
+def _placeholders(text: object) -> set[str]:
+    parts = [str(p) for p in text] if isinstance(text, (tuple, list)) else [str(text or "")]
     return {name for part in parts for name in _PLACEHOLDER.findall(part)}
 
 
@@ -94,9 +113,9 @@ def problems() -> Iterator[str]:
         yield f"{TEMPLATE}: missing; run python -m bot.catalogs update"
         return
     stored = _read(TEMPLATE)
-    for msgid in sorted(map(str, _ids(template) - _ids(stored))):
+    for msgid in sorted(_ids(template) - _ids(stored)):
         yield f"{TEMPLATE}: stale, lacks {msgid!r}; run python -m bot.catalogs update"
-    for msgid in sorted(map(str, _ids(stored) - _ids(template))):
+    for msgid in sorted(_ids(stored) - _ids(template)):
         yield f"{TEMPLATE}: stale, still has {msgid!r}; run python -m bot.catalogs update"
     for language in LANGUAGES:
         path = _po_path(language)

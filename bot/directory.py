@@ -71,10 +71,10 @@ async def seed(db: Database, settings: Settings) -> None:
             row = await tx.one("SELECT seed FROM people WHERE id = ?", (person.id,))
             if row is not None and row["seed"] == seed_json:
                 continue
-            values = (
+            person_values: tuple[object, ...] = (
                 person.name,
                 person.username,
-                ",".join(r.value for r in person.roles),
+                ",".join(person.roles),
                 person.country.value if person.country else None,
                 person.agency,
                 person.language,
@@ -84,13 +84,13 @@ async def seed(db: Database, settings: Settings) -> None:
                 await tx.execute(
                     "INSERT INTO people (name, username, roles, country, agency, language, seed,"
                     " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, person.id, now),
+                    (*person_values, person.id, now),
                 )
             else:
                 await tx.execute(
                     "UPDATE people SET name = ?, username = ?, roles = ?, country = ?,"
                     " agency = ?, language = ?, seed = ? WHERE id = ?",
-                    (*values, person.id),
+                    (*person_values, person.id),
                 )
 
 

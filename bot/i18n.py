@@ -4,7 +4,7 @@ formatting of dates and times. A chat may read several languages at once (fr + n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+import datetime as dt
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,10 +47,10 @@ class Translator:
             return found[0] if self.locale.plural_form(n) == "one" else found[-1]
         return singular if n == 1 else plural
 
-    def datetime(self, moment: datetime, timezone: str, fmt: str = "short") -> str:
+    def datetime(self, moment: dt.datetime, timezone: str, fmt: str = "short") -> str:
         return _babel_datetime(moment, fmt, tzinfo=ZoneInfo(timezone), locale=self.locale)
 
-    def time(self, moment: datetime, timezone: str) -> str:
+    def time(self, moment: dt.datetime, timezone: str) -> str:
         return _babel_datetime(moment, "HH:mm", tzinfo=ZoneInfo(timezone), locale=self.locale)
 
 
@@ -67,10 +67,10 @@ def translator(language: str) -> Translator:
         for message in catalog:
             if not message.id or message.fuzzy:
                 continue
-            if isinstance(message.id, tuple):
-                messages[message.id[0]] = tuple(message.string)
+            if isinstance(message.id, (tuple, list)):
+                messages[str(message.id[0])] = tuple(str(s) for s in message.string or ())
             else:
-                messages[message.id] = str(message.string)
+                messages[str(message.id)] = str(message.string or "")
     return Translator(language, messages)
 
 

@@ -6,7 +6,7 @@ policy action it needs; the handlers themselves check incident-level permissions
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
 
-Callback = Callable[[Update, Any], Awaitable[None]]
+Callback = Callable[[Update, Any], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

@@ -63,14 +63,14 @@ class PContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dic
             raise RuntimeError("the gate did not run for this update")
         return self._actor
 
+    @actor.setter
+    def actor(self, value: Actor) -> None:
+        self._actor = value
+
     @property
     def known_actor(self) -> Actor | None:
         """The actor, if the gate got that far (the error handler cannot assume it)."""
         return self._actor
-
-    @actor.setter
-    def actor(self, value: Actor) -> None:
-        self._actor = value
 
 
 def _value(tr: Translator, value: Any) -> Any:

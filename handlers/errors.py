@@ -19,25 +19,29 @@ async def on_error(update: object, context: PContext) -> None:
         # polling hiccups: PTB retries by itself
         log.warning("event=network_error error=%s", error)
         return
-    log.error("event=handler_error update=%s", getattr(update, "update_id", None), exc_info=error)
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    languages = (
-        context.known_actor.languages
-        if context.known_actor
-        else (
-            normalize_language(
-                update.effective_user.language_code if update.effective_user else None,
-                context.runtime.settings.i18n.default_language,
-            ),
-        )
+    log.error(
+        "event=handler_error update=%s", getattr(update, "update_id", None), exc_info=error
     )
+    if isinstance(update, Update):
+        await notify_failure(update, context)
+
+
+async def notify_failure(update: Update, context: PContext) -> None:
+    """Tell the user, in their language, that their request failed."""
+    if update.effective_chat is None:
+        return
+    actor = context.known_actor
+    if actor is not None:
+        languages = actor.languages
+    else:
+        user = update.effective_user
+        default = context.runtime.settings.i18n.default_language
+        languages = (normalize_language(user.language_code if user else None, default),)
     html = render_text(
         languages,
         N_(
-            "⚠️ Something went wrong with that request. Check the "
-            "incident card before you try again; if it happens again, "
-            "tell an admin."
+            "⚠️ Something went wrong with that request. Check the incident card before you "
+            "try again; if it happens again, tell an admin."
         ),
     )
     try:

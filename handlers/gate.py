@@ -15,11 +15,24 @@ from bot import directory, incidents
 from bot.i18n import N_, normalize_language
 from bot.models import Person
 from handlers.context import Actor, PContext, render_text
+from handlers.errors import notify_failure
 
 log = logging.getLogger(__name__)
 
 
 async def gate(update: Update, context: PContext) -> None:
+    try:
+        await _gate(update, context)
+    except ApplicationHandlerStop:
+        raise
+    except Exception:
+        # no handler may run without knowing who acts where: stop this update here
+        log.exception("event=gate_failed update=%d", update.update_id)
+        await notify_failure(update, context)
+        raise ApplicationHandlerStop from None
+
+
+async def _gate(update: Update, context: PContext) -> None:
     runtime = context.runtime
     db = runtime.db
     if await incidents.was_processed(db, update.update_id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html as html_module
 import re
+from typing import Any
 
 from telegram import Message, MessageEntity, Update
 
@@ -185,7 +186,7 @@ async def set_field(update: Update, context: PContext) -> None:
             )
         if not value:
             raise UserError(N_("Give the new value after the field's name."))
-        common = dict(
+        common: dict[str, Any] = dict(
             ref=incident.ref, author=actor.author, chat_id=actor.chat_id, update_id=actor.update_id
         )
         if field is IncidentField.SEVERITY:

@@ -43,8 +43,9 @@ def person(tr: Translator, ref: PersonRef | None) -> str:
 
 
 def severity(tr: Translator, value: Severity | None) -> str:
+    _ = tr.gettext
     if value is None:
-        return f"{SEVERITY_MARK[None]} {tr.gettext('not assessed')}"
+        return SEVERITY_MARK[None] + " " + _("not assessed")
     return f"{SEVERITY_MARK[value]} {tr.gettext(labels.SEVERITY[value])}"
 
 
@@ -85,13 +86,17 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
     elif entry.kind is TimelineKind.STATUS:
         what = (
             "<i>"
-            + _("status → {status}").format(status=_(labels.STATUS[IncidentStatus(entry.text)]))
+            + _("status → {status}").format(
+                status=_(labels.STATUS[IncidentStatus(entry.text or "")])
+            )
             + "</i>"
         )
     elif entry.kind is TimelineKind.SEVERITY:
         what = (
             "<i>"
-            + _("severity → {severity}").format(severity=_(labels.SEVERITY[Severity(entry.text)]))
+            + _("severity → {severity}").format(
+                severity=_(labels.SEVERITY[Severity(entry.text or "")])
+            )
             + "</i>"
         )
     elif entry.kind is TimelineKind.FIELD:

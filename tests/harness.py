@@ -1,0 +1,155 @@
+"""End-to-end harness: the real PTB Application, built as in production, talking HTTP to the
+local Telegram stand-in; the test plays users and reads what Telegram received."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.app import PassApp, build_application
+from bot.config import Settings, parse_settings
+from bot.runtime import Runtime
+from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
+from handlers.context import RUNTIME_KEY
+from tests.conftest import (
+    ADMIN,
+    COMMANDER,
+    COMMANDER_FR,
+    LIAISON,
+    LIAISON_FR,
+    OPS_BILINGUAL,
+    OPS_EN,
+    OPS_FR,
+    RESPONDER,
+    SPOKESPERSON,
+    settings_data,
+)
+
+UNREGISTERED = -100999
+
+
+class Harness:
+    def __init__(self, sim: TelegramSimulator, db_path: Path, **overrides: Any) -> None:
+        self.sim = sim
+        self.db_path = db_path
+        self.overrides = overrides
+        self.app: PassApp | None = None
+        self.commander = sim.add_user(COMMANDER, "Marc", username="mdelattre", language_code="fr")
+        self.commander_fr = sim.add_user(
+            COMMANDER_FR, "Julie", username="jlefebvre", language_code="fr"
+        )
+        self.liaison = sim.add_user(LIAISON, "Sophie", username="svandamme", language_code="fr")
+        self.spokesperson = sim.add_user(
+            SPOKESPERSON, "Pieter", username="pclaeys", language_code="nl"
+        )
+        self.admin = sim.add_user(ADMIN, "Admin", username="admin", language_code="en")
+        self.responder = sim.add_user(
+            RESPONDER, "Jan", last_name="Peeters", username=None, language_code="nl"
+        )
+        everyone = [
+            self.commander,
+            self.commander_fr,
+            self.liaison,
+            self.spokesperson,
+            self.admin,
+            self.responder,
+        ]
+        self.ops = sim.add_chat(
+            OPS_BILINGUAL,
+            "supergroup",
+            title="Tournai ops",
+            members=everyone,
+            bot_status="administrator",
+        )
+        self.ops_fr = sim.add_chat(
+            OPS_FR, "supergroup", title="Lille ops", members=everyone, bot_status="administrator"
+        )
+        self.ops_en = sim.add_chat(
+            OPS_EN,
+            "supergroup",
+            title="Training room",
+            members=everyone,
+            bot_status="administrator",
+        )
+        self.liaison_fr = sim.add_chat(LIAISON_FR, "supergroup", title="CODIS 59", members=everyone)
+        self.stranger_group = sim.add_chat(
+            UNREGISTERED, "group", title="Somebody's group", members=everyone
+        )
+
+    @property
+    def settings(self) -> Settings:
+        data = settings_data(self.db_path, **self.overrides)
+        data["telegram"] = {
+            **data["telegram"],
+            "base_url": self.sim.base_url,
+            "base_file_url": self.sim.base_file_url,
+        }
+        return parse_settings(data, env={})
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self.app is not None
+        runtime: Runtime = self.app.bot_data[RUNTIME_KEY]
+        return runtime
+
+    async def start(self) -> None:
+        """Start as `python -m bot` does in polling mode (run_polling minus the signal
+        handling that a test cannot have)."""
+        self.app = build_application(self.settings)
+        await self.app.initialize()
+        assert self.app.post_init is not None
+        await self.app.post_init(self.app)
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+
+    async def stop(self) -> None:
+        if self.app is None:
+            return
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        assert self.app.post_shutdown is not None
+        await self.app.post_shutdown(self.app)
+        self.app = None
+
+    async def settle(self) -> None:
+        """Until every queued update is confirmed, handled, and its card edits are made."""
+        assert self.app is not None
+        updates = self.sim.world.updates
+        await self.sim.wait_for(
+            lambda: not updates.pending, timeout=10, message="the bot did not confirm every update"
+        )
+        await self.app.update_queue.join()
+        await self.runtime.cards.idle()
+
+    # --- playing users ---------------------------------------------------------------------
+
+    async def say(
+        self, user: SimUser, chat: SimChat, text: str, reply_to: SimMessage | int | None = None
+    ) -> SimMessage:
+        message = await self.sim.send_text(user, chat, text, reply_to=reply_to)
+        await self.settle()
+        return message
+
+    async def press(
+        self, user: SimUser, chat: SimChat, message: SimMessage, data: str, forged: bool = False
+    ) -> str:
+        query = await self.sim.press(user, chat, message.message_id, data, forged=forged)
+        await self.settle()
+        return query
+
+    def card(self, chat: SimChat) -> SimMessage:
+        pinned = self.sim.pinned(chat)
+        assert pinned is not None, self.sim.dump()
+        return pinned
+
+    def bot_texts(self, chat: SimChat) -> list[str]:
+        return [m.text or "" for m in self.sim.bot_messages(chat)]
+
+    def last_text(self, chat: SimChat) -> str:
+        last = self.sim.last_bot_message(chat)
+        assert last is not None
+        return last.text or ""
