@@ -516,3 +516,66 @@ async def test_wait_for_failure_dumps_recent_messages(
     await sim.send_text(alice, group, "hello")
     with pytest.raises(AssertionError, match=r"(?s)recent messages:.*Alice: 'hello'"):
         await sim.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_application_in_webhook_mode(
+    sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    async def ping(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("pong")
+
+    app = ApplicationBuilder().token(sim.token).base_url(sim.base_url).build()
+    app.add_handler(CommandHandler("ping", ping))
+    port = tornado.netutil.bind_sockets(0, "127.0.0.1")[0]
+    free_port = port.getsockname()[1]
+    port.close()
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_webhook(
+        listen="127.0.0.1",
+        port=free_port,
+        url_path="hook",
+        webhook_url=f"http://127.0.0.1:{free_port}/hook",
+        secret_token="s3cret",
+    )
+    try:
+        assert sim.webhook_url == f"http://127.0.0.1:{free_port}/hook"
+        request = await sim.send_text(alice, group, "/ping")
+        reply = await sim.wait_for_bot_message(group, after=request.message_id)
+        assert reply.text == "pong"
+        forged = {"message": request.to_dict()}
+        assert await sim.post_to_webhook(forged, secret="wrong") == 403
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def test_membership_updates_and_recorded_calls(
+    bot: Bot, sim: TelegramSimulator, alice: SimUser, bob: SimUser
+) -> None:
+    ops = sim.add_chat(-2002, "supergroup", title="Mons", members=[bob], bot_status="left")
+    with pytest.raises(Forbidden, match="bot is not a member of the supergroup chat"):
+        await bot.send_message(ops.id, "x")
+    await sim.add_member(ops, sim.bot, by=bob, status="administrator")
+    await sim.add_member(ops, alice)
+    updates = await bot.get_updates(allowed_updates=["message", "my_chat_member"])
+    mine = updates[0].my_chat_member
+    assert mine is not None and mine.new_chat_member.status == "administrator"
+    assert mine.old_chat_member.status == "left" and mine.from_user.id == bob.id
+    joined = [u.message.new_chat_members for u in updates if u.message]
+    assert [[m.id for m in users] for users in joined] == [[sim.bot.id], [alice.id]]
+
+    await bot.send_message(ops.id, "Bonjour", disable_notification=True)
+    call = sim.calls_to("sendMessage")[-1]
+    assert (call.arg("chat_id"), call.arg("text"), call.arg("disable_notification")) == (
+        ops.id,
+        "Bonjour",
+        True,
+    )
+    assert sim.last_bot_message(ops) is not None
+    assert sim.count_status(403) == 1
+    dm_info = await bot.get_chat(sim.private_chat(alice).id)
+    assert (dm_info.type, dm_info.first_name, dm_info.username) == ("private", "Alice", "alice")

@@ -32,14 +32,15 @@ class Dispatcher:
     async def handle(
         self, token: str, method: str, raw: JsonDict, files: dict[str, UploadedFile]
     ) -> tuple[int, JsonDict]:
-        if token != self.world.token:
-            return 401, ApiError(401).payload()
         entry = METHODS.get(method.lower())
-        if entry is None:
-            return 404, ApiError(404).payload()
-        name, handler = entry
+        name = entry[0] if entry is not None else method
         call = SimCall(name, raw, 0, self.world.clock(), files=sorted(files))
         self.world.calls.append(call)
+        if token != self.world.token or entry is None:
+            error = ApiError(401 if token != self.world.token else 404)
+            call.status, call.description = error.status, error.description
+            return error.status, error.payload()
+        handler = entry[1]
         try:
             result = await self._run(name, handler, Params(raw, files))
         except ApiError as exc:

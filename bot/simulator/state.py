@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -263,6 +264,35 @@ class SimCall:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        """A parameter decoded from its wire form: ``call.arg("chat_id") == -1001``."""
+        value = self.params.get(name, default)
+        if isinstance(value, str) and name not in _STRING_PARAMS:
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+
+# Parameters that are strings on the wire as-is, so never JSON-decoded ("123" stays text).
+_STRING_PARAMS = frozenset(
+    {
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "url",
+        "secret_token",
+        "action",
+        "language_code",
+        "file_id",
+        "inline_message_id",
+        "title",
+        "description",
+    }
+)
 
 
 @dataclass
