@@ -83,12 +83,10 @@ COMMANDS: Sequence[Command] = (
 )
 
 
-def commands_for(roles: frozenset[Role], private: bool) -> list[tuple[str, str]]:
-    """The commands someone with these roles can use here: for /help."""
+def commands_for(roles: frozenset[Role]) -> list[tuple[str, str]]:
+    """The commands someone with these roles can use (for /help, wherever it is asked)."""
     return [
-        (c.name, c.description)
-        for c in COMMANDS
-        if (c.private if private else c.groups) and (c.action is None or roles & ALLOWED[c.action])
+        (c.name, c.description) for c in COMMANDS if c.action is None or roles & ALLOWED[c.action]
     ]
 
 

@@ -16,7 +16,7 @@ from bot.render.help import LANGUAGE_NAMES, render_help
 from handlers.context import PContext, answer, refuse, say
 
 # Filled by handlers.register(): which commands a person with these roles may use.
-CommandsFor = Callable[[frozenset[Role], bool], Sequence[tuple[str, str]]]
+CommandsFor = Callable[[frozenset[Role]], Sequence[tuple[str, str]]]
 
 
 async def help_command(update: Update, context: PContext) -> None:
@@ -24,9 +24,7 @@ async def help_command(update: Update, context: PContext) -> None:
     commands_for: CommandsFor = context.application.bot_data["commands_for"]
     roles = roles_of(actor.person)
     shown = sorted(roles - {Role.RESPONDER}) or [Role.RESPONDER]
-    html = render_help(
-        actor.languages, actor.person.name, shown, commands_for(roles, actor.is_private)
-    )
+    html = render_help(actor.languages, actor.person.name, shown, commands_for(roles))
     await answer(update, context, html)
 
 

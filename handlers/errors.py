@@ -19,9 +19,7 @@ async def on_error(update: object, context: PContext) -> None:
         # polling hiccups: PTB retries by itself
         log.warning("event=network_error error=%s", error)
         return
-    log.error(
-        "event=handler_error update=%s", getattr(update, "update_id", None), exc_info=error
-    )
+    log.error("event=handler_error update=%s", getattr(update, "update_id", None), exc_info=error)
     if isinstance(update, Update):
         await notify_failure(update, context)
 

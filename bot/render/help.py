@@ -22,7 +22,7 @@ def _help_block(
         "",
         "<b>" + _("What you can do") + "</b>",
     ]
-    lines.extend(f"/{command} — {_(description)}" for command, description in commands)
+    lines.extend(f"/{command} — {text(_(description))}" for command, description in commands)
     lines.append("")
     lines.append(
         _(
