@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.models import ChatKind, Country, Role
+from bot.models import ChatKind, Country
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 TELEGRAM_API = "https://api.telegram.org/bot"

@@ -3,8 +3,8 @@ formatting of dates and times. A chat may read several languages at once (fr + n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import PassApp, build_application
-from bot.config import Settings, parse_settings
+from bot.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
@@ -93,15 +93,26 @@ class Harness:
         return runtime
 
     async def start(self) -> None:
-        """Start as `python -m bot` does in polling mode (run_polling minus the signal
-        handling that a test cannot have)."""
-        self.app = build_application(self.settings)
+        """Start as `python -m bot` does (run_polling / run_webhook minus the signal handling
+        that a test cannot have)."""
+        settings = self.settings
+        self.app = build_application(settings)
         await self.app.initialize()
         assert self.app.post_init is not None
         await self.app.post_init(self.app)
         await self.app.start()
         assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+        if settings.telegram.mode is Mode.WEBHOOK:
+            hook = settings.webhook
+            await self.app.updater.start_webhook(
+                listen=hook.listen,
+                port=hook.port,
+                url_path=hook.url_path,
+                webhook_url=hook.url,
+                secret_token=hook.secret_token,
+            )
+        else:
+            await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
 
     async def stop(self) -> None:
         if self.app is None:
@@ -119,9 +130,15 @@ class Harness:
         """Until every queued update is confirmed, handled, and its card edits are made."""
         assert self.app is not None
         updates = self.sim.world.updates
-        await self.sim.wait_for(
-            lambda: not updates.pending, timeout=10, message="the bot did not confirm every update"
-        )
+        if self.sim.webhook_url:
+            # a 2xx from the webhook means PTB has queued the update
+            await self.sim.wait_delivered(timeout=10)
+        else:
+            await self.sim.wait_for(
+                lambda: not updates.pending,
+                timeout=10,
+                message="the bot did not confirm every update",
+            )
         await self.app.update_queue.join()
         await self.runtime.cards.idle()
 

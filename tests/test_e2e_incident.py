@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot import incidents
 from bot.i18n import translator
-from bot.render.keyboards import severity_data, status_data
 from bot.models import IncidentStatus, Severity
+from bot.render.keyboards import severity_data, status_data
 from tests.harness import Harness
 
 FR = translator("fr").gettext
@@ -27,7 +27,6 @@ async def test_declare_posts_and_pins_a_bilingual_card(harness: Harness) -> None
     assert severity_data(1, Severity.SEVERE) in card.callback_data
     incident = await incidents.get(h.runtime.db, 1)
     assert incident is not None and incident.chat_id == h.ops.id
-
 
 
 async def _declared(h: Harness, title: str = "Fuite de chlore, gare de triage de Tournai") -> None:
@@ -74,7 +73,8 @@ async def test_status_and_severity_buttons_change_the_card(harness: Harness) -> 
     assert answer.text == FR("Status: {status}").format(status=FR("active"))
     query = await h.press(h.commander, h.ops, h.card(h.ops), severity_data(1, Severity.SEVERE))
     assert h.sim.callback_answers[query].text == FR("Severity: {severity}").format(
-        severity=FR("severe"))
+        severity=FR("severe")
+    )
     text = h.card(h.ops).text or ""
     assert f"{FR('Status: {status}').split('{')[0]}" in text
     assert FR("severe") in text and NL("severe") in text
@@ -201,8 +201,8 @@ async def test_an_unregistered_chat_gets_its_id_and_nothing_is_stored(harness: H
     assert str(h.stranger_group.id) in texts[0]
     assert texts[0] == FR(
         "This chat is not registered with Passerelle, so I do not act here. "
-        "An admin can register it with this chat id: {chat_id}").format(
-        chat_id=h.stranger_group.id)
+        "An admin can register it with this chat id: {chat_id}"
+    ).format(chat_id=h.stranger_group.id)
     async with h.runtime.db.read() as tx:
         assert await tx.all("SELECT * FROM incidents") == []
         assert await tx.all("SELECT * FROM chats WHERE id = ?", (h.stranger_group.id,)) == []
