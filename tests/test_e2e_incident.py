@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot import incidents
 from bot.i18n import translator
 from bot.models import IncidentStatus, Severity
@@ -282,3 +284,48 @@ async def test_restart_on_the_same_database_keeps_editing_the_same_card(
     assert card.message_id == card_id
     assert "Après redémarrage : vent d'ouest" in (card.text or "")
     assert len([m for m in h.sim.bot_messages(h.ops) if "#1 Fuite" in (m.text or "")]) == 1
+
+
+async def test_a_deleted_card_is_posted_again_and_pinned(harness: Harness) -> None:
+    h = harness
+    await _declared(h)
+    old = h.card(h.ops)
+    old.deleted = True  # someone deleted the card in the group
+    await h.say(h.commander, h.ops, "/log Périmètre de 500 m établi")
+    new = h.card(h.ops)
+    assert new.message_id != old.message_id
+    assert "Périmètre de 500 m établi" in (new.text or "")
+    # replies to the new card reach the timeline
+    await h.say(h.responder, h.ops, "Vent faible d'ouest", reply_to=new)
+    assert "Vent faible d'ouest" in (h.card(h.ops).text or "")
+
+
+async def test_log_without_text_or_incident_is_explained(harness: Harness) -> None:
+    h = harness
+    await h.say(h.responder, h.ops, "/log rien")
+    assert h.last_text(h.ops).startswith("⛔")  # no open incident here
+    await _declared(h)
+    await h.say(h.responder, h.ops, "/log")
+    assert h.last_text(h.ops).startswith("⛔")
+    await h.say(h.responder, h.ops, "/log #99 quelque chose")
+    assert "#99" in h.last_text(h.ops)
+    assert [e.kind.value for e in await incidents.timeline(h.runtime.db, 1, 50)] == ["declared"]
+
+
+async def test_an_unexpected_failure_is_reported_and_the_bot_keeps_going(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    await _declared(h)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(incidents, "close", broken)
+    await h.say(h.commander, h.ops, "/close")
+    text = h.last_text(h.ops)
+    assert text.startswith("⚠️") and "disk on fire" not in text and "Traceback" not in text
+    monkeypatch.undo()
+    await h.say(h.commander, h.ops, "/close")
+    incident = await incidents.get(h.runtime.db, 1)
+    assert incident is not None and not incident.is_open
