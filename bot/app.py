@@ -17,6 +17,8 @@ from bot.cards import CardPublisher
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.i18n import translator
+from bot.notices import chat_unreachable
+from bot.outbox import OutboxSender
 from bot.models import LANGUAGES
 from bot.runtime import Runtime
 from handlers.context import RUNTIME_KEY, PContext
@@ -62,13 +64,18 @@ async def _start(app: PassApp) -> None:
         min_interval=runtime.settings.cards.min_edit_interval,
         timeline_entries=runtime.settings.cards.timeline_entries,
     )
+    runtime.sender = OutboxSender(runtime.db, app.bot, on_unreachable=chat_unreachable)
     await register_menus(app)
     await runtime.publisher.catch_up()
+    # whatever was queued before a stop or a crash goes out now
+    runtime.sender.start()
     log.info("event=started bot=%s", app.bot.username)
 
 
 async def _stop(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    if runtime.sender is not None:
+        await runtime.sender.stop()
     if runtime.publisher is not None:
         await runtime.publisher.close()
     await runtime.db.close()

@@ -150,3 +150,25 @@ async def set_chat_languages(db: Database, chat_id: int, languages: list[str]) -
         await tx.execute(
             "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
         )
+
+
+async def migrate_chat(tx: Tx, old_id: int, new_id: int) -> None:
+    """A group became a supergroup with a new id: follow it everywhere, lose nothing."""
+    if old_id == new_id:
+        return
+    exists = await tx.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
+    if exists is None:
+        await tx.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
+    for table, column in (("incidents", "chat_id"), ("cards", "chat_id"),
+                          ("incident_messages", "chat_id"), ("timeline", "chat_id"),
+                          ("outbox", "chat_id")):
+        await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id))
+
+
+async def liaison_chats(tx: Tx, country: Country | None = None) -> list[Chat]:
+    """Chats of kind liaison (of one country, or all) that can still be reached."""
+    rows = await tx.all(
+        "SELECT * FROM chats WHERE kind = ? AND unreachable_at IS NULL"
+        + (" AND country = ?" if country else "") + " ORDER BY id",
+        (ChatKind.LIAISON.value, country.value) if country else (ChatKind.LIAISON.value,))
+    return [_chat(row) for row in rows]

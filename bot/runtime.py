@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.cards import CardPublisher
 from bot.config import Settings
 from bot.db import Database
+from bot.outbox import OutboxSender
 
 
 @dataclass
@@ -14,9 +15,16 @@ class Runtime:
     settings: Settings
     db: Database
     publisher: CardPublisher | None = field(default=None)
+    sender: OutboxSender | None = field(default=None)
 
     @property
     def cards(self) -> CardPublisher:
         if self.publisher is None:
             raise RuntimeError("the card publisher starts with the application")
         return self.publisher
+
+    @property
+    def outbox(self) -> OutboxSender:
+        if self.sender is None:
+            raise RuntimeError("the outbox sender starts with the application")
+        return self.sender
