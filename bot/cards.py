@@ -1,23 +1,22 @@
 """The card publisher: keeps each incident's card current in its chat.
 
 A change only bumps the card's `version` in the database (in the change's own transaction).
-The publisher then edits the message until `shown_version` catches up. Edits are coalesced:
-at most one per card every `min_interval` seconds, and each edit renders the state as it is
-when the edit is made, so a burst of changes ends with one correct card, never a stale one.
+The publisher then edits the message until `shown_version` catches up. Edits are coalesced
+(bot.coalesce): at most one per card every `min_interval` seconds, each rendering the state as
+it is then, so a burst of changes ends with one correct card, never a stale one.
 Cards left behind by a crash are brought up to date at start (`catch_up`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import incidents
+from bot.coalesce import Coalescer
 from bot.db import Database
 from bot.directory import get_chat
 from bot.render.card import render_card
@@ -34,12 +33,10 @@ class CardPublisher:
     ) -> None:
         self._db = db
         self._bot = bot
-        self._min_interval = min_interval
         self._timeline_entries = timeline_entries
-        self._last_edit: dict[Key, float] = {}
-        self._tasks: dict[Key, asyncio.Task[None]] = {}
-        self._again: set[Key] = set()
-        self._closed = False
+        self._edits: Coalescer[Key] = Coalescer(
+            self._refresh, min_interval=min_interval, name="card"
+        )
 
     async def catch_up(self) -> None:
         """Publish every card whose last change is not shown yet (after a restart)."""
@@ -58,48 +55,16 @@ class CardPublisher:
             self.touch(ref, row["chat_id"])
 
     def touch(self, ref: int, chat_id: int) -> None:
-        key = (ref, chat_id)
-        if self._closed:
-            return
-        if key in self._tasks:
-            # the running task edits once more after its current edit
-            self._again.add(key)
-            return
-        delay = max(0.0, self._last_edit.get(key, 0.0) + self._min_interval - time.monotonic())
-        self._tasks[key] = asyncio.create_task(self._run(key, delay), name=f"card:{ref}:{chat_id}")
+        self._edits.touch((ref, chat_id))
 
     async def idle(self) -> None:
-        """Wait until no card edit is pending (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        await self._edits.idle()
 
     async def close(self) -> None:
-        self._closed = True
-        for task in list(self._tasks.values()):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
-        self._tasks.clear()
+        await self._edits.close()
 
-    async def _run(self, key: Key, delay: float) -> None:
-        try:
-            while True:
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                self._again.discard(key)
-                try:
-                    retry_in = await self._publish(*key)
-                except Exception:
-                    log.exception("event=card_publish_failed incident=%s chat=%s", *key)
-                    retry_in = 30.0
-                self._last_edit[key] = time.monotonic()
-                if retry_in is not None:
-                    delay = retry_in
-                elif key in self._again:
-                    delay = self._min_interval
-                else:
-                    return
-        finally:
-            self._tasks.pop(key, None)
+    async def _refresh(self, key: Key) -> float | None:
+        return await self._publish(*key)
 
     async def _publish(self, ref: int, chat_id: int) -> float | None:
         """Show the card's current state; return seconds to wait before retrying, if needed."""
