@@ -1,0 +1,700 @@
+"""`python -m bot demo`: a scripted cross-border incident, played against the local Telegram
+stand-in, printed as a chat transcript. No token, no network.
+
+The real Application is built and started exactly as the end-to-end tests start it; scripted
+people type, reply, share a location and press the card's buttons through the simulator, and
+the transcript shows what the bot answered and how the pinned card reads after each step.
+
+The narration is console output for developers and stays in English; what the bot says is
+the bot's own (translated) text, as Telegram shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import PassApp, build_application
+from bot.config import ConfigError, Settings, parse_settings
+from bot.models import IncidentStatus, Severity
+from bot.render.keyboards import parse_card_press
+from bot.runtime import Runtime
+from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
+from handlers.context import RUNTIME_KEY
+
+TOKEN = "123456:DEMO"
+STEP_PAUSE = 0.4  # seconds between steps at speed 1
+SETTLE_TIMEOUT = 10.0  # seconds the bot may take over one step
+DEMO_TIMEOUT = 90.0  # the whole demo, pauses included, at normal speeds
+WIDTH = 78
+
+OPS_CHAT = -1001700000001
+LIAISON_CHAT = -1001700000002
+TITLE = "Fuite de chlore, gare de triage de Tournai"
+RAIL_YARD = (50.6140, 3.4060)  # Tournai rail yard, approximately
+
+
+class DemoError(Exception):
+    """Something the script expected did not happen; one line says what."""
+
+
+# ---- the cast (every person is fictional) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    first_name: str
+    last_name: str
+    username: str
+    language: str
+    country: str
+    roles: tuple[str, ...]
+    agency: str
+    title: str  # what they are, for the narration
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def who(self) -> str:
+        role = self.roles[0] if self.roles else "responder, no role"
+        return f"{self.name} ({role} · {self.title})"
+
+
+COMMANDER_BE = Person(
+    7001,
+    "Luc",
+    "Desmet",
+    "luc_desmet",
+    "fr",
+    "BE",
+    ("commander",),
+    "Zone de secours Wallonie picarde",
+    "Dir-PC-Ops, zone de secours Wallonie picarde",
+)
+COMMANDER_FR = Person(
+    7002,
+    "Claire",
+    "Rousseau",
+    "claire_rousseau",
+    "fr",
+    "FR",
+    ("commander",),
+    "SDIS 59",
+    "COS, SDIS 59",
+)
+LIAISON_FR = Person(
+    7003,
+    "Thomas",
+    "Lemaire",
+    "thomas_lemaire",
+    "fr",
+    "FR",
+    ("liaison",),
+    "SDIS 59",
+    "officier de liaison, CODIS 59",
+)
+SPOKESPERSON_BE = Person(
+    7004,
+    "Nathalie",
+    "Dubois",
+    "nathalie_dubois",
+    "fr",
+    "BE",
+    ("spokesperson",),
+    "Ville de Tournai",
+    "Dir-Info (discipline 5)",
+)
+RESPONDER_NL = Person(
+    7005,
+    "Wouter",
+    "Maes",
+    "wouter_maes",
+    "nl",
+    "BE",
+    (),
+    "Hulpverleningszone Fluvia",
+    "brandweerman, hulpverleningszone Fluvia",
+)
+DOCTOR_FR = Person(
+    7006,
+    "Camille",
+    "Martin",
+    "dr_camille_martin",
+    "fr",
+    "FR",
+    (),
+    "SAMU 59",
+    "médecin SMUR, SAMU 59",
+)
+CAST = (COMMANDER_BE, COMMANDER_FR, LIAISON_FR, SPOKESPERSON_BE, RESPONDER_NL, DOCTOR_FR)
+
+
+@dataclass(frozen=True)
+class ChatSpec:
+    id: int
+    name: str
+    kind: str
+    country: str
+    languages: tuple[str, ...]
+    members: tuple[Person, ...]
+    agency: str | None = None
+
+
+OPS = ChatSpec(
+    OPS_CHAT,
+    "Tournai – opérations transfrontalières",
+    "operations",
+    "BE",
+    ("fr", "nl"),
+    CAST,
+)
+CODIS = ChatSpec(
+    LIAISON_CHAT, "CODIS 59", "liaison", "FR", ("fr",), (COMMANDER_FR, LIAISON_FR), "SDIS 59"
+)
+CHATS = (OPS, CODIS)
+
+
+def demo_settings(db_path: Path, base_url: str, base_file_url: str) -> Settings:
+    data: dict[str, Any] = {
+        "telegram": {
+            "token": TOKEN,
+            "base_url": base_url,
+            "base_file_url": base_file_url,
+            "poll_timeout": 1,
+        },
+        "storage": {"path": str(db_path)},
+        "i18n": {"default_language": "fr", "timezone": "Europe/Brussels"},
+        "cards": {"min_edit_interval": 0.3, "timeline_entries": 5},
+        "chats": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "kind": c.kind,
+                "country": c.country,
+                "languages": list(c.languages),
+                **({"agency": c.agency} if c.agency else {}),
+            }
+            for c in CHATS
+        ],
+        "people": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "username": p.username,
+                "roles": list(p.roles),
+                "country": p.country,
+                "agency": p.agency,
+                "language": p.language,
+            }
+            for p in CAST
+        ],
+    }
+    return parse_settings(data, env={})
+
+
+# ---- output ----------------------------------------------------------------------------------
+
+
+class Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.colour = out.isatty() and "NO_COLOR" not in os.environ
+
+    def _style(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def bold(self, text: str) -> str:
+        return self._style("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._style("2", text)
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def block(self, text: str, indent: int) -> None:
+        pad = " " * indent
+        for row in text.splitlines() or [""]:
+            self.line((pad + row).rstrip())
+
+    def rule(self, label: str = "", char: str = "─") -> None:
+        head = f"{char * 2} {label} " if label else ""
+        self.line(self.dim(head + char * max(3, WIDTH - len(head))))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+# ---- the running demo ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one step led to: the bot's new messages in that chat, and the card."""
+
+    new: list[SimMessage]
+    card_text: str
+    card_changed: bool
+
+    def answered(self, prefix: str) -> bool:
+        return any((m.text or "").startswith(prefix) for m in self.new)
+
+
+Check = Callable[[Outcome], str | None]  # a problem, or None
+
+
+@dataclass
+class Step:
+    person: Person
+    chat: ChatSpec | None  # None: the person's private chat with the bot
+    describe: str | Callable[[], str]  # what they did, for the transcript
+    act: Callable[[], Awaitable[str | None]]  # returns a callback query id for presses
+    checks: tuple[Check, ...] = ()
+
+
+@dataclass
+class Demo:
+    sim: TelegramSimulator
+    app: PassApp
+    printer: Printer
+    speed: float
+    users: dict[int, SimUser] = field(default_factory=dict)
+    chats: dict[int, SimChat] = field(default_factory=dict)
+    errors: list[logging.LogRecord] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.bot_data[RUNTIME_KEY]
+        return runtime
+
+    # -- Telegram side --
+
+    def chat_of(self, person: Person, spec: ChatSpec | None) -> SimChat:
+        if spec is None:
+            return self.sim.private_chat(self.users[person.id])
+        return self.chats[spec.id]
+
+    def card(self) -> SimMessage | None:
+        return self.sim.pinned(self.chats[OPS.id])
+
+    def card_or_fail(self) -> SimMessage:
+        card = self.card()
+        if card is None:
+            raise DemoError("the incident card was not posted and pinned in the operations group")
+        return card
+
+    async def settle(self) -> None:
+        """Until the bot has taken every update, handled it, and made its card edits."""
+        updates = self.sim.world.updates
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while updates.pending:
+            if time.monotonic() > deadline:
+                raise DemoError(f"the bot did not take its updates within {SETTLE_TIMEOUT:.0f} s")
+            await asyncio.sleep(0.01)
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT):
+                await self.app.update_queue.join()
+                await self.runtime.cards.idle()
+        except TimeoutError:
+            raise DemoError(
+                f"the bot did not finish handling a step within {SETTLE_TIMEOUT:.0f} s"
+            ) from None
+
+    async def say(self, person: Person, spec: ChatSpec | None, text: str) -> None:
+        await self.sim.send_text(self.users[person.id], self.chat_of(person, spec), text)
+
+    async def reply_to_card(self, person: Person, text: str) -> None:
+        card = self.card_or_fail()
+        await self.sim.send_text(self.users[person.id], self.chats[OPS.id], text, reply_to=card)
+
+    async def share_location(self, person: Person, lat: float, lon: float) -> None:
+        card = self.card_or_fail()
+        await self.sim.send_location(
+            self.users[person.id], self.chats[OPS.id], lat, lon, reply_to=card
+        )
+
+    def button(
+        self, *, status: IncidentStatus | None = None, severity: Severity | None = None
+    ) -> tuple[str, str]:
+        """The (label, callback_data) of the card's button for this status or severity."""
+        for label, data in self.card_or_fail().buttons:
+            press = parse_card_press(data)
+            if press is None:
+                continue
+            if (status is not None and press.status is status) or (
+                severity is not None and press.severity is severity
+            ):
+                return label, data
+        wanted = status or severity
+        raise DemoError(f"the card has no button for {wanted}")
+
+    async def press(self, person: Person, data: str) -> str:
+        card = self.card_or_fail()
+        return await self.sim.press(self.users[person.id], self.chats[OPS.id], card, data)
+
+    # -- one step --
+
+    async def run_step(self, number: int, total: int, step: Step) -> None:
+        p = self.printer
+        chat = self.chat_of(step.person, step.chat)
+        where = step.chat.name if step.chat else "a private chat with the bot"
+        seen = {m.message_id for m in self.sim.bot_messages(chat)}
+        card = self.card()
+        card_id = card.message_id if card else None
+        card_text = card.text if card else None
+
+        p.rule(f"step {number}/{total}")
+        p.line(p.bold(step.person.who))
+        p.line(f"  in {where}")
+        p.block(step.describe if isinstance(step.describe, str) else step.describe(), 2)
+        query = await step.act()
+        await self.settle()
+        if self.errors:
+            record = self.errors[0]
+            raise DemoError(f"the bot logged an error: {record.getMessage()}")
+
+        new = [m for m in self.sim.bot_messages(chat) if m.message_id not in seen]
+        card = self.card()
+        p.line(p.bold("Passerelle:"))
+        shown = False
+        if query is not None:
+            answer = self.sim.callback_answers.get(query)
+            if answer is None:
+                raise DemoError("the bot did not answer the button press")
+            kind = "alert" if answer.show_alert else "toast"
+            p.line(f"  ({kind} for {step.person.first_name}) {answer.text or ''}")
+            shown = True
+        for message in new:
+            if card is not None and message is card:
+                p.line("  📌 card, posted and pinned")
+                self._show_card(message, None)
+            else:
+                p.line("  💬")
+                p.block(message.text or message.caption or "", 4)
+            shown = True
+        if (
+            card is not None
+            and card.message_id == card_id
+            and card.text != card_text
+            and chat.id == OPS.id
+        ):
+            p.line("  📌 card, edited  (› marks what changed)")
+            self._show_card(card, card_text)
+            shown = True
+        if not shown:
+            p.line(p.dim("  (no visible answer)"))
+        after = (card.text or "") if card is not None else ""
+        outcome = Outcome(new, after, card is not None and card.text != card_text)
+        for check in step.checks:
+            problem = check(outcome)
+            if problem:
+                raise DemoError(f"step {number}: {problem}")
+        p.line()
+        p.flush()
+
+    def _show_card(self, card: SimMessage, before: str | None) -> None:
+        old = set((before or "").splitlines())
+        for row in (card.text or "").splitlines():
+            mark = "› " if before is not None and row.strip() and row not in old else "  "
+            self.printer.line(("    " + mark + row).rstrip())
+        buttons = [label for label, _ in card.buttons]
+        if buttons:
+            self.printer.line(
+                "      " + self.printer.dim("buttons: " + " ".join(f"[{b}]" for b in buttons))
+            )
+
+    async def pause(self) -> None:
+        if self.speed > 0:
+            await asyncio.sleep(STEP_PAUSE * self.speed)
+
+
+# ---- expectations --------------------------------------------------------------------------
+
+
+def card_changed(outcome: Outcome) -> str | None:
+    return None if outcome.card_changed else "the card did not change"
+
+
+def card_shows(words: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        return None if words in outcome.card_text else f"the card does not show {words!r}"
+
+    return check
+
+
+def answered(prefix: str, what: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        return None if outcome.answered(prefix) else f"the bot did not {what}"
+
+    return check
+
+
+def answer_shows(words: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        if any(words in (m.text or "") for m in outcome.new):
+            return None
+        return f"no answer mentions {words!r}"
+
+    return check
+
+
+def card_unchanged(outcome: Outcome) -> str | None:
+    return "the card changed" if outcome.card_changed else None
+
+
+# ---- the script ------------------------------------------------------------------------------
+
+
+def script(demo: Demo) -> list[Step]:
+    lat, lon = RAIL_YARD
+    steps: list[Step] = [
+        Step(
+            COMMANDER_BE,
+            OPS,
+            f"types: /incident {TITLE}",
+            lambda: demo.say(COMMANDER_BE, OPS, f"/incident {TITLE}"),
+        ),
+        Step(
+            RESPONDER_NL,
+            OPS,
+            "replies to the card: Gele wolk boven spoor 7, wind uit het zuidwesten. "
+            "Ketelwagen lekt aan de afsluiter.",
+            lambda: demo.reply_to_card(
+                RESPONDER_NL,
+                "Gele wolk boven spoor 7, wind uit het zuidwesten. "
+                "Ketelwagen lekt aan de afsluiter.",
+            ),
+            (card_changed, card_shows("Gele wolk boven spoor 7")),
+        ),
+        Step(
+            RESPONDER_NL,
+            OPS,
+            f"shares a location as a reply to the card: {lat:.4f}, {lon:.4f}",
+            lambda: demo.share_location(RESPONDER_NL, lat, lon),
+            (card_changed, card_shows(f"{lat:.5f}, {lon:.5f}")),
+        ),
+        Step(
+            DOCTOR_FR,
+            OPS,
+            "replies to the card: SMUR de Tourcoing en route, sur place dans 12 min. "
+            "Deux cheminots incommodés signalés.",
+            lambda: demo.reply_to_card(
+                DOCTOR_FR,
+                "SMUR de Tourcoing en route, sur place dans 12 min. "
+                "Deux cheminots incommodés signalés.",
+            ),
+            (card_changed, card_shows("SMUR de Tourcoing en route")),
+        ),
+    ]
+
+    def pressing(**which: Any) -> Step:
+        def describe() -> str:
+            return f"presses the card's button [{demo.button(**which)[0]}]"
+
+        async def act() -> str:
+            return await demo.press(COMMANDER_BE, demo.button(**which)[1])
+
+        return Step(COMMANDER_BE, OPS, describe, act, (card_changed,))
+
+    steps += [
+        pressing(status=IncidentStatus.ACTIVE),
+        pressing(severity=Severity.SEVERE),
+        Step(
+            COMMANDER_BE,
+            OPS,
+            "types: /set lieu Gare de triage de Tournai",
+            lambda: demo.say(COMMANDER_BE, OPS, "/set lieu Gare de triage de Tournai"),
+            (answered("✅", "confirm /set"), card_shows("Gare de triage de Tournai")),
+        ),
+        Step(
+            COMMANDER_BE,
+            OPS,
+            f"types: /assign porte-parole @{SPOKESPERSON_BE.username}",
+            lambda: demo.say(
+                COMMANDER_BE, OPS, f"/assign porte-parole @{SPOKESPERSON_BE.username}"
+            ),
+            (answered("✅", "confirm /assign"), card_shows(SPOKESPERSON_BE.name)),
+        ),
+        Step(
+            COMMANDER_FR,
+            OPS,
+            "types: /log CMIC du SDIS 59 engagée depuis Roubaix, sur place dans 15 min "
+            "(plus proche que toute équipe belge).",
+            lambda: demo.say(
+                COMMANDER_FR,
+                OPS,
+                "/log CMIC du SDIS 59 engagée depuis Roubaix, sur place dans 15 min "
+                "(plus proche que toute équipe belge).",
+            ),
+            (answered("📝", "confirm /log"), card_shows("CMIC du SDIS 59")),
+        ),
+        Step(
+            LIAISON_FR,
+            None,
+            "types: /status",
+            lambda: demo.say(LIAISON_FR, None, "/status"),
+            (answer_shows(TITLE),),
+        ),
+        Step(
+            RESPONDER_NL,
+            OPS,
+            "types: /close",
+            lambda: demo.say(RESPONDER_NL, OPS, "/close"),
+            (answered("⛔", "refuse the responder's /close"), card_unchanged),
+        ),
+        Step(
+            COMMANDER_BE,
+            OPS,
+            "types: /close",
+            lambda: demo.say(COMMANDER_BE, OPS, "/close"),
+            (answered("✅", "confirm /close"), card_changed),
+        ),
+    ]
+    return steps
+
+
+# ---- lifecycle -----------------------------------------------------------------------------
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
+def _header(p: Printer) -> None:
+    p.rule(char="═")
+    p.line(p.bold("Passerelle demo: chlorine leak at the Tournai rail yard"))
+    p.line("A Belgian incident where a French unit is closer. The real bot runs against a local")
+    p.line("Telegram stand-in: no token, no network. Every person below is fictional.")
+    p.rule(char="═")
+    p.line("Chats")
+    for c in CHATS:
+        p.line(f"  • {c.name}  ({c.kind}, {c.country}, reads {'+'.join(c.languages)})")
+    p.line("People (fictional)")
+    for person in CAST:
+        role = ", ".join(person.roles) or "responder, no role"
+        p.line(f"  • {person.name} @{person.username}  {role}: {person.title}")
+    p.line()
+
+
+async def _play(printer: Printer, speed: float, workdir: Path) -> None:
+    sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_demo_bot")
+    await sim.start(port=0)
+    app: PassApp | None = None
+    errors: list[logging.LogRecord] = []
+    collector = _ErrorCollector(errors)
+    logging.getLogger().addHandler(collector)
+    try:
+        settings = demo_settings(workdir / "passerelle.db", sim.base_url, sim.base_file_url)
+        users = {
+            p.id: sim.add_user(
+                p.id,
+                p.first_name,
+                last_name=p.last_name,
+                username=p.username,
+                language_code=p.language,
+            )
+            for p in CAST
+        }
+        chats = {
+            c.id: sim.add_chat(
+                c.id,
+                "supergroup",
+                title=c.name,
+                members=[users[p.id] for p in c.members],
+                bot_status="administrator",
+            )
+            for c in CHATS
+        }
+        app = build_application(settings)
+        # started as tests/harness.py does: run_polling without the signal handling
+        await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        if app.updater is None:
+            raise DemoError("the application has no updater")
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+
+        demo = Demo(sim, app, printer, speed, users, chats, errors)
+        steps = script(demo)
+        _header(printer)
+        started = time.monotonic()
+        for number, step in enumerate(steps, 1):
+            if number > 1:
+                await demo.pause()
+            await demo.run_step(number, len(steps), step)
+        card = demo.card_or_fail()
+        if card.callback_data:
+            raise DemoError("the closed incident's card still has buttons")
+        printer.rule(char="═")
+        printer.line(
+            f"Done: {len(steps)} steps in {time.monotonic() - started:.1f} s; the card was "
+            f"edited {card.edits} times in place (message {card.message_id}), "
+            f"{len(sim.calls)} Bot API calls."
+        )
+        printer.rule(char="═")
+        printer.flush()
+    finally:
+        try:
+            if app is not None:
+                if app.updater is not None and app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+                await app.shutdown()
+                if app.post_shutdown is not None:
+                    await app.post_shutdown(app)
+        finally:
+            logging.getLogger().removeHandler(collector)
+            await sim.stop()
+
+
+async def _main(printer: Printer, speed: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="passerelle-demo-", ignore_cleanup_errors=True) as tmp:
+        async with asyncio.timeout(DEMO_TIMEOUT + 12 * STEP_PAUSE * speed):
+            await _play(printer, speed, Path(tmp))
+
+
+def run_demo(speed: float = 1.0, out: TextIO | None = None) -> int:
+    """Play the scripted incident; 0 when it went as scripted, 1 otherwise."""
+    stream = out if out is not None else sys.stdout
+    if isinstance(stream, io.TextIOWrapper):
+        # a terminal or pipe that cannot show an emoji gets a replacement, not a crash
+        stream.reconfigure(errors="replace")
+    if not speed >= 0:
+        print("demo: --speed must be 0 or more", file=sys.stderr)
+        return 1
+    printer = Printer(stream)
+    try:
+        asyncio.run(_main(printer, speed))
+    except DemoError as error:
+        printer.flush()
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    except ConfigError as error:
+        print(f"demo failed: bad demo configuration: {'; '.join(error.problems)}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print("demo failed: it did not finish in time", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo interrupted", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,136 @@
+"""`python -m bot demo` plays the scripted incident end to end, without a token or network,
+and its transcript shows what the bot really did."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import translator
+
+FR = translator("fr").gettext
+NL = translator("nl").gettext
+ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Fuite de chlore, gare de triage de Tournai"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    tmpdir: Path
+
+    @property
+    def steps(self) -> list[str]:
+        return self.stdout.split("── step ")[1:]
+
+    def step(self, marker: str) -> str:
+        found = [s for s in self.steps if marker in s.split("Passerelle:")[0]]
+        assert len(found) == 1, f"{len(found)} steps match {marker!r}:\n{self.stdout}"
+        return found[0]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmpdir = tmp_path_factory.mktemp("demo-tmp")
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    env.update(TMPDIR=str(tmpdir), PYTHONIOENCODING="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--speed", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return Run(
+        done.returncode,
+        done.stdout.decode("utf-8"),
+        done.stderr.decode("utf-8"),
+        tmpdir,
+    )
+
+
+def test_the_demo_runs_to_the_end(run: Run) -> None:
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
+    assert 10 <= len(run.steps) <= 16
+    assert "Done: " in run.steps[-1]
+    # the temporary database is gone
+    assert list(run.tmpdir.iterdir()) == []
+
+
+def test_the_declared_incident_is_posted_and_pinned(run: Run) -> None:
+    first = run.step(f"/incident {TITLE}")
+    assert "📌 card, posted and pinned" in first
+    assert f"#1 {TITLE}" in first
+    # a mixed French/Dutch group reads both blocks
+    assert FR("Timeline") in first and NL("Timeline") in first
+
+
+def test_replies_in_both_languages_edit_the_card(run: Run) -> None:
+    dutch = run.step("Gele wolk boven spoor 7")
+    card = dutch.split("📌 card, edited")[1]
+    # the Dutch reply is on the card, in the French and in the Dutch block
+    assert card.count("Wouter Maes: Gele wolk boven spoor 7") == 2
+    french = run.step("SMUR de Tourcoing")
+    assert "Camille Martin: SMUR de Tourcoing en route" in french.split("📌 card, edited")[1]
+
+
+def test_a_shared_location_puts_the_coordinates_on_the_card(run: Run) -> None:
+    shared = run.step("shares a location")
+    card = shared.split("📌 card, edited")[1]
+    assert FR("Location: {location}").format(location="📍 50.61400, 3.40600") in card
+    assert NL("Location: {location}").format(location="📍 50.61400, 3.40600") in card
+    # before it, the location was unknown
+    before = run.step("Gele wolk boven spoor 7")
+    assert FR("Location: {location}").format(location=FR("unknown")) in before
+
+
+def test_the_buttons_change_status_and_severity(run: Run) -> None:
+    active = run.step(f"[🔥 {FR('active')} / {NL('active')}]")
+    assert FR("Status: {status}").format(status=FR("active")) in active  # the toast
+    card = active.split("📌 card, edited")[1]
+    assert f"🔥 {FR('active')}" in card and f"🔥 {NL('active')}" in card
+    severe = run.step(f"[🟠 {FR('severe')} / {NL('severe')}]")
+    card = severe.split("📌 card, edited")[1]
+    assert f"🟠 {FR('severe')}" in card and f"🟠 {NL('severe')}" in card
+
+
+def test_set_and_assign_show_on_the_card(run: Run) -> None:
+    place = run.step("/set lieu")
+    assert "Gare de triage de Tournai 📍 50.61400, 3.40600" in place.split("📌 card, edited")[1]
+    assigned = run.step("/assign porte-parole")
+    assert "✅ Nathalie Dubois" in assigned
+    card = assigned.split("📌 card, edited")[1]
+    assert FR("Spokesperson: {name}").format(name="Nathalie Dubois") in card
+    assert NL("Spokesperson: {name}").format(name="Nathalie Dubois") in card
+    # before the assignment, nobody was named
+    assert FR("Spokesperson: {name}").format(name="Nathalie Dubois") not in place
+
+
+def test_the_liaison_sees_the_situation(run: Run) -> None:
+    status = run.step("/status")
+    assert f"#1 {TITLE}" in status.split("Passerelle:")[1]
+    assert "CMIC du SDIS 59" in status.split("Passerelle:")[1]
+
+
+def test_a_responder_cannot_close_and_the_commander_can(run: Run) -> None:
+    closes = [s for s in run.steps if "types: /close" in s]
+    assert len(closes) == 2
+    refused, closed = closes
+    assert "Wouter Maes" in refused and "⛔" in refused
+    assert "📌 card" not in refused  # a refusal changes nothing
+    assert "Luc Desmet" in closed.split("\n", 2)[1]
+    card = closed.split("📌 card, edited")[1]
+    assert f"✅ {FR('closed')}" in card and f"✅ {NL('closed')}" in card
+    assert "buttons:" not in card  # a closed incident has no buttons
+    # the card was edited in place all along
+    assert run.stdout.count("📌 card, posted and pinned") == 1
+    assert run.stdout.count("📌 card, edited") >= 8
