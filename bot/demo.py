@@ -350,7 +350,7 @@ class Demo:
         p = self.printer
         chat = self.chat_of(step.person, step.chat)
         where = step.chat.name if step.chat else "a private chat with the bot"
-        seen = {m.message_id for m in self.sim.bot_messages(chat)}
+        seen = self._bot_message_ids()
         card = self.card()
         card_id = card.message_id if card else None
         card_text = card.text if card else None
@@ -365,7 +365,7 @@ class Demo:
             record = self.errors[0]
             raise DemoError(f"the bot logged an error: {record.getMessage()}")
 
-        new = [m for m in self.sim.bot_messages(chat) if m.message_id not in seen]
+        new = [m for m in self.sim.bot_messages(chat) if m.message_id not in seen[chat.id]]
         card = self.card()
         p.line(p.bold("Passerelle:"))
         shown = False
@@ -393,6 +393,17 @@ class Demo:
             p.line("  📌 card, edited  (› marks what changed)")
             self._show_card(card, card_text)
             shown = True
+        # what other chats received meanwhile (the outbox paces them: one may show up later)
+        for other in list(self.sim.world.chats.values()):
+            if other.id == chat.id:
+                continue
+            for message in self.sim.bot_messages(other):
+                if message.message_id not in seen.get(other.id, set()):
+                    name = other.title or (
+                        f"a private chat with {other.user.full_name}" if other.user else "?"
+                    )
+                    p.line(f"  💬 meanwhile in {name}:")
+                    p.block(message.text or message.caption or "", 4)
         if not shown:
             p.line(p.dim("  (no visible answer)"))
         after = (card.text or "") if card is not None else ""
@@ -403,6 +414,12 @@ class Demo:
                 raise DemoError(f"step {number}: {problem}")
         p.line()
         p.flush()
+
+    def _bot_message_ids(self) -> dict[int, set[int]]:
+        return {
+            chat.id: {m.message_id for m in self.sim.bot_messages(chat)}
+            for chat in list(self.sim.world.chats.values())
+        }
 
     def _show_card(self, card: SimMessage, before: str | None) -> None:
         old = set((before or "").splitlines())
@@ -696,5 +713,10 @@ def run_demo(speed: float = 1.0, out: TextIO | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("demo interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (`python -m bot demo | head`): stop quietly
+        if stream is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return 0
