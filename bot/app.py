@@ -12,15 +12,17 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
-from bot import directory
+from bot import alerts, directory
 from bot.cards import CardPublisher
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.i18n import translator
+from bot.models import LANGUAGES
 from bot.notices import chat_unreachable
 from bot.outbox import OutboxSender
-from bot.models import LANGUAGES
 from bot.runtime import Runtime
+from bot.tallies import TallyPublisher
+from handlers.alerts import remind
 from handlers.context import RUNTIME_KEY, PContext
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,20 @@ async def _start(app: PassApp) -> None:
         timeline_entries=runtime.settings.cards.timeline_entries,
     )
     runtime.sender = OutboxSender(runtime.db, app.bot, on_unreachable=chat_unreachable)
+    runtime.tally_publisher = TallyPublisher(
+        runtime.db,
+        app.bot,
+        min_interval=runtime.settings.cards.min_edit_interval,
+        default_language=runtime.settings.i18n.default_language,
+        timezone=runtime.settings.i18n.timezone,
+    )
+    tallies = runtime.tally_publisher
+    runtime.sender.on_delivered(
+        "alert", alerts.on_delivered, after=lambda row: tallies.touch(row["subject_id"])
+    )
+    # reminders live in the database; a repeating job finds those that are due
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")
     await register_menus(app)
     await runtime.publisher.catch_up()
     # whatever was queued before a stop or a crash goes out now
@@ -78,6 +94,8 @@ async def _stop(app: PassApp) -> None:
         await runtime.sender.stop()
     if runtime.publisher is not None:
         await runtime.publisher.close()
+    if runtime.tally_publisher is not None:
+        await runtime.tally_publisher.close()
     await runtime.db.close()
 
 

@@ -79,6 +79,43 @@ class CardSettings(_Strict):
     timeline_entries: Annotated[int, Field(ge=0, le=20)] = 5
 
 
+class AlertSettings(_Strict):
+    # which registered chats receive alerts: every chat of these kinds and countries…
+    kinds: list[ChatKind] = [ChatKind.OPERATIONS, ChatKind.LIAISON, ChatKind.AGENCY]
+    countries: list[Country] = [Country.FR, Country.BE]
+    # …plus these chat ids, minus those
+    chats: list[int] = []
+    exclude: list[int] = []
+    reminder_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    cap_sender: str = "passerelle@example.org"
+    cap_radius_km: Annotated[float, Field(gt=0, le=200)] = 5.0
+
+
+class MediaSettings(_Strict):
+    # What a stranger writing to the bot privately is told (journalists): one line per
+    # language; when absent, a neutral translated line.
+    press_contact: dict[Literal["en", "fr", "nl"], str] = {}
+
+
+class RosterSettings(_Strict):
+    # a unit not confirmed for this long is marked stale in /roster
+    stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # the daily roll-call in every agency chat, at this local time (HH:MM); "" for none
+    rollcall_time: str = Field(default="08:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")
+
+
+class RequestSettings(_Strict):
+    # estimated arrival: great-circle distance × road_factor at road_speed_kmh
+    road_speed_kmh: Annotated[float, Field(gt=0, le=200)] = 60.0
+    road_factor: Annotated[float, Field(ge=1, le=3)] = 1.3
+    # units farther than this from the incident are not asked
+    max_distance_km: Annotated[float, Field(gt=0, le=1000)] = 150.0
+    # an offer not answered in this time goes to the next unit
+    offer_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
+    # how many units are asked beyond those still needed (first come, first served)
+    extra_offers: Annotated[int, Field(ge=0, le=20)] = 2
+
+
 class ChatSettings(_Strict):
     id: int
     name: str
@@ -112,6 +149,10 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     i18n: I18nSettings = I18nSettings()
     cards: CardSettings = CardSettings()
+    alerts: AlertSettings = AlertSettings()
+    media: MediaSettings = MediaSettings()
+    roster: RosterSettings = RosterSettings()
+    requests: RequestSettings = RequestSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
 

@@ -28,6 +28,7 @@ def _person(row: Row) -> Person:
         country=Country(row["country"]) if row["country"] else None,
         agency=row["agency"],
         language=row["language"],
+        telegram_language=row["tg_language"],
     )
 
 
@@ -118,16 +119,19 @@ async def find_by_username(db: Database, username: str) -> Person | None:
     return _person(row) if row else None
 
 
-async def ensure_person(tx: Tx, person_id: int, name: str, username: str | None) -> None:
+async def ensure_person(
+    tx: Tx, person_id: int, name: str, username: str | None, language: str | None = None
+) -> None:
     """Make sure someone who acts in a registered chat has a row (timeline authors), keeping
-    their name and username current."""
+    their name, username and Telegram language current."""
     await tx.execute(
-        "INSERT INTO people (id, name, username, created_at) VALUES (?, ?, ?, ?)"
+        "INSERT INTO people (id, name, username, tg_language, created_at) VALUES (?, ?, ?, ?, ?)"
         # a configured name ("Cdt Dubois, SDIS 59") wins over the Telegram display name
         " ON CONFLICT (id) DO UPDATE SET"
         " name = CASE WHEN people.seed IS NULL THEN excluded.name ELSE people.name END,"
-        " username = COALESCE(excluded.username, people.username)",
-        (person_id, name, username, to_db_time(utcnow())),
+        " username = COALESCE(excluded.username, people.username),"
+        " tg_language = COALESCE(excluded.tg_language, people.tg_language)",
+        (person_id, name, username, language, to_db_time(utcnow())),
     )
 
 
@@ -159,9 +163,13 @@ async def migrate_chat(tx: Tx, old_id: int, new_id: int) -> None:
     exists = await tx.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
     if exists is None:
         await tx.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
-    for table, column in (("incidents", "chat_id"), ("cards", "chat_id"),
-                          ("incident_messages", "chat_id"), ("timeline", "chat_id"),
-                          ("outbox", "chat_id")):
+    for table, column in (
+        ("incidents", "chat_id"),
+        ("cards", "chat_id"),
+        ("incident_messages", "chat_id"),
+        ("timeline", "chat_id"),
+        ("outbox", "chat_id"),
+    ):
         await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id))
 
 
@@ -169,6 +177,32 @@ async def liaison_chats(tx: Tx, country: Country | None = None) -> list[Chat]:
     """Chats of kind liaison (of one country, or all) that can still be reached."""
     rows = await tx.all(
         "SELECT * FROM chats WHERE kind = ? AND unreachable_at IS NULL"
-        + (" AND country = ?" if country else "") + " ORDER BY id",
-        (ChatKind.LIAISON.value, country.value) if country else (ChatKind.LIAISON.value,))
+        + (" AND country = ?" if country else "")
+        + " ORDER BY id",
+        (ChatKind.LIAISON.value, country.value) if country else (ChatKind.LIAISON.value,),
+    )
     return [_chat(row) for row in rows]
+
+
+async def chat_in(tx: Tx, chat_id: int) -> Chat | None:
+    """A registered chat that can still be reached."""
+    row = await tx.one("SELECT * FROM chats WHERE id = ? AND unreachable_at IS NULL", (chat_id,))
+    return _chat(row) if row else None
+
+
+async def reachable_chats(tx: Tx, kind: ChatKind | None = None) -> list[Chat]:
+    if kind is None:
+        rows = await tx.all("SELECT * FROM chats WHERE unreachable_at IS NULL ORDER BY id")
+    else:
+        rows = await tx.all(
+            "SELECT * FROM chats WHERE unreachable_at IS NULL AND kind = ? ORDER BY id",
+            (kind.value,),
+        )
+    return [_chat(row) for row in rows]
+
+
+async def remember_member(
+    db: Database, person_id: int, name: str, username: str | None, language: str | None
+) -> None:
+    async with db.transaction() as tx:
+        await ensure_person(tx, person_id, name, username, language)

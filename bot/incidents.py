@@ -35,6 +35,7 @@ class Author:
     id: int
     name: str
     username: str | None = None
+    language: str | None = None  # what Telegram says they read (en, fr, nl)
 
 
 _INCIDENT_SELECT = """
@@ -114,7 +115,7 @@ async def _open_incident(tx: Tx, ref: int) -> Incident:
     return incident
 
 
-async def _record(
+async def record(
     tx: Tx,
     ref: int,
     kind: TimelineKind,
@@ -129,7 +130,7 @@ async def _record(
 ) -> None:
     now = to_db_time(utcnow())
     if author is not None:
-        await ensure_person(tx, author.id, author.name, author.username)
+        await ensure_person(tx, author.id, author.name, author.username, author.language)
     await tx.execute(
         "INSERT INTO timeline (incident_id, kind, author_id, chat_id, message_id, field, text,"
         " lat, lon, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -157,7 +158,7 @@ async def declare(
     title = clean_text(title, MAX_TITLE, N_("title"))
     async with db.transaction() as tx:
         await tx.claim_update(update_id)
-        await ensure_person(tx, author.id, author.name, author.username)
+        await ensure_person(tx, author.id, author.name, author.username, author.language)
         person = await person_in(tx, author.id)
         # whoever declares as a commander commands until /assign says otherwise
         commander_id = author.id if person and Role.COMMANDER in person.roles else None
@@ -181,7 +182,7 @@ async def declare(
             "INSERT INTO cards (incident_id, chat_id, version, shown_version) VALUES (?, ?, 1, 0)",
             (ref, chat.id),
         )
-        await _record(tx, ref, TimelineKind.DECLARED, author, chat.id, text=title)
+        await record(tx, ref, TimelineKind.DECLARED, author, chat.id, text=title)
         incident = await incident_in(tx, ref)
     assert incident is not None
     return incident
@@ -201,7 +202,7 @@ async def add_note(
     async with db.transaction() as tx:
         await tx.claim_update(update_id)
         await _open_incident(tx, ref)
-        await _record(tx, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
+        await record(tx, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
         incident = await incident_in(tx, ref)
     assert incident is not None
     return incident
@@ -228,7 +229,7 @@ async def add_location(
         await tx.claim_update(update_id)
         await _open_incident(tx, ref)
         await tx.execute("UPDATE incidents SET lat = ?, lon = ? WHERE id = ?", (lat, lon, ref))
-        await _record(
+        await record(
             tx, ref, TimelineKind.LOCATION, author, chat_id, lat=lat, lon=lon, message_id=message_id
         )
         incident = await incident_in(tx, ref)
@@ -252,7 +253,7 @@ async def change_status(
         incident = await _open_incident(tx, ref)
         if incident.status is not status:
             await tx.execute("UPDATE incidents SET status = ? WHERE id = ?", (status.value, ref))
-            await _record(tx, ref, TimelineKind.STATUS, author, chat_id, text=status.value)
+            await record(tx, ref, TimelineKind.STATUS, author, chat_id, text=status.value)
         changed = await incident_in(tx, ref)
     assert changed is not None
     return changed
@@ -274,7 +275,7 @@ async def change_severity(
             await tx.execute(
                 "UPDATE incidents SET severity = ? WHERE id = ?", (severity.value, ref)
             )
-            await _record(tx, ref, TimelineKind.SEVERITY, author, chat_id, text=severity.value)
+            await record(tx, ref, TimelineKind.SEVERITY, author, chat_id, text=severity.value)
         changed = await incident_in(tx, ref)
     assert changed is not None
     return changed
@@ -304,7 +305,7 @@ async def change_text(
         await tx.claim_update(update_id)
         await _open_incident(tx, ref)
         await tx.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (value, ref))
-        await _record(tx, ref, TimelineKind.FIELD, author, chat_id, field=field.value, text=value)
+        await record(tx, ref, TimelineKind.FIELD, author, chat_id, field=field.value, text=value)
         incident = await incident_in(tx, ref)
     assert incident is not None
     return incident
@@ -335,7 +336,7 @@ async def assign(
         await tx.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (assignee.id, ref))
         person = await person_in(tx, assignee.id)
         name = person.name if person else assignee.name
-        await _record(
+        await record(
             tx, ref, TimelineKind.ASSIGNED, author, chat_id, field=assignment.value, text=name
         )
         incident = await incident_in(tx, ref)
@@ -354,7 +355,7 @@ async def close(
             "UPDATE incidents SET status = ?, closed_at = ? WHERE id = ?",
             (IncidentStatus.CLOSED.value, now, ref),
         )
-        await _record(tx, ref, TimelineKind.CLOSED, author, chat_id)
+        await record(tx, ref, TimelineKind.CLOSED, author, chat_id)
         incident = await incident_in(tx, ref)
     assert incident is not None
     return incident

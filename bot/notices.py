@@ -16,9 +16,23 @@ async def chat_unreachable(tx: Tx, chat_id: int, error: str) -> None:
     for chat in await liaison_chats(tx):
         if chat.id == chat_id:
             continue
-        html = each_language(chat.languages, lambda tr: "📵 " + tr.gettext(N_(
-            "Passerelle can no longer write to the chat {chat}: the bot was blocked or removed. "
-            "Messages for it are held back until an admin adds the bot again."
-        )).format(chat=f"<b>{text(name)}</b>"))
-        await enqueue(tx, chat_id=chat.id, html=html, purpose="notice",
-                      key=f"unreachable:{chat_id}:{chat.id}:{error[:40]}")
+        html = each_language(
+            chat.languages,
+            lambda tr: (
+                "📵 "
+                + tr.gettext(
+                    N_(
+                        "Passerelle can no longer write to the chat {chat}: the bot was blocked "
+                        "or removed. Messages for it are held back until an admin adds the bot "
+                        "again."
+                    )
+                ).format(chat=f"<b>{text(name)}</b>")
+            ),
+        )
+        await enqueue(
+            tx,
+            chat_id=chat.id,
+            html=html,
+            purpose="notice",
+            key=f"unreachable:{chat_id}:{chat.id}:{error[:40]}",
+        )

@@ -12,6 +12,7 @@ between Telegram's answer and that mark can repeat that one message after restar
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,9 +38,17 @@ DeliveredHook = Callable[[Tx, Row, int], Awaitable[None]]
 UnreachableHook = Callable[[Tx, int, str], Awaitable[None]]
 
 
-async def enqueue(tx: Tx, *, chat_id: int, html: str, purpose: str,
-                  reply_markup: Mapping[str, Any] | None = None, incident_ref: int | None = None,
-                  subject_id: int | None = None, key: str | None = None) -> int | None:
+async def enqueue(
+    tx: Tx,
+    *,
+    chat_id: int,
+    html: str,
+    purpose: str,
+    reply_markup: Mapping[str, Any] | None = None,
+    incident_ref: int | None = None,
+    subject_id: int | None = None,
+    key: str | None = None,
+) -> int | None:
     """Queue a message in the caller's transaction; returns its id (None if `key` was queued
     already)."""
     now = to_db_time(utcnow())
@@ -50,14 +59,30 @@ async def enqueue(tx: Tx, *, chat_id: int, html: str, purpose: str,
     return await tx.execute(
         "INSERT INTO outbox (chat_id, purpose, html, reply_markup, incident_id, subject_id,"
         " dedupe_key, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (chat_id, purpose, html, json.dumps(reply_markup) if reply_markup else None,
-         incident_ref, subject_id, key, now, now),
+        (
+            chat_id,
+            purpose,
+            html,
+            json.dumps(reply_markup) if reply_markup else None,
+            incident_ref,
+            subject_id,
+            key,
+            now,
+            now,
+        ),
     )
 
 
 class OutboxSender:
-    def __init__(self, db: Database, bot: Bot, *, concurrency: int = 8,
-                 poll_interval: float = 1.0, on_unreachable: UnreachableHook | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+        on_unreachable: UnreachableHook | None = None,
+    ) -> None:
         self._db = db
         self._on_unreachable = on_unreachable
         self._bot = bot
@@ -67,11 +92,17 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         self._hooks: dict[str, DeliveredHook] = {}
+        self._after: dict[str, Callable[[Row], None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def on_delivered(self, purpose: str, hook: DeliveredHook) -> None:
+    def on_delivered(
+        self, purpose: str, hook: DeliveredHook, after: Callable[[Row], None] | None = None
+    ) -> None:
+        """`hook` runs in the transaction that marks the row sent; `after`, once committed."""
         self._hooks[purpose] = hook
+        if after is not None:
+            self._after[purpose] = after
 
     def wake(self) -> None:
         """Something was queued: deliver now rather than at the next poll."""
@@ -113,8 +144,9 @@ class OutboxSender:
                 self._in_flight.add(row["id"])
                 task = asyncio.create_task(self._deliver(row))
                 tasks.add(task)
-                task.add_done_callback(lambda t, r=row["id"]: (
-                    slots.release(), self._in_flight.discard(r), tasks.discard(t)))
+                task.add_done_callback(
+                    functools.partial(self._finished, slots=slots, tasks=tasks, row_id=row["id"])
+                )
             if rows:
                 continue
             if not self._in_flight:
@@ -124,6 +156,19 @@ class OutboxSender:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _finished(
+        self,
+        task: asyncio.Task[None],
+        *,
+        slots: asyncio.Semaphore,
+        tasks: set[asyncio.Task[None]],
+        row_id: int,
+    ) -> None:
+        slots.release()
+        self._in_flight.discard(row_id)
+        tasks.discard(task)
+        self._wake.set()  # the chat's next message may go now
 
     async def _due_rows(self, limit: int) -> list[Row]:
         now = to_db_time(utcnow())
@@ -153,17 +198,22 @@ class OutboxSender:
                 got = await tx.execute(
                     "UPDATE outbox SET claimed_until = ? WHERE id = ? AND status = 'pending'"
                     " AND (claimed_until IS NULL OR claimed_until < ?)",
-                    (until, row["id"], to_db_time(now)))
+                    (until, row["id"], to_db_time(now)),
+                )
                 if got:
                     claimed.append(row)
         return claimed
 
     async def _deliver(self, row: Row) -> None:
         try:
-            markup = (InlineKeyboardMarkup.de_json(json.loads(row["reply_markup"]), self._bot)
-                      if row["reply_markup"] else None)
+            markup = (
+                InlineKeyboardMarkup.de_json(json.loads(row["reply_markup"]), self._bot)
+                if row["reply_markup"]
+                else None
+            )
             message = await self._bot.send_message(
-                row["chat_id"], row["html"], parse_mode=ParseMode.HTML, reply_markup=markup)
+                row["chat_id"], row["html"], parse_mode=ParseMode.HTML, reply_markup=markup
+            )
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry if isinstance(retry, (int, float)) else retry.total_seconds()
@@ -187,17 +237,23 @@ class OutboxSender:
             await tx.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
                 " attempts = attempts + 1, claimed_until = NULL WHERE id = ?",
-                (message_id, to_db_time(utcnow()), row["id"]))
+                (message_id, to_db_time(utcnow()), row["id"]),
+            )
             if row["incident_id"] is not None:
                 await tx.execute(
                     "INSERT INTO incident_messages (chat_id, message_id, incident_id)"
                     " VALUES (?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
-                    (row["chat_id"], message_id, row["incident_id"]))
+                    (row["chat_id"], message_id, row["incident_id"]),
+                )
             hook = self._hooks.get(row["purpose"])
             if hook is not None:
                 await hook(tx, row, message_id)
-        log.info("event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"],
-                 row["purpose"])
+        after = self._after.get(row["purpose"])
+        if after is not None:
+            after(row)
+        log.info(
+            "event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"], row["purpose"]
+        )
 
     async def _retry(self, row: Row, seconds: float, error: str, count: bool = True) -> None:
         attempts = row["attempts"] + (1 if count else 0)
@@ -209,15 +265,23 @@ class OutboxSender:
             await tx.execute(
                 "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?,"
                 " claimed_until = NULL WHERE id = ?",
-                (attempts, not_before, error[:500], row["id"]))
-        log.warning("event=outbox_retry id=%s chat=%s in=%.1fs error=%s", row["id"],
-                    row["chat_id"], seconds, error)
+                (attempts, not_before, error[:500], row["id"]),
+            )
+        log.warning(
+            "event=outbox_retry id=%s chat=%s in=%.1fs error=%s",
+            row["id"],
+            row["chat_id"],
+            seconds,
+            error,
+        )
 
     async def _fail(self, row: Row, error: str) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL"
-                " WHERE id = ?", (error[:500], row["id"]))
+                " WHERE id = ?",
+                (error[:500], row["id"]),
+            )
         log.error("event=outbox_failed id=%s chat=%s error=%s", row["id"], row["chat_id"], error)
 
     async def _unreachable(self, row: Row, error: str) -> None:
@@ -225,10 +289,13 @@ class OutboxSender:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'unreachable', last_error = ?, claimed_until = NULL"
-                " WHERE chat_id = ? AND status = 'pending'", (error[:500], row["chat_id"]))
+                " WHERE chat_id = ? AND status = 'pending'",
+                (error[:500], row["chat_id"]),
+            )
             first = await tx.execute(
                 "UPDATE chats SET unreachable_at = ? WHERE id = ? AND unreachable_at IS NULL",
-                (to_db_time(utcnow()), row["chat_id"]))
+                (to_db_time(utcnow()), row["chat_id"]),
+            )
             if first and self._on_unreachable is not None:
                 await self._on_unreachable(tx, row["chat_id"], error)
         log.warning("event=chat_unreachable chat=%s error=%s", row["chat_id"], error)
@@ -239,4 +306,3 @@ class OutboxSender:
             await migrate_chat(tx, row["chat_id"], new_chat_id)
             await tx.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", (row["id"],))
         self.wake()
-

@@ -16,6 +16,10 @@ class Action(StrEnum):
     ASSIGN = "assign"  # /assign
     CLOSE = "close"  # /close
     VIEW_STATUS = "view_status"  # /status
+    ALERT = "alert"  # /alert, /cap
+    VIEW_ALERTS = "view_alerts"  # /alerts
+    ACKNOWLEDGE = "acknowledge"  # the Acknowledge button, in a chat the alert went to
+    STATEMENT = "statement"  # /statement: a draft, or published if the incident's spokesperson
 
 
 _COMMAND = frozenset({Role.ADMIN, Role.COMMANDER})
@@ -27,6 +31,11 @@ ALLOWED: Mapping[Action, frozenset[Role]] = {
     Action.ASSIGN: _COMMAND,
     Action.CLOSE: _COMMAND,
     Action.VIEW_STATUS: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
+    Action.ALERT: frozenset({Role.ADMIN, Role.LIAISON}),
+    Action.VIEW_ALERTS: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
+    Action.ACKNOWLEDGE: frozenset(Role),
+    # publishing itself is checked against the incident's own spokesperson, not this role
+    Action.STATEMENT: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON, Role.SPOKESPERSON}),
 }
 
 

@@ -8,6 +8,7 @@ from bot.cards import CardPublisher
 from bot.config import Settings
 from bot.db import Database
 from bot.outbox import OutboxSender
+from bot.tallies import TallyPublisher
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Runtime:
     db: Database
     publisher: CardPublisher | None = field(default=None)
     sender: OutboxSender | None = field(default=None)
+    tally_publisher: TallyPublisher | None = field(default=None)
 
     @property
     def cards(self) -> CardPublisher:
@@ -28,3 +30,9 @@ class Runtime:
         if self.sender is None:
             raise RuntimeError("the outbox sender starts with the application")
         return self.sender
+
+    @property
+    def tallies(self) -> TallyPublisher:
+        if self.tally_publisher is None:
+            raise RuntimeError("the tally publisher starts with the application")
+        return self.tally_publisher

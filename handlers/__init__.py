@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.i18n import N_
 from bot.models import Role
 from bot.policy import ALLOWED, Action
-from handlers import basics, incidents, status
+from handlers import alerts, basics, incidents, media, status
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -79,6 +79,25 @@ COMMANDS: Sequence[Command] = (
         Action.ASSIGN,
     ),
     Command("close", incidents.close, N_("close an incident: /close [#ref]"), Action.CLOSE),
+    Command(
+        "alert",
+        alerts.alert,
+        N_("alert the linked chats: /alert [severity] <text>, or fr: … | nl: …"),
+        Action.ALERT,
+    ),
+    Command(
+        "alerts",
+        alerts.list_alerts,
+        N_("recent alerts and who acknowledged them"),
+        Action.VIEW_ALERTS,
+    ),
+    Command("cap", alerts.cap, N_("an alert as a CAP 1.2 file: /cap <alert number>"), Action.ALERT),
+    Command(
+        "statement",
+        media.statement,
+        N_("a media statement: drafted for, or published by, the spokesperson"),
+        Action.STATEMENT,
+    ),
     Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),
 )
 
@@ -115,6 +134,18 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             )
         )
     app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
+    app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
+    app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
+    app.add_handler(
+        MessageHandler(
+            filters.REPLY
+            & filters.TEXT
+            & ~filters.COMMAND
+            & filters.ChatType.PRIVATE
+            & filters.UpdateType.MESSAGE,
+            media.edited_text,
+        )
+    )
     app.add_handler(MessageHandler(filters.LOCATION & filters.ChatType.GROUPS, incidents.location))
     app.add_handler(
         MessageHandler(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_module
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +35,7 @@ class Actor:
 
     @property
     def author(self) -> Author:
-        return Author(self.person.id, self.person.name, self.person.username)
+        return Author(self.person.id, self.person.name, self.person.username, self.own_language)
 
     @property
     def is_private(self) -> bool:
@@ -125,3 +127,8 @@ async def refuse(update: Update, context: PContext, error: UserError) -> None:
 def own(context: PContext) -> Callable[[str], str]:
     """gettext in the acting person's own language (toasts, private notes)."""
     return translator(context.actor.own_language).gettext
+
+
+def plain(html: str) -> str:
+    """Telegram's toasts (button answers) are plain text, at most 200 characters."""
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html))[:200]

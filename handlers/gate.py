@@ -14,6 +14,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import directory, incidents
 from bot.i18n import N_, normalize_language
 from bot.models import Person
+from bot.render.common import text
 from handlers.context import Actor, PContext, render_text
 from handlers.errors import notify_failure
 
@@ -43,12 +44,15 @@ async def _gate(update: Update, context: PContext) -> None:
     if chat is None or user is None or user.is_bot:
         raise ApplicationHandlerStop
     default = runtime.settings.i18n.default_language
-    person = await directory.get_person(db, user.id) or Person(
-        id=user.id, name=user.full_name, username=user.username
-    )
+    known = await directory.get_person(db, user.id)
+    person = known or Person(id=user.id, name=user.full_name, username=user.username)
     own_language = person.language or normalize_language(user.language_code, default)
 
     if chat.type == TgChat.PRIVATE:
+        if known is None:
+            # a stranger (a journalist, say): a public contact line, nothing about incidents
+            await _press_contact(update, context, own_language)
+            raise ApplicationHandlerStop
         context.actor = Actor(
             person=person,
             chat=None,
@@ -64,6 +68,9 @@ async def _gate(update: Update, context: PContext) -> None:
     if registered is None:
         await _not_registered(update, own_language)
         raise ApplicationHandlerStop
+    if known is None:
+        # a member of a registered group: known from now on (name only, never their chatter)
+        await directory.remember_member(db, user.id, user.full_name, user.username, own_language)
     context.actor = Actor(
         person=person,
         chat=registered,
@@ -106,3 +113,27 @@ async def _not_registered(update: Update, language: str) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     await update.get_bot().send_message(chat.id, html)
+
+
+async def _press_contact(update: Update, context: PContext, language: str) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        return
+    message = update.effective_message
+    if message is None:
+        return
+    configured = context.runtime.settings.media.press_contact
+    line = configured.get(language) or next(iter(configured.values()), None)  # type: ignore[call-overload]
+    html = (
+        text(line)
+        if line
+        else render_text(
+            (language,),
+            N_(
+                "Passerelle is a coordination tool of the emergency services. Journalists: "
+                "please contact the press office of the authority in charge (mayor's office, "
+                "prefecture or governor)."
+            ),
+        )
+    )
+    await message.reply_html(html, do_quote=False)

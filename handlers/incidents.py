@@ -3,8 +3,6 @@ buttons. Each handler turns the update into plain values and calls one service."
 
 from __future__ import annotations
 
-import html as html_module
-import re
 from typing import Any
 
 from telegram import Message, MessageEntity, Update
@@ -18,7 +16,7 @@ from bot.models import Assignment, ChatKind, Incident, IncidentField, IncidentSt
 from bot.policy import Action, may
 from bot.render.common import text
 from bot.render.keyboards import parse_card_press
-from handlers.context import PContext, error_text, own, refuse, say
+from handlers.context import PContext, error_text, own, plain, refuse, say
 from handlers.targeting import refusal, target
 
 
@@ -319,7 +317,7 @@ async def card_button(update: Update, context: PContext) -> None:
     action = Action.CLOSE if press.status is IncidentStatus.CLOSED else Action.UPDATE
     if not may(actor.person, action, incident):
         error = refusal(action)
-        await query.answer(_strip_html(error_text((actor.own_language,), error)), show_alert=True)
+        await query.answer(plain(error_text((actor.own_language,), error)), show_alert=True)
         return
     try:
         if press.status is not None:
@@ -345,12 +343,7 @@ async def card_button(update: Update, context: PContext) -> None:
         else:
             return
     except UserError as error:
-        await query.answer(_strip_html(error_text((actor.own_language,), error)), show_alert=True)
+        await query.answer(plain(error_text((actor.own_language,), error)), show_alert=True)
         return
     await query.answer(toast)
     await _changed(context, incident)
-
-
-def _strip_html(html: str) -> str:
-    """Toasts are plain text."""
-    return html_module.unescape(re.sub(r"<[^>]+>", "", html))[:200]

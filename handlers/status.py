@@ -7,6 +7,7 @@ from telegram import Update
 from bot import incidents
 from bot.errors import UserError
 from bot.i18n import N_
+from bot.models import ChatKind
 from bot.policy import Action, may
 from bot.render.status import render_status
 from handlers.context import PContext, answer, refuse
@@ -22,12 +23,18 @@ async def status(update: Update, context: PContext) -> None:
         ref, _ = split_ref(list(context.args or []))
         if ref is not None:
             incident = await incidents.get(db, ref)
-            if incident is None or (actor.chat is not None and incident.chat_id != actor.chat_id):
+            elsewhere = (
+                actor.chat is not None
+                and actor.chat.kind is not ChatKind.LIAISON
+                and (incident is not None and incident.chat_id != actor.chat_id)
+            )
+            if incident is None or elsewhere:
                 raise UserError(N_("There is no incident #{ref} here."), ref=ref)
             selected = [incident]
-        elif actor.chat is not None:
+        elif actor.chat is not None and actor.chat.kind is not ChatKind.LIAISON:
             selected = await incidents.open_in_chat(db, actor.chat_id)
         else:
+            # a private chat, or a liaison chat: liaison officers watch every incident
             selected = await incidents.open_everywhere(db)
     except UserError as error:
         await refuse(update, context, error)

@@ -223,8 +223,12 @@ async def test_private_lang_switches_to_dutch(harness: Harness) -> None:
     assert "/incident" in h.last_text(dm)  # a commander's help lists commander commands
     await h.say(h.commander, dm, "/lang klingon")
     assert h.last_text(dm).startswith("⛔")
-    # a responder's help does not offer what they cannot do
+    # a responder's help does not offer what they cannot do (once Passerelle knows them
+    # from a registered group; a stranger gets only a press contact line)
     dm2 = h.sim.private_chat(h.responder)
+    await h.say(h.responder, dm2, "/help")
+    assert "/lang" not in h.last_text(dm2) and "press" in h.last_text(dm2)
+    await h.say(h.responder, h.ops, "Bonjour")
     await h.say(h.responder, dm2, "/help")
     assert "/incident" not in h.last_text(dm2)
     assert "/lang" in h.last_text(dm2)

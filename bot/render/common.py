@@ -105,8 +105,21 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
     elif entry.kind is TimelineKind.ASSIGNED:
         role = _(labels.ASSIGNMENT[Assignment(entry.field)]) if entry.field else "?"
         what = "<i>" + text(f"{role} → ") + "</i>" + text(entry.text or "")
-    else:
+    elif entry.kind is TimelineKind.ALERT:
+        level = Severity(entry.field) if entry.field in set(Severity) else None
+        what = (
+            "📣 <i>"
+            + _("sent alert #{id} ({severity})").format(
+                id=text(entry.text or ""), severity=_(labels.SEVERITY[level]) if level else "?"
+            )
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.STATEMENT:
+        what = "📰 <i>" + _("statement published to the media:") + "</i> " + text(entry.text or "")
+    elif entry.kind is TimelineKind.CLOSED:
         what = "<i>" + _("closed the incident") + "</i>"
+    else:
+        what = text(entry.text or entry.kind.value)
     return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"
 
 

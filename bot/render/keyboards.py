@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import labels
-from bot.i18n import joined_labels
+from bot.i18n import N_, joined_labels
 from bot.models import Incident, IncidentStatus, Severity
 from bot.render.common import SEVERITY_MARK, STATUS_MARK
 
@@ -84,3 +84,62 @@ def card_keyboard(incident: Incident, languages: Sequence[str]) -> InlineKeyboar
     ]
     # two severities a row: bilingual labels must stay readable on a phone
     return InlineKeyboardMarkup([statuses, severities[:2], severities[2:]])
+
+
+# --- alerts and statements: plain JSON markup, stored in the outbox ------------------------
+
+ALERT_PREFIX = "a1"
+STATEMENT_PREFIX = "s1"
+STATEMENT_DECISIONS = ("ok", "ed", "no")  # approve, edit, reject
+
+
+def ack_data(alert_id: int) -> str:
+    return f"{ALERT_PREFIX}:{alert_id}:ack"
+
+
+def parse_ack(data: str) -> int | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == ALERT_PREFIX
+        and parts[2] == "ack"
+        and (parts[1].isdigit() and len(parts[1]) <= 9)
+    ):
+        return int(parts[1])
+    return None
+
+
+def statement_data(statement_id: int, version: int, decision: str) -> str:
+    return f"{STATEMENT_PREFIX}:{statement_id}:{version}:{decision}"
+
+
+def parse_statement_press(data: str) -> tuple[int, int, str] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 4
+        and parts[0] == STATEMENT_PREFIX
+        and parts[3] in STATEMENT_DECISIONS
+        and all(p.isdigit() and len(p) <= 9 for p in parts[1:3])
+    ):
+        return int(parts[1]), int(parts[2]), parts[3]
+    return None
+
+
+def ack_keyboard(alert_id: int, languages: Sequence[str]) -> dict[str, object]:
+    button = InlineKeyboardButton(
+        "✅ " + joined_labels(languages, N_("Acknowledge")), callback_data=ack_data(alert_id)
+    )
+    return InlineKeyboardMarkup([[button]]).to_dict()
+
+
+def statement_keyboard(statement_id: int, version: int, language: str) -> dict[str, object]:
+    labels_ = ((N_("Approve and publish"), "ok"), (N_("Edit"), "ed"), (N_("Reject"), "no"))
+    marks = {"ok": "✅ ", "ed": "✏️ ", "no": "✖️ "}
+    buttons = [
+        InlineKeyboardButton(
+            marks[code] + joined_labels([language], label),
+            callback_data=statement_data(statement_id, version, code),
+        )
+        for label, code in labels_
+    ]
+    return InlineKeyboardMarkup([buttons[:1], buttons[1:]]).to_dict()
