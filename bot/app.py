@@ -46,6 +46,7 @@ def build_application(settings: Settings) -> PassApp:
         .rate_limiter(AIORateLimiter(max_retries=3))
         .get_updates_read_timeout(settings.telegram.poll_timeout + 10)
         .post_init(_start)
+        .post_stop(_stop_work)
         .post_shutdown(_stop)
     )
     if settings.telegram.base_file_url:
@@ -84,11 +85,12 @@ async def _start(app: PassApp) -> None:
     await register_menus(app)
     await runtime.publisher.catch_up()
     # whatever was queued before a stop or a crash goes out now
-    runtime.sender.start()
+    await runtime.sender.start()
     log.info("event=started bot=%s", app.bot.username)
 
 
-async def _stop(app: PassApp) -> None:
+async def _stop_work(app: PassApp) -> None:
+    """Before the bot's connection closes: stop sending and editing."""
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     if runtime.sender is not None:
         await runtime.sender.stop()
@@ -96,6 +98,10 @@ async def _stop(app: PassApp) -> None:
         await runtime.publisher.close()
     if runtime.tally_publisher is not None:
         await runtime.tally_publisher.close()
+
+
+async def _stop(app: PassApp) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
 
 

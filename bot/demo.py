@@ -675,6 +675,8 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
                     await app.updater.stop()
                 if app.running:
                     await app.stop()
+                    if app.post_stop is not None:
+                        await app.post_stop(app)
                 await app.shutdown()
                 if app.post_shutdown is not None:
                     await app.post_shutdown(app)

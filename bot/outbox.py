@@ -91,6 +91,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._hooks: dict[str, DeliveredHook] = {}
         self._after: dict[str, Callable[[Row], None]] = {}
         self._idle = asyncio.Event()
@@ -108,15 +109,26 @@ class OutboxSender:
         """Something was queued: deliver now rather than at the next poll."""
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Start delivering. What was queued before a stop or a crash is due at once: a claim
+        left by a sender that died is released (one instance per database for now)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET claimed_until = NULL, not_before = ? WHERE status = 'pending'",
+                (to_db_time(utcnow()),))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self) -> None:
+        """Stop delivering; a message being sent is abandoned and goes out after restart."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        deliveries = list(self._deliveries)
+        for task in deliveries:
+            task.cancel()
+        await asyncio.gather(*deliveries, return_exceptions=True)
 
     async def drained(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait until nothing is due (tests, shutdown)."""
@@ -130,7 +142,7 @@ class OutboxSender:
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(self._concurrency)
-        tasks: set[asyncio.Task[None]] = set()
+        tasks = self._deliveries
         while True:
             self._wake.clear()
             self._idle.clear()

@@ -121,6 +121,8 @@ class Harness:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
+            assert self.app.post_stop is not None
+            await self.app.post_stop(self.app)
         await self.app.shutdown()
         assert self.app.post_shutdown is not None
         await self.app.post_shutdown(self.app)
@@ -140,7 +142,11 @@ class Harness:
                 message="the bot did not confirm every update",
             )
         await self.app.update_queue.join()
-        await self.runtime.cards.idle()
+        # what the updates caused: messages to other chats, card and tally edits
+        for _ in range(3):
+            await self.runtime.outbox.drained()
+            await self.runtime.cards.idle()
+            await self.runtime.tallies.idle()
 
     # --- playing users ---------------------------------------------------------------------
 

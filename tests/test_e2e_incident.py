@@ -227,7 +227,11 @@ async def test_private_lang_switches_to_dutch(harness: Harness) -> None:
     # from a registered group; a stranger gets only a press contact line)
     dm2 = h.sim.private_chat(h.responder)
     await h.say(h.responder, dm2, "/help")
-    assert "/lang" not in h.last_text(dm2) and "press" in h.last_text(dm2)
+    assert h.last_text(dm2) == NL(
+        "Passerelle is a coordination tool of the emergency services. Journalists: please "
+        "contact the press office of the authority in charge (mayor's office, prefecture or "
+        "governor).")
+    assert "/lang" not in h.last_text(dm2)
     await h.say(h.responder, h.ops, "Bonjour")
     await h.say(h.responder, dm2, "/help")
     assert "/incident" not in h.last_text(dm2)

@@ -22,7 +22,8 @@ def _alert_block(tr: Translator, alert: Alert, timezone: str, reminder: bool) ->
         lines.append(common.exercise_banner(tr))
     if reminder:
         lines.append("⏰ <b>" + _("Reminder: this alert is not acknowledged yet.") + "</b>")
-    lines.append(f"📣 <b>{_('ALERT')} #{alert.id}</b> · {common.severity(tr, alert.severity)}")
+    title = _("ALERT")  # outside the f-string, where babel finds it
+    lines.append(f"📣 <b>{title} #{alert.id}</b> · {common.severity(tr, alert.severity)}")
     lines.append("<b>" + text(version_for(alert.texts, tr.language)) + "</b>")
     if alert.incident is not None:
         lines.append(
@@ -52,7 +53,8 @@ def render_reminder(alert: Alert, languages: Sequence[str], timezone: str) -> st
 def _tally_block(tr: Translator, tally: Tally, timezone: str) -> str:
     _ = tr.gettext
     alert = tally.alert
-    head = f"📣 <b>{_('ALERT')} #{alert.id}</b> · {common.severity(tr, alert.severity)} — " + _(
+    title = _("ALERT")
+    head = f"📣 <b>{title} #{alert.id}</b> · {common.severity(tr, alert.severity)} — " + _(
         "acknowledged: {done} of {total}"
     ).format(done=tally.acknowledged, total=len(tally.targets))
     lines = [head]
