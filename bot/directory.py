@@ -206,3 +206,20 @@ async def remember_member(
 ) -> None:
     async with db.transaction() as tx:
         await ensure_person(tx, person_id, name, username, language)
+
+
+async def reinstate(db: Database, chat_id: int) -> bool:
+    """The bot can write to this chat again: messages held back become due. True if it was
+    marked unreachable."""
+    async with db.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE chats SET unreachable_at = NULL WHERE id = ? AND unreachable_at IS NOT NULL",
+            (chat_id,),
+        )
+        if changed:
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = ?, claimed_until = NULL"
+                " WHERE chat_id = ? AND status = 'unreachable'",
+                (to_db_time(utcnow()), chat_id),
+            )
+    return bool(changed)

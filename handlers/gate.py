@@ -68,6 +68,10 @@ async def _gate(update: Update, context: PContext) -> None:
     if registered is None:
         await _not_registered(update, own_language)
         raise ApplicationHandlerStop
+    if _bot_added(update):
+        # the bot is back in a chat that had blocked or removed it: what was held goes out
+        if await directory.reinstate(db, chat.id):
+            runtime.outbox.wake()
     if known is None:
         # a member of a registered group: known from now on (name only, never their chatter)
         await directory.remember_member(db, user.id, user.full_name, user.username, own_language)
@@ -79,6 +83,14 @@ async def _gate(update: Update, context: PContext) -> None:
         own_language=own_language,
         timezone=registered.timezone,
         update_id=update.update_id,
+    )
+
+
+def _bot_added(update: Update) -> bool:
+    change = update.my_chat_member
+    return change is not None and change.new_chat_member.status in (
+        ChatMemberStatus.MEMBER,
+        ChatMemberStatus.ADMINISTRATOR,
     )
 
 

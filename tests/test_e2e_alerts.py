@@ -13,7 +13,7 @@ from bot import alerts
 from bot.i18n import translator
 from bot.render.keyboards import ack_data
 from bot.simulator import SimChat, TelegramSimulator
-from tests.conftest import LIAISON_FR, settings_data
+from tests.conftest import settings_data
 from tests.harness import Harness
 
 FR = translator("fr").gettext
@@ -24,8 +24,17 @@ EN = translator("en").gettext
 EXTRA = [
     (-100301 - n, f"Agence {n}", "agency", country, languages)
     for n, (country, languages) in enumerate(
-        [("FR", ["fr"]), ("FR", ["fr"]), ("FR", ["fr"]), ("BE", ["fr"]), ("BE", ["nl"]),
-         ("BE", ["nl"]), ("BE", ["nl"]), ("BE", ["fr", "nl"]), ("BE", ["fr", "nl"])]
+        [
+            ("FR", ["fr"]),
+            ("FR", ["fr"]),
+            ("FR", ["fr"]),
+            ("BE", ["fr"]),
+            ("BE", ["nl"]),
+            ("BE", ["nl"]),
+            ("BE", ["nl"]),
+            ("BE", ["fr", "nl"]),
+            ("BE", ["fr", "nl"]),
+        ]
     )
 ]
 MEDIA = -100400
@@ -33,23 +42,44 @@ MEDIA = -100400
 
 def _chats(db_path: Path) -> list[dict[str, Any]]:
     base: list[dict[str, Any]] = settings_data(db_path)["chats"]
-    extra = [{"id": i, "name": name, "kind": kind, "country": country, "languages": langs,
-              "agency": name} for i, name, kind, country, langs in EXTRA]
-    media = [{"id": MEDIA, "name": "Presse / Pers", "kind": "media", "country": "BE",
-              "languages": ["fr", "nl"]}]
+    extra = [
+        {
+            "id": i,
+            "name": name,
+            "kind": kind,
+            "country": country,
+            "languages": langs,
+            "agency": name,
+        }
+        for i, name, kind, country, langs in EXTRA
+    ]
+    media = [
+        {
+            "id": MEDIA,
+            "name": "Presse / Pers",
+            "kind": "media",
+            "country": "BE",
+            "languages": ["fr", "nl"],
+        }
+    ]
     return base + extra + media
 
 
 @pytest.fixture
 async def h(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Harness]:
     db_path = tmp_path / "alerts.db"
-    running = Harness(sim, db_path, chats=_chats(db_path),
-                      alerts={"reminder_minutes": 1})
+    running = Harness(sim, db_path, chats=_chats(db_path), alerts={"reminder_minutes": 1})
     members = [running.commander, running.liaison, running.responder, running.admin]
     running.agencies = [  # type: ignore[attr-defined]
-        sim.add_chat(i, "supergroup", title=name, members=members) for i, name, *_ in EXTRA]
-    running.media = sim.add_chat(MEDIA, "channel", title="Presse", members=[],  # type: ignore[attr-defined]
-                                 bot_status="administrator")
+        sim.add_chat(i, "supergroup", title=name, members=members) for i, name, *_ in EXTRA
+    ]
+    running.media = sim.add_chat(
+        MEDIA,
+        "channel",
+        title="Presse",
+        members=[],  # type: ignore[attr-defined]
+        bot_status="administrator",
+    )
     await running.start()
     yield running
     await running.stop()
@@ -61,7 +91,9 @@ def _targets(h: Harness) -> list[SimChat]:
 
 
 def _alert_messages(h: Harness, chat: SimChat) -> list[Any]:
-    return [m for m in h.sim.bot_messages(chat) if any(d.startswith("a1:") for d in m.callback_data)]
+    return [
+        m for m in h.sim.bot_messages(chat) if any(d.startswith("a1:") for d in m.callback_data)
+    ]
 
 
 async def test_an_alert_reaches_every_linked_chat_once_in_its_languages(h: Harness) -> None:
@@ -74,7 +106,8 @@ async def test_an_alert_reaches_every_linked_chat_once_in_its_languages(h: Harne
         assert received[0].callback_data == [ack_data(1)]
     fr_only, nl_only, both = h.agencies[0], h.agencies[4], h.agencies[7]  # type: ignore[attr-defined]
     assert FR("ALERT") in _alert_messages(h, fr_only)[0].text and NL("ALERT") not in (
-        _alert_messages(h, fr_only)[0].text)
+        _alert_messages(h, fr_only)[0].text
+    )
     assert NL("ALERT") in _alert_messages(h, nl_only)[0].text
     both_text = _alert_messages(h, both)[0].text or ""
     assert FR("extreme") in both_text and NL("extreme") in both_text
@@ -88,8 +121,11 @@ async def test_an_alert_reaches_every_linked_chat_once_in_its_languages(h: Harne
 
 
 async def test_per_language_versions_go_to_the_right_chats(h: Harness) -> None:
-    await h.say(h.liaison, h.liaison_fr,
-                "/alert sévère fr: Confinement à Mouscron | nl: Schuilen in Moeskroen")
+    await h.say(
+        h.liaison,
+        h.liaison_fr,
+        "/alert sévère fr: Confinement à Mouscron | nl: Schuilen in Moeskroen",
+    )
     nl_only, both = h.agencies[4], h.agencies[7]  # type: ignore[attr-defined]
     nl_text = _alert_messages(h, nl_only)[0].text or ""
     assert "Schuilen in Moeskroen" in nl_text and "Confinement" not in nl_text
@@ -126,7 +162,8 @@ async def test_acknowledgements_update_the_tally_and_count_once(h: Harness) -> N
     # /alerts lists it with its tally
     await h.say(h.liaison, h.liaison_fr, "/alerts")
     assert FR("acknowledged: {done} of {total}").format(done=2, total=12) in h.last_text(
-        h.liaison_fr)
+        h.liaison_fr
+    )
 
 
 async def test_chats_that_did_not_acknowledge_are_reminded_once(h: Harness) -> None:
@@ -182,7 +219,8 @@ async def test_a_chat_that_blocked_the_bot_is_marked_and_the_liaisons_told(h: Ha
     notice = [t for t in h.bot_texts(h.liaison_fr) if t.startswith("📵")]
     assert len(notice) == 1 and gone.title in notice[0]
     assert f"📵 {gone.title}" in h.last_text(h.liaison_fr) or any(
-        f"📵 {gone.title}" in t for t in h.bot_texts(h.liaison_fr))  # the tally says so too
+        f"📵 {gone.title}" in t for t in h.bot_texts(h.liaison_fr)
+    )  # the tally says so too
     for chat in _targets(h):
         if chat is not gone:
             assert len(_alert_messages(h, chat)) == 1
@@ -222,3 +260,19 @@ async def test_cap_file_is_sent_as_a_valid_document(h: Harness) -> None:
     assert b"Nuage toxique vers Mouscron" in sent.document.data
     await h.say(h.responder, h.ops, "/cap 1")
     assert h.last_text(h.ops).startswith("⛔")
+
+
+async def test_messages_held_for_an_unreachable_chat_go_out_when_the_bot_is_back(
+    h: Harness,
+) -> None:
+    gone = h.agencies[5]  # type: ignore[attr-defined]
+    h.sim.block(gone)
+    await h.say(h.liaison, h.liaison_fr, "/alert Premier message")
+    assert _alert_messages(h, gone) == []
+    await h.sim.add_member(gone, h.sim.bot, by=h.admin)  # an admin adds the bot again
+    await h.settle()
+    received = _alert_messages(h, gone)
+    assert len(received) == 1 and "Premier message" in (received[0].text or "")
+    async with h.runtime.db.read() as tx:
+        row = await tx.one("SELECT unreachable_at FROM chats WHERE id = ?", (gone.id,))
+    assert row is not None and row["unreachable_at"] is None

@@ -24,8 +24,14 @@ MEDIA = -100500
 async def h(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Harness]:
     db_path = tmp_path / "media.db"
     chats: list[dict[str, Any]] = settings_data(db_path)["chats"] + [
-        {"id": MEDIA, "name": "Presse / Pers", "kind": "media", "country": "BE",
-         "languages": ["fr", "nl"]}]
+        {
+            "id": MEDIA,
+            "name": "Presse / Pers",
+            "kind": "media",
+            "country": "BE",
+            "languages": ["fr", "nl"],
+        }
+    ]
     running = Harness(sim, db_path, chats=chats)
     running.media = sim.add_chat(MEDIA, "channel", title="Presse", bot_status="administrator")  # type: ignore[attr-defined]
     await running.start()
@@ -49,8 +55,9 @@ def _drafts(h: Harness) -> list[SimMessage]:
 async def test_a_draft_reaches_the_spokesperson_and_only_their_approval_publishes(
     h: Harness,
 ) -> None:
-    await h.say(h.commander, h.ops,
-                "/statement fr: Fuite maîtrisée, pas de danger | nl: Lek onder controle")
+    await h.say(
+        h.commander, h.ops, "/statement fr: Fuite maîtrisée, pas de danger | nl: Lek onder controle"
+    )
     assert NL("Spokesperson") not in h.last_text(h.ops)
     assert "Pieter Claeys" in h.last_text(h.ops)
     assert _media(h) == []
@@ -60,12 +67,18 @@ async def test_a_draft_reaches_the_spokesperson_and_only_their_approval_publishe
     assert "Fuite maîtrisée, pas de danger" in (draft.text or "")
     assert "Lek onder controle" in (draft.text or "")
     # the commander pressing a forged approve is refused with the spokesperson's name
-    query = await h.press(h.commander, h.sim.private_chat(h.spokesperson), draft,
-                          statement_data(1, 1, "ok"), forged=True)
+    query = await h.press(
+        h.commander,
+        h.sim.private_chat(h.spokesperson),
+        draft,
+        statement_data(1, 1, "ok"),
+        forged=True,
+    )
     assert "Pieter Claeys" in (h.sim.callback_answers[query].text or "")
     assert _media(h) == []
-    await h.press(h.spokesperson, h.sim.private_chat(h.spokesperson), draft,
-                  statement_data(1, 1, "ok"))
+    await h.press(
+        h.spokesperson, h.sim.private_chat(h.spokesperson), draft, statement_data(1, 1, "ok")
+    )
     published = _media(h)
     assert len(published) == 1
     text = published[0].text or ""
@@ -110,8 +123,12 @@ async def test_the_spokesperson_edits_a_draft_before_approving_it(h: Harness) ->
     await h.press(h.spokesperson, dm, first, statement_data(1, 1, "ed"))
     prompt = h.sim.last_bot_message(dm)
     assert prompt is not None and prompt.reply_markup and prompt.reply_markup.get("force_reply")
-    await h.say(h.spokesperson, dm, "fr: La fuite est maîtrisée. | nl: Het lek is onder controle.",
-                reply_to=prompt)
+    await h.say(
+        h.spokesperson,
+        dm,
+        "fr: La fuite est maîtrisée. | nl: Het lek is onder controle.",
+        reply_to=prompt,
+    )
     second = _drafts(h)[-1]
     assert second.message_id != first.message_id
     assert statement_data(1, 2, "ok") in second.callback_data
