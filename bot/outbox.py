@@ -115,7 +115,8 @@ class OutboxSender:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE outbox SET claimed_until = NULL, not_before = ? WHERE status = 'pending'",
-                (to_db_time(utcnow()),))
+                (to_db_time(utcnow()),),
+            )
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 

@@ -68,10 +68,9 @@ async def _gate(update: Update, context: PContext) -> None:
     if registered is None:
         await _not_registered(update, own_language)
         raise ApplicationHandlerStop
-    if _bot_added(update):
-        # the bot is back in a chat that had blocked or removed it: what was held goes out
-        if await directory.reinstate(db, chat.id):
-            runtime.outbox.wake()
+    # the bot is back in a chat that had blocked or removed it: what was held goes out
+    if _bot_added(update) and await directory.reinstate(db, chat.id):
+        runtime.outbox.wake()
     if known is None:
         # a member of a registered group: known from now on (name only, never their chatter)
         await directory.remember_member(db, user.id, user.full_name, user.username, own_language)
