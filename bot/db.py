@@ -111,9 +111,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
+        """A unit of work that writes: takes SQLite's write lock at once."""
+        async with self._unit("BEGIN IMMEDIATE") as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A consistent read. It takes the same lock: with one connection, a read between
+        another coroutine's statements would see its uncommitted rows."""
+        async with self._unit("BEGIN") as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _unit(self, begin: str) -> AsyncIterator[Tx]:
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute(begin)
             try:
                 yield Tx(conn)
             except BaseException:
@@ -121,10 +134,6 @@ class Database:
                 raise
             else:
                 await conn.execute("COMMIT")
-
-    # Reads take the same path: with one connection, a read between another coroutine's
-    # statements would see its uncommitted rows.
-    read = transaction
 
     async def _migrate(self) -> None:
         conn = self.conn
