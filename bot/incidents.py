@@ -237,6 +237,41 @@ async def add_location(
     return incident
 
 
+async def locate(
+    db: Database,
+    *,
+    ref: int,
+    text: str | None,
+    lat: float,
+    lon: float,
+    author: Author,
+    chat_id: int,
+    update_id: int | None,
+) -> Incident:
+    """A named place: the location's text (when given) and its coordinates, in one change."""
+    _check_coordinates(lat, lon)
+    value = clean_text(text, MAX_FIELD, N_("value")) if text is not None else None
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await _open_incident(tx, ref)
+        if value is not None:
+            await tx.execute("UPDATE incidents SET location_text = ? WHERE id = ?", (value, ref))
+            await record(
+                tx,
+                ref,
+                TimelineKind.FIELD,
+                author,
+                chat_id,
+                field=IncidentField.LOCATION.value,
+                text=value,
+            )
+        await tx.execute("UPDATE incidents SET lat = ?, lon = ? WHERE id = ?", (lat, lon, ref))
+        await record(tx, ref, TimelineKind.LOCATION, author, chat_id, lat=lat, lon=lon)
+        incident = await incident_in(tx, ref)
+    assert incident is not None
+    return incident
+
+
 async def change_status(
     db: Database,
     *,

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.i18n import N_
 from bot.models import Role
 from bot.policy import ALLOWED, Action
-from handlers import alerts, basics, incidents, media, status
+from handlers import alerts, basics, incidents, media, places, status
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -134,6 +134,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             )
         )
     app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
+    app.add_handler(CallbackQueryHandler(places.place_button, pattern=r"^g1:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
     app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
     app.add_handler(

@@ -16,6 +16,7 @@ from bot.models import Assignment, ChatKind, Incident, IncidentField, IncidentSt
 from bot.policy import Action, may
 from bot.render.common import text
 from bot.render.keyboards import parse_card_press
+from handlers import places
 from handlers.context import PContext, error_text, own, plain, refuse, say
 from handlers.targeting import refusal, target
 
@@ -67,6 +68,7 @@ async def _declare(update: Update, context: PContext, *, exercise: bool) -> None
         return
     # the card is the answer: the publisher posts and pins it
     await _changed(context, incident)
+    await places.after_declare(update, context, incident)
 
 
 async def log_note(update: Update, context: PContext) -> None:
@@ -205,6 +207,9 @@ async def set_field(update: Update, context: PContext) -> None:
             if status is IncidentStatus.CLOSED and not may(actor.person, Action.CLOSE, incident):
                 raise refusal(Action.CLOSE)
             incident = await incidents.change_status(db, status=status, **common)
+        elif field is IncidentField.LOCATION:
+            await places.set_location(update, context, incident, value)
+            return
         else:
             incident = await incidents.change_text(db, field=field, value=value, **common)
     except UserError as error:

@@ -1,0 +1,45 @@
+"""Place names: which of several places a name means (buttons), and a located place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.gazetteer import Place
+from bot.render.common import FLAG, coordinates, text
+
+PLACE_PREFIX = "g1"  # g1:<incident ref>:<place id>
+
+
+def place_data(ref: int, place_id: int) -> str:
+    return f"{PLACE_PREFIX}:{ref}:{place_id}"
+
+
+def parse_place_press(data: str) -> tuple[int, int] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == PLACE_PREFIX
+        and all(p.isdigit() and 0 < len(p) <= 9 for p in parts[1:])
+    ):
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+def place_label(place: Place) -> str:
+    """'🇧🇪 Comines (Hainaut) · Komen', plain text for a button."""
+    names = " · ".join(place.also[:1])
+    label = f"{FLAG[place.country]} {place.name} ({place.region})"
+    return f"{label} · {names}" if names else label
+
+
+def place_line(place: Place) -> str:
+    return f"{text(place_label(place))} 📍 {coordinates(place.lat, place.lon)}"
+
+
+def choice_keyboard(ref: int, places: Sequence[Place]) -> dict[str, object]:
+    """One button per place (plain JSON markup: sent directly or through the outbox)."""
+    return {
+        "inline_keyboard": [
+            [{"text": place_label(p), "callback_data": place_data(ref, p.id)}] for p in places
+        ]
+    }
