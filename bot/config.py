@@ -116,6 +116,32 @@ class RequestSettings(_Strict):
     extra_offers: Annotated[int, Field(ge=0, le=20)] = 2
 
 
+class EscalationSettings(_Strict):
+    # chats told when an incident's phase changes, per "<country>.<level>": BE.communal,
+    # BE.provincial, BE.federal, BE.eu, FR.communal, FR.departmental, FR.zonal, FR.national,
+    # FR.eu. They hear of the levels left and reached.
+    chats: dict[str, list[int]] = {}
+
+    @field_validator("chats")
+    @classmethod
+    def _known_levels(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
+        from bot.phases import VALID_KEYS
+
+        unknown = sorted(set(value) - VALID_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown level {', '.join(unknown)} (one of {', '.join(sorted(VALID_KEYS))})"
+            )
+        return value
+
+
+class SitesSettings(_Strict):
+    # planning radius of a site whose CSV row gives none
+    default_radius_km: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # /sites and the map list the sites within this distance of the incident or place
+    near_km: Annotated[float, Field(gt=0, le=200)] = 25.0
+
+
 class ChatSettings(_Strict):
     id: int
     name: str
@@ -153,6 +179,8 @@ class Settings(_Strict):
     media: MediaSettings = MediaSettings()
     roster: RosterSettings = RosterSettings()
     requests: RequestSettings = RequestSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    sites: SitesSettings = SitesSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
 

@@ -58,6 +58,7 @@ class TimelineKind(StrEnum):
     CLOSED = "closed"
     ALERT = "alert"  # text: the alert's id
     STATEMENT = "statement"  # text: the published statement; field: who approved it
+    PHASE = "phase"  # field: the country; text: the level reached (bot.phases.Level)
 
 
 class IncidentField(StrEnum):

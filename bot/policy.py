@@ -20,6 +20,9 @@ class Action(StrEnum):
     VIEW_ALERTS = "view_alerts"  # /alerts
     ACKNOWLEDGE = "acknowledge"  # the Acknowledge button, in a chat the alert went to
     STATEMENT = "statement"  # /statement: a draft, or published if the incident's spokesperson
+    ESCALATE = "escalate"  # /escalate, /deescalate: the phase of each country involved
+    VIEW_SITES = "view_sites"  # /sites, /map
+    REPORT = "report"  # /report: the after-action report
 
 
 _COMMAND = frozenset({Role.ADMIN, Role.COMMANDER})
@@ -36,6 +39,9 @@ ALLOWED: Mapping[Action, frozenset[Role]] = {
     Action.ACKNOWLEDGE: frozenset(Role),
     # publishing itself is checked against the incident's own spokesperson, not this role
     Action.STATEMENT: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON, Role.SPOKESPERSON}),
+    Action.ESCALATE: _COMMAND,
+    Action.VIEW_SITES: frozenset(Role),
+    Action.REPORT: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
 }
 
 

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.i18n import N_
 from bot.models import Role
 from bot.policy import ALLOWED, Action
-from handlers import alerts, basics, incidents, media, places, status
+from handlers import alerts, basics, incidents, media, phases, places, sites, status
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -97,6 +97,24 @@ COMMANDS: Sequence[Command] = (
         media.statement,
         N_("a media statement: drafted for, or published by, the spokesperson"),
         Action.STATEMENT,
+    ),
+    Command(
+        "escalate",
+        phases.escalate,
+        N_("raise the phase (governor, préfet …): /escalate [#ref] [FR|BE]"),
+        Action.ESCALATE,
+    ),
+    Command(
+        "deescalate",
+        phases.deescalate,
+        N_("lower the phase again: /deescalate [#ref] [FR|BE]"),
+        Action.ESCALATE,
+    ),
+    Command(
+        "sites",
+        sites.sites_command,
+        N_("at-risk sites (Seveso, nuclear …) near an incident or place: /sites [#ref | place]"),
+        Action.VIEW_SITES,
     ),
     Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),
 )

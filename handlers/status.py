@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import incidents
+from bot import incidents, situation
 from bot.errors import UserError
 from bot.i18n import N_
 from bot.models import ChatKind
@@ -40,5 +40,6 @@ async def status(update: Update, context: PContext) -> None:
         await refuse(update, context, error)
         return
     timelines = await incidents.timelines(db, [i.ref for i in selected], last=5)
-    html = render_status(selected, timelines, actor.languages, actor.timezone)
+    around = await situation.surroundings(db, selected)
+    html = render_status(selected, timelines, actor.languages, actor.timezone, around)
     await answer(update, context, html)

@@ -8,6 +8,9 @@ from bot.i18n import Translator, each_language
 from bot.models import Incident, TimelineEntry
 from bot.render import common
 from bot.render.common import text
+from bot.render.phases import phase_lines
+from bot.render.sites import warning_lines
+from bot.situation import Surroundings
 
 # Telegram shows at most 4096 characters; a timeline of long notes must not break the card.
 MAX_NOTE_ON_CARD = 280
@@ -26,8 +29,11 @@ def incident_heading(tr: Translator, incident: Incident) -> str:
     return heading
 
 
-def incident_facts(tr: Translator, incident: Incident, timezone: str) -> list[str]:
-    """The lines that describe an incident, shared by the card and /status."""
+def incident_facts(
+    tr: Translator, incident: Incident, timezone: str, around: Surroundings | None = None
+) -> list[str]:
+    """The lines that describe an incident, shared by the card and /status; `around`: the
+    phases of the countries involved and the at-risk sites it lies near."""
     _ = tr.gettext
     lines = [
         _("Status: {status}").format(status=common.status(tr, incident.status))
@@ -43,6 +49,9 @@ def incident_facts(tr: Translator, incident: Incident, timezone: str) -> list[st
         )
     lines.append(_("Location: {location}").format(location=where or _("unknown")))
     lines.append(_("Country: {country}").format(country=common.country(tr, incident.country)))
+    if around is not None:
+        lines.extend(warning_lines(tr, around.sites))
+        lines.extend(phase_lines(tr, around.phases, timezone))
     lines.append(_("Commander: {name}").format(name=common.person(tr, incident.commander)))
     lines.append(_("Spokesperson: {name}").format(name=common.person(tr, incident.spokesperson)))
     if incident.liaison:
@@ -51,10 +60,14 @@ def incident_facts(tr: Translator, incident: Incident, timezone: str) -> list[st
 
 
 def _card_block(
-    tr: Translator, incident: Incident, timeline: Sequence[TimelineEntry], timezone: str
+    tr: Translator,
+    incident: Incident,
+    timeline: Sequence[TimelineEntry],
+    timezone: str,
+    around: Surroundings | None = None,
 ) -> str:
     _ = tr.gettext
-    lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone)]
+    lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone, around)]
     times = _("Declared {declared} · updated {updated}").format(
         declared=tr.datetime(incident.declared_at, timezone),
         updated=tr.time(incident.updated_at, timezone),
@@ -75,6 +88,13 @@ def _card_block(
 
 
 def render_card(
-    incident: Incident, timeline: Sequence[TimelineEntry], languages: Sequence[str], timezone: str
+    incident: Incident,
+    timeline: Sequence[TimelineEntry],
+    languages: Sequence[str],
+    timezone: str,
+    around: Surroundings | None = None,
 ) -> str:
-    return each_language(languages, lambda tr: _card_block(tr, incident, timeline, timezone))
+    """`around`: the phases of the countries involved and the at-risk sites nearby."""
+    return each_language(
+        languages, lambda tr: _card_block(tr, incident, timeline, timezone, around)
+    )

@@ -118,6 +118,10 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
         what = "📰 <i>" + _("statement published to the media:") + "</i> " + text(entry.text or "")
     elif entry.kind is TimelineKind.CLOSED:
         what = "<i>" + _("closed the incident") + "</i>"
+    elif entry.kind is TimelineKind.PHASE:
+        from bot.render.phases import phase_entry
+
+        what = phase_entry(tr, entry)
     else:
         what = text(entry.text or entry.kind.value)
     return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"

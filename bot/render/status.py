@@ -8,6 +8,7 @@ from bot.i18n import Translator, each_language
 from bot.models import Incident, TimelineEntry
 from bot.render import common
 from bot.render.card import incident_facts, incident_heading
+from bot.situation import Surroundings
 
 MAX_MESSAGE = 4096
 
@@ -17,6 +18,7 @@ def _status_block(
     incidents: Sequence[Incident],
     timelines: Mapping[int, Sequence[TimelineEntry]],
     timezone: str,
+    around: Mapping[int, Surroundings],
 ) -> str:
     _ = tr.gettext
     if not incidents:
@@ -29,7 +31,10 @@ def _status_block(
         + "</b>"
     ]
     for incident in incidents:
-        lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone)]
+        lines = [
+            incident_heading(tr, incident),
+            *incident_facts(tr, incident, timezone, around.get(incident.ref)),
+        ]
         entries = timelines.get(incident.ref, [])
         if entries:
             lines.append("<i>" + _("Latest:") + "</i>")
@@ -43,5 +48,9 @@ def render_status(
     timelines: Mapping[int, Sequence[TimelineEntry]],
     languages: Sequence[str],
     timezone: str,
+    around: Mapping[int, Surroundings] | None = None,
 ) -> str:
-    return each_language(languages, lambda tr: _status_block(tr, incidents, timelines, timezone))
+    """`around`: per incident, its phases and the at-risk sites it lies near."""
+    return each_language(
+        languages, lambda tr: _status_block(tr, incidents, timelines, timezone, around or {})
+    )

@@ -1,0 +1,77 @@
+"""Escalation phases on the card, in /status, on the timeline and in the authorities' chats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.i18n import Translator
+from bot.models import Country, Incident, TimelineEntry
+from bot.phases import AUTHORITY, LADDER, PHASE, Level, PhaseState
+from bot.render.common import FLAG, text
+
+
+def phase_name(tr: Translator, country: Country, level: Level) -> str:
+    return tr.gettext(PHASE[(country, level)])
+
+
+def phase_lines(tr: Translator, states: Sequence[PhaseState], timezone: str) -> list[str]:
+    """'🇧🇪 provincial phase, since 14:02: the provincial governor in charge'."""
+    _ = tr.gettext
+    lines = []
+    for state in states:
+        mark = "🔺" if state.level is not Level.COMMUNAL else ""
+        lines.append(
+            f"{FLAG[state.country]}{mark} "
+            + _("{phase} since {time}: {authority} in charge").format(
+                phase="<b>" + phase_name(tr, state.country, state.level) + "</b>",
+                time=tr.time(state.since, timezone),
+                authority=_(state.authority),
+            )
+        )
+    return lines
+
+
+def phase_entry(tr: Translator, entry: TimelineEntry) -> str:
+    """A timeline line's words for a phase change."""
+    _ = tr.gettext
+    try:
+        country = Country(entry.field or "")
+        level = Level(entry.text or "")
+    except ValueError:
+        return text(entry.text or "")
+    return (
+        f"{FLAG[country]} <i>"
+        + _("phase → {phase} ({authority})").format(
+            phase=phase_name(tr, country, level), authority=_(AUTHORITY[(country, level)])
+        )
+        + "</i>"
+    )
+
+
+def phase_notice(
+    tr: Translator, incident: Incident, country: Country, old: Level, new: Level
+) -> str:
+    _ = tr.gettext
+    ladder = LADDER[country]
+    up = ladder.index(new) > ladder.index(old)
+    headline = (
+        _("⬆️ Escalation of #{ref}: {phase}").format(
+            ref=incident.ref, phase=phase_name(tr, country, new)
+        )
+        if up
+        else _("⬇️ De-escalation of #{ref}: {phase}").format(
+            ref=incident.ref, phase=phase_name(tr, country, new)
+        )
+    )
+    lines = [
+        f"{FLAG[country]} <b>{headline}</b>",
+        f"🚨 {text(incident.title)}",
+        _("Authority in charge: {authority} (before: {before}).").format(
+            authority=_(AUTHORITY[(country, new)]), before=_(AUTHORITY[(country, old)])
+        ),
+    ]
+    if incident.location_text:
+        lines.append(_("Location: {location}").format(location=text(incident.location_text)))
+    if incident.commander:
+        lines.append(_("Commander: {name}").format(name=text(incident.commander.name)))
+    return "\n".join(lines)
