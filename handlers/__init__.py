@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.i18n import N_
 from bot.models import Role
 from bot.policy import ALLOWED, Action
-from handlers import alerts, basics, incidents, media, phases, places, sites, status
+from handlers import alerts, basics, incidents, maps, media, phases, places, sites, status
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -114,6 +114,12 @@ COMMANDS: Sequence[Command] = (
         "sites",
         sites.sites_command,
         N_("at-risk sites (Seveso, nuclear …) near an incident or place: /sites [#ref | place]"),
+        Action.VIEW_SITES,
+    ),
+    Command(
+        "map",
+        maps.map_command,
+        N_("the situation map: incident, units, at-risk sites, border: /map [#ref]"),
         Action.VIEW_SITES,
     ),
     Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),

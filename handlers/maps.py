@@ -1,0 +1,68 @@
+"""/map [#ref]: the situation map as a picture, its words in the chat's languages."""
+
+from __future__ import annotations
+
+import importlib
+
+from telegram import Update
+
+from bot.errors import UserError
+from bot.i18n import N_, translator
+from bot.maps import render_map
+from bot.models import ResourceType
+from bot.policy import Action, may
+from bot.situation_map import map_data
+from handlers.context import PContext, refuse, render_text
+from handlers.targeting import refusal, target
+
+
+def joined(languages: tuple[str, ...], message: str) -> str:
+    """A short text in every language of the chat: 'Incident / Incident'."""
+    seen: list[str] = []
+    for language in languages:
+        word = translator(language).gettext(message)
+        if word not in seen:
+            seen.append(word)
+    return " / ".join(seen)
+
+
+def type_label(languages: tuple[str, ...], type_code: str) -> str:
+    """The roster's name for a unit type, in the chat's languages."""
+    try:
+        labels = importlib.import_module("bot.resources").TYPE
+        return joined(languages, labels[ResourceType(type_code)])
+    except (ImportError, AttributeError, ValueError, KeyError):
+        return type_code.replace("_", " ")
+
+
+async def map_command(update: Update, context: PContext) -> None:
+    actor = context.actor
+    message = update.effective_message
+    assert message is not None
+    runtime = context.runtime
+    try:
+        if not may(actor.person, Action.VIEW_SITES):
+            raise refusal(Action.VIEW_SITES)
+        incident, _ = await target(context, list(context.args or []), Action.VIEW_SITES)
+        if incident.lat is None or incident.lon is None:
+            raise UserError(
+                N_(
+                    "#{ref} has no coordinates yet: share a location as a reply to its card, "
+                    "or /set location <town>."
+                ),
+                ref=incident.ref,
+            )
+        when = translator(actor.languages[0]).datetime(incident.updated_at, actor.timezone)
+        data = await map_data(
+            runtime.db,
+            incident,
+            runtime.settings.sites.near_km,
+            lambda code: type_label(actor.languages, code),
+            when,
+        )
+    except UserError as error:
+        await refuse(update, context, error)
+        return
+    png = render_map(data, lambda msgid: joined(actor.languages, msgid))
+    caption = render_text(actor.languages, N_("🗺 Situation map of #{ref}"), ref=incident.ref)
+    await message.reply_photo(png, caption=caption[:1024], do_quote=False)
