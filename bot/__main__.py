@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot import logs
+from bot import cli_extra, logs
 from bot.config import ConfigError, load_settings
 
 
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         help="pause multiplier between scripted steps (0 for none)",
     )
+    cli_extra.add_parsers(commands)
     return parser
 
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
         logs.setup("WARNING")
         return run_demo(speed=args.speed)
+    if command in ("sites", "report"):
+        return cli_extra.run(args)
     try:
         # without --config, a missing config.toml is fine: a token in the environment is enough
         path = args.config or Path("config.toml")

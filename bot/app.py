@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
-from bot import alerts, directory
+from bot import alerts, directory, evaluations
 from bot.cards import CardPublisher
 from bot.config import Mode, Settings
 from bot.db import Database
@@ -79,6 +79,7 @@ async def _start(app: PassApp) -> None:
     runtime.sender.on_delivered(
         "alert", alerts.on_delivered, after=lambda row: tallies.touch(row["subject_id"])
     )
+    runtime.sender.on_delivered("evaluation", evaluations.on_delivered)
     # reminders live in the database; a repeating job finds those that are due
     assert app.job_queue is not None
     app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")

@@ -413,6 +413,15 @@ async def latest_open(db: Database, chat_id: int) -> Incident | None:
     return _incident(row) if row else None
 
 
+async def latest(db: Database, chat_id: int) -> Incident | None:
+    """The chat's most recent incident, open or closed."""
+    async with db.read() as tx:
+        row = await tx.one(
+            _INCIDENT_SELECT + " WHERE i.chat_id = ? ORDER BY i.id DESC LIMIT 1", (chat_id,)
+        )
+    return _incident(row) if row else None
+
+
 async def open_in_chat(db: Database, chat_id: int) -> list[Incident]:
     async with db.read() as tx:
         rows = await tx.all(

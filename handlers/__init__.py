@@ -23,7 +23,18 @@ from telegram.ext import (
 from bot.i18n import N_
 from bot.models import Role
 from bot.policy import ALLOWED, Action
-from handlers import alerts, basics, incidents, maps, media, phases, places, sites, status
+from handlers import (
+    alerts,
+    basics,
+    incidents,
+    maps,
+    media,
+    phases,
+    places,
+    reports,
+    sites,
+    status,
+)
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -122,6 +133,12 @@ COMMANDS: Sequence[Command] = (
         N_("the situation map: incident, units, at-risk sites, border: /map [#ref]"),
         Action.VIEW_SITES,
     ),
+    Command(
+        "report",
+        reports.report_command,
+        N_("the after-action report (HTML): /report [#ref]"),
+        Action.REPORT,
+    ),
     Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),
 )
 
@@ -159,6 +176,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
     app.add_handler(CallbackQueryHandler(places.place_button, pattern=r"^g1:"))
+    app.add_handler(CallbackQueryHandler(reports.rating_button, pattern=r"^e1:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
     app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
     app.add_handler(
@@ -181,5 +199,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             & filters.UpdateType.MESSAGE,
             incidents.reply_note,
         )
+    )
+    # a reply to an evaluation question (after the incident and request handlers)
+    app.add_handler(
+        MessageHandler(
+            filters.REPLY
+            & filters.TEXT
+            & ~filters.COMMAND
+            & filters.ChatType.GROUPS
+            & filters.UpdateType.MESSAGE,
+            reports.comment_reply,
+        ),
+        group=2,
     )
     app.add_error_handler(on_error)

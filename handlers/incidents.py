@@ -16,7 +16,7 @@ from bot.models import Assignment, ChatKind, Incident, IncidentField, IncidentSt
 from bot.policy import Action, may
 from bot.render.common import text
 from bot.render.keyboards import parse_card_press
-from handlers import places
+from handlers import places, reports
 from handlers.context import PContext, error_text, own, plain, refuse, say
 from handlers.targeting import refusal, target
 
@@ -216,6 +216,8 @@ async def set_field(update: Update, context: PContext) -> None:
         await refuse(update, context, error)
         return
     await _changed(context, incident)
+    if not incident.is_open:
+        await reports.after_close(context, incident)
     await say(update, context, N_("✅ #{ref} updated."), ref=incident.ref)
 
 
@@ -304,6 +306,7 @@ async def close(update: Update, context: PContext) -> None:
         return
     await _changed(context, incident)
     await say(update, context, N_("✅ Incident #{ref} is closed."), ref=incident.ref)
+    await reports.after_close(context, incident)
 
 
 async def card_button(update: Update, context: PContext) -> None:
@@ -352,3 +355,5 @@ async def card_button(update: Update, context: PContext) -> None:
         return
     await query.answer(toast)
     await _changed(context, incident)
+    if not incident.is_open:
+        await reports.after_close(context, incident)

@@ -1,0 +1,358 @@
+"""The after-action report as one self-contained HTML document (inline CSS, no external
+asset: readable on a phone, printable), in each language of the chat; and the evaluation
+questions asked when an incident closes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape as _escape
+
+from bot import labels
+from bot.i18n import Translator, translator
+from bot.models import Country, Incident, Severity
+from bot.phases import AUTHORITY, PHASE
+from bot.render import common
+from bot.reports import Report
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:1rem;
+color:#1b1b1b;line-height:1.45;max-width:60rem;margin:auto}
+h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.1rem;border-bottom:2px solid #c00;
+padding-bottom:.2rem;margin-top:1.6rem}
+.meta{color:#555;font-size:.9rem}.exercise{background:#ffe08a;padding:.3rem .6rem;
+font-weight:bold;display:inline-block}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.4rem 0}
+th,td{border:1px solid #ccc;padding:.3rem .4rem;text-align:left;vertical-align:top}
+th{background:#f2f2f2}td.num{text-align:right;white-space:nowrap}
+.cards{display:flex;flex-wrap:wrap;gap:.5rem}.card{border:1px solid #ccc;border-radius:6px;
+padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
+.wrap{overflow-x:auto}section.lang{page-break-after:always}
+footer{color:#777;font-size:.8rem;margin-top:2rem}
+@media print{body{padding:0}a{color:inherit;text-decoration:none}.wrap{overflow:visible}}
+"""
+
+def escape(value: str) -> str:
+    """Text content (never an attribute): quotes stay as they are."""
+    return _escape(value, quote=False)
+
+
+def duration(tr: Translator, minutes: float | None) -> str:
+    if minutes is None:
+        return "—"
+    whole = round(minutes)
+    if whole < 60:
+        return tr.gettext("{n} min").format(n=whole)
+    return tr.gettext("{h} h {m} min").format(h=whole // 60, m=f"{whole % 60:02d}")
+
+
+def _when(tr: Translator, moment: datetime | None, timezone: str) -> str:
+    return tr.datetime(moment, timezone) if moment else "—"
+
+
+def _type_label(tr: Translator, code: str) -> str:
+    try:
+        import importlib
+
+        from bot.models import ResourceType
+
+        types = importlib.import_module("bot.resources").TYPE
+        return tr.gettext(types[ResourceType(code)])
+    except (ImportError, AttributeError, KeyError, ValueError):
+        return code.replace("_", " ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], nums: set[int]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{c}</td>' if i in nums else f"<td>{c}</td>" for i, c in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f'<div class="wrap"><table><tr>{head}</tr>{body}</table></div>'
+
+
+def _section(tr: Translator, report: Report, timezone: str) -> str:
+    _ = tr.gettext
+    i = report.incident
+    parts: list[str] = []
+    if i.exercise:
+        parts.append(f'<p class="exercise">{escape(_("EXERCISE"))}</p>')
+    parts.append(
+        "<h1>" + escape(_("After-action report")).strip() + f" · #{i.ref} {escape(i.title)}</h1>"
+    )
+    facts = [
+        _("Declared {declared}").format(declared=_when(tr, i.declared_at, timezone)),
+        _("closed {closed}").format(closed=_when(tr, i.closed_at, timezone))
+        if i.closed_at
+        else _("still open"),
+        _("Duration: {duration}").format(duration=duration(tr, report.duration_min)),
+    ]
+    parts.append('<p class="meta">' + escape(" · ".join(facts)) + "</p>")
+    where = escape(i.location_text or "") + (
+        f" ({i.lat:.5f}, {i.lon:.5f})" if i.lat is not None and i.lon is not None else ""
+    )
+    parts.append(
+        '<p class="meta">'
+        + " · ".join(
+            [
+                escape(_("Location: {location}").format(location="")) + (where or "—"),
+                escape(_("Country: {country}").format(country=common.country(tr, i.country))),
+                escape(
+                    _("Commander: {name}").format(name=i.commander.name if i.commander else "—")
+                ),
+            ]
+        )
+        + "</p>"
+    )
+
+    # summary
+    units = [u for r in report.requests for u in r.units]
+    acks = [a.ack_rate for a in report.alerts if a.ack_rate is not None]
+    ratings = [e.rating for e in report.evaluations if e.rating]
+    cards = [
+        (_("Resource requests"), str(len(report.requests))),
+        (_("Units committed"), str(sum(1 for u in units if u.committed_at))),
+        (_("Cross-border interventions"), str(len(report.crossings))),
+        (_("Alerts"), str(len(report.alerts))),
+        (
+            _("Acknowledged"),
+            f"{round(100 * sum(acks) / len(acks))} %" if acks else "—",
+        ),
+        (_("Evaluation"), f"{sum(ratings) / len(ratings):.1f} / 5" if ratings else "—"),
+    ]
+    parts.append("<h2>" + escape(_("Summary")) + "</h2>")
+    parts.append(
+        '<div class="cards">'
+        + "".join(f'<div class="card">{escape(k)}<b>{escape(v)}</b></div>' for k, v in cards)
+        + "</div>"
+    )
+
+    # phases
+    parts.append("<h2>" + escape(_("Phases")) + "</h2>")
+    parts.append(
+        _table(
+            [_("Country"), _("Level"), _("Authority in charge"), _("From"), _("To"), _("Duration")],
+            [
+                [
+                    common.FLAG[Country(p.country)],
+                    escape(_(PHASE[(p.country, p.level)])),
+                    escape(_(AUTHORITY[(p.country, p.level)])),
+                    _when(tr, p.started_at, timezone),
+                    _when(tr, p.ended_at, timezone),
+                    duration(
+                        tr,
+                        (
+                            (p.ended_at or i.closed_at or report.generated_at) - p.started_at
+                        ).total_seconds()
+                        / 60,
+                    ),
+                ]
+                for p in report.phases
+            ],
+            {5},
+        )
+    )
+
+    # resource requests with their times
+    parts.append("<h2>" + escape(_("Resource requests")) + "</h2>")
+    if not report.requests:
+        parts.append("<p>" + escape(_("None.")) + "</p>")
+    for r in report.requests:
+        parts.append(
+            "<p><b>"
+            + escape(
+                _("Request {id}: {quantity} × {type}").format(
+                    id=r.id, quantity=r.quantity, type=_type_label(tr, r.type)
+                )
+            )
+            + "</b> · "
+            + escape(_when(tr, r.requested_at, timezone))
+            + (" · " + escape(r.note) if r.note else "")
+            + "</p>"
+        )
+        parts.append(
+            _table(
+                [
+                    _("Unit"),
+                    _("Agency"),
+                    _("Committed"),
+                    _("On scene"),
+                    _("Released"),
+                    _("Request → commit"),
+                    _("Commit → arrival"),
+                    _("Arrival → release"),
+                ],
+                [
+                    [
+                        f"{common.FLAG[Country(u.country)]} {escape(u.code)}",
+                        escape(u.agency),
+                        escape(_when(tr, u.committed_at, timezone)),
+                        escape(_when(tr, u.on_scene_at, timezone)),
+                        escape(_when(tr, u.released_at, timezone)),
+                        duration(tr, u.request_to_commit_min),
+                        duration(tr, u.commit_to_arrival_min),
+                        duration(tr, u.arrival_to_release_min),
+                    ]
+                    for u in r.units
+                ],
+                {5, 6, 7},
+            )
+        )
+
+    parts.append("<h2>" + escape(_("Cross-border interventions")) + "</h2>")
+    if report.crossings:
+        parts.append(
+            "<ul>"
+            + "".join(
+                "<li>"
+                + escape(
+                    _("{unit} ({agency}, {country}): {distance} km, on scene after {time}").format(
+                        unit=u.code,
+                        agency=u.agency,
+                        country=u.country,
+                        distance=u.distance_km,
+                        time=duration(tr, u.request_to_arrival_min),
+                    )
+                )
+                + "</li>"
+                for u in report.crossings
+            )
+            + "</ul>"
+        )
+    else:
+        parts.append("<p>" + escape(_("None.")) + "</p>")
+
+    parts.append("<h2>" + escape(_("Alerts")) + "</h2>")
+    if report.alerts:
+        parts.append(
+            _table(
+                [_("Alert"), _("Sent"), _("Severity"), _("Acknowledged"), _("Text")],
+                [
+                    [
+                        f"#{a.id}",
+                        escape(_when(tr, a.sent_at, timezone)),
+                        escape(
+                            _(labels.SEVERITY[Severity(a.severity)])
+                            if a.severity in set(Severity)
+                            else a.severity
+                        ),
+                        f"{a.acknowledged}/{a.chats}"
+                        + (f" ({round(100 * a.ack_rate)} %)" if a.ack_rate is not None else ""),
+                        escape(a.text),
+                    ]
+                    for a in report.alerts
+                ],
+                {3},
+            )
+        )
+    else:
+        parts.append("<p>" + escape(_("None.")) + "</p>")
+
+    parts.append("<h2>" + escape(_("Statements")) + "</h2>")
+    if report.statements:
+        parts.append(
+            "<ul>"
+            + "".join(
+                "<li>"
+                + escape(_when(tr, s.published_at, timezone))
+                + " · "
+                + escape(
+                    s.texts.get(tr.language) or s.texts.get("") or next(iter(s.texts.values()), "")
+                )
+                + "</li>"
+                for s in report.statements
+            )
+            + "</ul>"
+        )
+    else:
+        parts.append("<p>" + escape(_("None.")) + "</p>")
+
+    parts.append("<h2>" + escape(_("Evaluations")) + "</h2>")
+    if report.evaluations:
+        parts.append(
+            _table(
+                [_("Who"), _("Rating"), _("What went well, what to improve")],
+                [
+                    [
+                        escape(e.party or _("command"))
+                        + (f"<br><small>{escape(e.person)}</small>" if e.person else ""),
+                        ("★" * e.rating + "☆" * (5 - e.rating)) if e.rating else "—",
+                        escape(e.comment or "—").replace("\n", "<br>"),
+                    ]
+                    for e in report.evaluations
+                ],
+                set(),
+            )
+        )
+    else:
+        parts.append("<p>" + escape(_("None.")) + "</p>")
+
+    parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
+    parts.append(
+        "<ol>"
+        + "".join(
+            "<li>"
+            + common.timeline_line(tr, e, timezone)
+            .replace("<code>", "<b>")
+            .replace("</code>", "</b>")
+            + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small></li>'
+            for e in report.timeline
+        )
+        + "</ol>"
+    )
+    parts.append(
+        "<footer>"
+        + escape(
+            _("Made by Passerelle on {date}. Times in {zone}.").format(
+                date=tr.datetime(report.generated_at, timezone), zone=timezone
+            )
+        )
+        + "</footer>"
+    )
+    return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
+
+
+def render_report(report: Report, languages: Sequence[str], timezone: str) -> str:
+    """A whole HTML document; a bilingual chat gets one section per language."""
+    title = f"#{report.incident.ref} {report.incident.title}"
+    sections = "\n".join(_section(translator(lang), report, timezone) for lang in languages)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{languages[0]}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
+        f"{sections}\n</body></html>\n"
+    )
+
+
+def evaluation_question(tr: Translator, incident: Incident, party: str) -> str:
+    _ = tr.gettext
+    if party:
+        lines = [
+            "📝 <b>"
+            + _("Evaluation of #{ref} {title}").format(
+                ref=incident.ref, title=common.text(incident.title)
+            )
+            + "</b>",
+            _(
+                "Your units crossed the border for this incident. How did the cooperation go? "
+                "Rate it from 1 to 5 below, then reply to this message with what went well and "
+                "what to improve."
+            ),
+        ]
+    else:
+        lines = [
+            "📝 <b>"
+            + _("Evaluation of #{ref} {title}").format(
+                ref=incident.ref, title=common.text(incident.title)
+            )
+            + "</b>",
+            _(
+                "The incident is closed. Commander, how did it go? Rate it from 1 to 5 below, "
+                "then reply to this message with what went well and what to improve."
+            ),
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""After-action: evaluations asked on /close, the report (HTML, JSON) with its timeline and
+computed durations for a scripted incident."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bot import evaluations, incidents, phases, reports
+from bot.db import Database, to_db_time
+from bot.i18n import translator
+from bot.incidents import Author
+from bot.models import Chat, ChatKind, Country
+from bot.render.report import render_report
+from tests.conftest import COMMANDER, OPS_BILINGUAL
+from tests.harness import Harness
+
+EN = translator("en").gettext
+FR = translator("fr").gettext
+NL = translator("nl").gettext
+ROOT = Path(__file__).resolve().parent.parent
+MARC = Author(COMMANDER, "Marc Delattre", "mdelattre", "fr")
+
+
+async def _scripted(db: Database) -> int:
+    """Declared at 10:00, provincial phase at 10:30, French departmental level at 10:45 to
+    11:15, closed at 12:00 (UTC), with a note and evaluations."""
+    chat = Chat(
+        id=OPS_BILINGUAL,
+        name="Tournai ops",
+        kind=ChatKind.OPERATIONS,
+        country=Country.BE,
+        languages=("fr", "nl"),
+        timezone="Europe/Brussels",
+    )
+    incident = await incidents.declare(
+        db, chat=chat, title="Incendie, dépôt chimique", author=MARC, exercise=True, update_id=None
+    )
+    ref = incident.ref
+    common = dict(author=MARC, chat_id=OPS_BILINGUAL, update_id=None, notify={})
+    await incidents.add_note(
+        db,
+        ref=ref,
+        text="Panache vers la France",
+        author=MARC,
+        chat_id=OPS_BILINGUAL,
+        message_id=None,
+        update_id=None,
+    )
+    await phases.change(db, ref=ref, up=True, country=None, **common)  # type: ignore[arg-type]
+    await phases.change(db, ref=ref, up=True, country=Country.FR, **common)  # type: ignore[arg-type]
+    await phases.change(db, ref=ref, up=False, country=Country.FR, **common)  # type: ignore[arg-type]
+    await incidents.close(db, ref=ref, author=MARC, chat_id=OPS_BILINGUAL, update_id=None)
+    assert await evaluations.ask(db, ref) == 1
+    # the script's clock: every time set to a known moment
+    t0 = incident.declared_at.replace(hour=10, minute=0, second=0, microsecond=0)
+
+    def at(minutes: int) -> str:
+        return to_db_time(t0 + timedelta(minutes=minutes))
+
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE incidents SET declared_at = ?, closed_at = ? WHERE id = ?",
+            (at(0), at(120), ref),
+        )
+        rows = await tx.all("SELECT id, country, level FROM incident_phases ORDER BY id")
+        times = {  # (country, level) in order → (start, end)
+            0: (0, 30),  # BE communal
+            1: (30, None),  # BE provincial
+            2: (0, 45),  # FR communal
+            3: (45, 75),  # FR departmental
+            4: (75, None),  # FR communal again
+        }
+        for index, row in enumerate(rows):
+            start, end = times[index]
+            await tx.execute(
+                "UPDATE incident_phases SET started_at = ?, ended_at = ? WHERE id = ?",
+                (at(start), at(end) if end is not None else None, row["id"]),
+            )
+        await tx.execute(
+            "UPDATE evaluations SET rating = 4, comment = ?, person_id = ?, answered_at = ?",
+            ("Bonne coordination; radio à améliorer", COMMANDER, at(125)),
+        )
+    return ref
+
+
+async def test_the_report_has_the_timeline_phases_and_their_durations(db: Database) -> None:
+    ref = await _scripted(db)
+    report = await reports.collect(db, ref)
+    assert report is not None
+    assert report.duration_min == 120
+    summary = [
+        (p.country.value, p.level.value, p.started_at.minute, p.ended_at is not None)
+        for p in report.phases
+    ]
+    assert summary == [
+        ("BE", "communal", 0, True),
+        ("BE", "provincial", 30, False),
+        ("FR", "communal", 0, True),
+        ("FR", "departmental", 45, True),
+        ("FR", "communal", 15, False),
+    ]
+    html = render_report(report, ("en",), "UTC")
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+    assert "http" not in html.split("<body>")[0]  # no external asset
+    assert "Duration: 2 h 00 min" in html
+    # BE provincial from 10:30 to the close at 12:00; FR departmental 10:45 to 11:15
+    assert "<td>provincial phase</td>" in html
+    assert '<td class="num">1 h 30 min</td>' in html
+    assert '<td class="num">30 min</td>' in html
+    assert "Panache vers la France" in html  # the timeline
+    assert "★★★★☆" in html and "radio à améliorer" in html
+    bilingual = render_report(report, ("fr", "nl"), "Europe/Brussels")
+    assert FR("provincial phase") in bilingual and NL("provincial phase") in bilingual
+    assert 'lang="fr"' in bilingual and 'lang="nl"' in bilingual
+
+    data = json.loads(reports.to_json(report))
+    assert data["duration_min"] == 120
+    assert [p["level"] for p in data["phases"]][:2] == ["communal", "provincial"]
+    assert data["evaluations"][0]["rating"] == 4
+    assert any(e["text"] == "Panache vers la France" for e in data["timeline"])
+
+
+async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -> None:
+    ref = await _scripted(db)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{db.path}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "export", f"#{ref}", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["incident"]["ref"] == ref and data["duration_min"] == 120
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "export", "99", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no such incident" in missing.stderr
+
+
+async def test_close_asks_the_commander_and_report_sends_a_document(harness: Harness) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage")
+    await h.say(h.commander, h.ops, "/escalate")
+    await h.say(h.commander, h.ops, "/close")
+    question = next(
+        m for m in h.sim.bot_messages(h.ops) if any(d.startswith("e1:") for d in m.callback_data)
+    )
+    assert FR("Evaluation of #{ref} {title}").split("#")[0] in (question.text or "")
+    # the command's evaluation is the commander's
+    query = await h.press(h.responder, h.ops, question, question.callback_data[3])
+    assert h.sim.callback_answers[query].show_alert
+    await h.press(h.commander, h.ops, question, question.callback_data[3])  # ★★★★
+    await h.say(h.commander, h.ops, "Renforts belges rapides; cartes à partager", reply_to=question)
+    (evaluation,) = [e for e in await _evaluations(h) if e.incident_ref == 1]
+    assert evaluation.rating == 4
+    assert evaluation.comment == "Renforts belges rapides; cartes à partager"
+    # the reply did not go to the closed incident's timeline as a refused note
+    assert not any(t.startswith("⛔") for t in h.bot_texts(h.ops)[-2:])
+
+    await h.say(h.commander, h.ops, "/report")
+    sent = h.sim.bot_messages(h.ops)[-1]
+    assert sent.document is not None and sent.document.filename == "passerelle-1-report.html"
+    html = sent.document.data.decode("utf-8")
+    assert FR("After-action report") in html and NL("After-action report") in html
+    assert "Fuite de chlore, gare de triage" in html
+    assert FR("provincial phase") in html
+    assert "cartes à partager" in html
+    # a responder may not
+    await h.say(h.responder, h.ops, "/report #1")
+    assert h.last_text(h.ops).startswith("⛔")
+
+
+async def _evaluations(h: Harness) -> list[evaluations.Evaluation]:
+    async with h.runtime.db.read() as tx:
+        return await evaluations.of_incident_in(tx, 1)
