@@ -43,7 +43,7 @@ def build_application(settings: Settings) -> PassApp:
         .defaults(defaults)
         .context_types(ContextTypes(context=PContext))
         # AIORateLimiter keeps us inside Telegram's limits and retries a 429 after retry_after
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(_rate_limiter(settings))
         .get_updates_read_timeout(settings.telegram.poll_timeout + 10)
         .post_init(_start)
         .post_stop(_stop_work)
@@ -55,6 +55,13 @@ def build_application(settings: Settings) -> PassApp:
     app.bot_data[RUNTIME_KEY] = Runtime(settings=settings, db=Database(settings.storage.path))
     handlers.register(app)
     return app
+
+
+def _rate_limiter(settings: Settings) -> AIORateLimiter:
+    if settings.telegram.rate_limit:
+        return AIORateLimiter(max_retries=3)
+    # no pacing (a Bot API server without flood limits); a 429 is still retried
+    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
 
 
 async def _start(app: PassApp) -> None:

@@ -44,6 +44,9 @@ class TelegramSettings(_Strict):
     base_file_url: str | None = None
     mode: Mode = Mode.POLLING
     poll_timeout: Annotated[int, Field(ge=0, le=60)] = 30
+    # Pace sends to Telegram's flood limits on our side (PTB's AIORateLimiter). Turn off only
+    # against a Bot API server without such limits (benchmarks of processing cost).
+    rate_limit: bool = True
 
 
 class WebhookSettings(_Strict):
