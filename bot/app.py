@@ -24,6 +24,7 @@ from bot.runtime import Runtime
 from bot.tallies import TallyPublisher
 from handlers.alerts import remind
 from handlers.context import RUNTIME_KEY, PContext
+from handlers.ordering import PerChatOrder
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def build_application(settings: Settings) -> PassApp:
     )
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
+    if settings.telegram.concurrent_updates > 1:
+        # different chats at the same time, each chat's updates in order
+        builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
     app.bot_data[RUNTIME_KEY] = Runtime(settings=settings, db=Database(settings.storage.path))
     handlers.register(app)

@@ -47,6 +47,9 @@ class TelegramSettings(_Strict):
     # Pace sends to Telegram's flood limits on our side (PTB's AIORateLimiter). Turn off only
     # against a Bot API server without such limits (benchmarks of processing cost).
     rate_limit: bool = True
+    # Updates of different chats are handled at the same time, up to this many; those of one
+    # chat always one after the other, in order. 1: one update at a time.
+    concurrent_updates: Annotated[int, Field(ge=1, le=256)] = 64
 
 
 class WebhookSettings(_Strict):
