@@ -106,6 +106,20 @@ async def get_person(db: Database, person_id: int) -> Person | None:
         return await person_in(tx, person_id)
 
 
+async def gate_lookup(
+    db: Database, *, update_id: int, person_id: int, chat_id: int | None
+) -> tuple[bool, Person | None, Chat | None]:
+    """What the gate needs for one update, in one read: was it handled before, who acts,
+    and the registered chat (None for a private chat or an unknown one)."""
+    async with db.read() as tx:
+        seen = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))
+        person = await person_in(tx, person_id)
+        row = None
+        if chat_id is not None:
+            row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+    return seen is not None, person, _chat(row) if row else None
+
+
 async def person_in(tx: Tx, person_id: int) -> Person | None:
     row = await tx.one("SELECT * FROM people WHERE id = ?", (person_id,))
     return _person(row) if row else None

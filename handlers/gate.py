@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
-from bot import directory, incidents
+from bot import directory
 from bot.i18n import N_, normalize_language
 from bot.models import Person
 from bot.render.common import text
@@ -36,15 +36,21 @@ async def gate(update: Update, context: PContext) -> None:
 async def _gate(update: Update, context: PContext) -> None:
     runtime = context.runtime
     db = runtime.db
-    if await incidents.was_processed(db, update.update_id):
-        log.info("event=duplicate_update update=%d", update.update_id)
-        raise ApplicationHandlerStop
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or user.is_bot:
         raise ApplicationHandlerStop
+    # one read for the update, the person and the chat
+    seen, known, registered = await directory.gate_lookup(
+        db,
+        update_id=update.update_id,
+        person_id=user.id,
+        chat_id=None if chat.type == TgChat.PRIVATE else chat.id,
+    )
+    if seen:
+        log.info("event=duplicate_update update=%d", update.update_id)
+        raise ApplicationHandlerStop
     default = runtime.settings.i18n.default_language
-    known = await directory.get_person(db, user.id)
     person = known or Person(id=user.id, name=user.full_name, username=user.username)
     own_language = person.language or normalize_language(user.language_code, default)
 
@@ -64,7 +70,6 @@ async def _gate(update: Update, context: PContext) -> None:
         )
         return
 
-    registered = await directory.get_chat(db, chat.id)
     if registered is None:
         await _not_registered(update, own_language)
         raise ApplicationHandlerStop
