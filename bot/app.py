@@ -20,9 +20,12 @@ from bot.i18n import translator
 from bot.models import LANGUAGES
 from bot.notices import chat_unreachable
 from bot.outbox import OutboxSender
+from bot.request_cards import RequestCardPublisher
 from bot.runtime import Runtime
 from bot.tallies import TallyPublisher
 from handlers.alerts import remind
+from handlers import requests as resource_requests
+from handlers import roster
 from handlers.context import RUNTIME_KEY, PContext
 from handlers.ordering import PerChatOrder
 
@@ -94,6 +97,13 @@ async def _start(app: PassApp) -> None:
     # reminders live in the database; a repeating job finds those that are due
     assert app.job_queue is not None
     app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")
+    # resource requests: their cards, offer time-outs (also those overdue after a restart)
+    # and the daily roll-call of the agencies' units
+    runtime.request_publisher = RequestCardPublisher(
+        runtime.db, app.bot, min_interval=runtime.settings.cards.min_edit_interval
+    )
+    await resource_requests.on_start(app)
+    roster.schedule_rollcall(app)
     await register_menus(app)
     await runtime.publisher.catch_up()
     # whatever was queued before a stop or a crash goes out now
@@ -110,6 +120,8 @@ async def _stop_work(app: PassApp) -> None:
         await runtime.publisher.close()
     if runtime.tally_publisher is not None:
         await runtime.tally_publisher.close()
+    if runtime.request_publisher is not None:
+        await runtime.request_publisher.close()
 
 
 async def _stop(app: PassApp) -> None:

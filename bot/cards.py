@@ -15,7 +15,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import incidents, situation
+from bot import incidents, requests, situation
 from bot.coalesce import Coalescer
 from bot.db import Database
 from bot.directory import get_chat
@@ -76,6 +76,7 @@ class CardPublisher:
             )
             incident = await incidents.incident_in(tx, ref)
             timeline = await incidents.timeline_in(tx, ref, self._timeline_entries)
+            resource_requests = await requests.requests_of(tx, ref)
             around = await situation.surroundings_in(tx, incident) if incident else None
         chat = await get_chat(self._db, chat_id)
         if card is None or incident is None or chat is None:
@@ -83,7 +84,9 @@ class CardPublisher:
         if card["shown_version"] >= card["version"]:
             return None
         version = card["version"]
-        html = render_card(incident, timeline, chat.languages, chat.timezone, around=around)
+        html = render_card(
+            incident, timeline, chat.languages, chat.timezone, resource_requests, around=around
+        )
         keyboard = card_keyboard(incident, chat.languages)
         message_id: int | None = card["message_id"]
         try:

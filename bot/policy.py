@@ -16,6 +16,10 @@ class Action(StrEnum):
     ASSIGN = "assign"  # /assign
     CLOSE = "close"  # /close
     VIEW_STATUS = "view_status"  # /status
+    REQUEST = "request"  # /request, /release, /cancel: resources for an incident
+    VIEW_ROSTER = "view_roster"  # /roster, /unit <code>
+    # /unit <code> <status>, offers, roll-call: also checked against the unit's agency
+    UNIT = "unit"
     ALERT = "alert"  # /alert, /cap
     VIEW_ALERTS = "view_alerts"  # /alerts
     ACKNOWLEDGE = "acknowledge"  # the Acknowledge button, in a chat the alert went to
@@ -34,6 +38,9 @@ ALLOWED: Mapping[Action, frozenset[Role]] = {
     Action.ASSIGN: _COMMAND,
     Action.CLOSE: _COMMAND,
     Action.VIEW_STATUS: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
+    Action.REQUEST: _COMMAND,
+    Action.VIEW_ROSTER: frozenset(Role),
+    Action.UNIT: frozenset(Role),
     Action.ALERT: frozenset({Role.ADMIN, Role.LIAISON}),
     Action.VIEW_ALERTS: frozenset({Role.ADMIN, Role.COMMANDER, Role.LIAISON}),
     Action.ACKNOWLEDGE: frozenset(Role),

@@ -8,6 +8,7 @@ from bot.cards import CardPublisher
 from bot.config import Settings
 from bot.db import Database
 from bot.outbox import OutboxSender
+from bot.request_cards import RequestCardPublisher
 from bot.tallies import TallyPublisher
 
 
@@ -18,6 +19,7 @@ class Runtime:
     publisher: CardPublisher | None = field(default=None)
     sender: OutboxSender | None = field(default=None)
     tally_publisher: TallyPublisher | None = field(default=None)
+    request_publisher: RequestCardPublisher | None = field(default=None)
 
     @property
     def cards(self) -> CardPublisher:
@@ -36,3 +38,9 @@ class Runtime:
         if self.tally_publisher is None:
             raise RuntimeError("the tally publisher starts with the application")
         return self.tally_publisher
+
+    @property
+    def request_cards(self) -> RequestCardPublisher:
+        if self.request_publisher is None:
+            raise RuntimeError("the request card publisher starts with the application")
+        return self.request_publisher

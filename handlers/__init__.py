@@ -32,9 +32,11 @@ from handlers import (
     phases,
     places,
     reports,
+    roster,
     sites,
     status,
 )
+from handlers import requests as resource_requests
 from handlers.context import PContext, say
 from handlers.errors import on_error
 from handlers.gate import gate
@@ -90,6 +92,46 @@ COMMANDS: Sequence[Command] = (
         Action.ASSIGN,
     ),
     Command("close", incidents.close, N_("close an incident: /close [#ref]"), Action.CLOSE),
+    Command(
+        "request",
+        resource_requests.request,
+        N_("ask for resources across the border: /request <quantity> <type> [#ref] [note]"),
+        Action.REQUEST,
+        private=False,
+    ),
+    Command(
+        "release",
+        resource_requests.release,
+        N_("free a unit committed to the incident: /release <unit code>"),
+        Action.REQUEST,
+        private=False,
+    ),
+    Command(
+        "cancel",
+        resource_requests.cancel,
+        N_("withdraw an open resource request: /cancel [#ref] [request number]"),
+        Action.REQUEST,
+        private=False,
+    ),
+    Command(
+        "roster",
+        roster.roster,
+        N_("available units per type and country: /roster [type] [FR|BE]"),
+        Action.VIEW_ROSTER,
+    ),
+    Command(
+        "unit",
+        roster.unit,
+        N_("a unit, or change its status: /unit <code> [available|unavailable|maintenance]"),
+        Action.UNIT,
+    ),
+    Command(
+        "rollcall",
+        roster.rollcall,
+        N_("confirm your agency's units now (in the agency's chat)"),
+        Action.UNIT,
+        private=False,
+    ),
     Command(
         "alert",
         alerts.alert,
@@ -177,6 +219,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
     app.add_handler(CallbackQueryHandler(places.place_button, pattern=r"^g1:"))
     app.add_handler(CallbackQueryHandler(reports.rating_button, pattern=r"^e1:"))
+    app.add_handler(CallbackQueryHandler(resource_requests.offer_button, pattern=r"^r1:"))
+    app.add_handler(CallbackQueryHandler(roster.unit_button, pattern=r"^u1:"))
+    app.add_handler(CallbackQueryHandler(roster.rollcall_button, pattern=r"^rc1:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
     app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
     app.add_handler(
@@ -200,6 +245,19 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             incidents.reply_note,
         )
     )
+    # after the incident handlers (group 1): a location or a place name that a waiting
+    # resource request needs
+    app.add_handler(
+        MessageHandler(
+            filters.REPLY
+            & filters.TEXT
+            & ~filters.COMMAND
+            & filters.ChatType.GROUPS
+            & filters.UpdateType.MESSAGE,
+            resource_requests.after_reply,
+        ),
+        group=1,
+    )
     # a reply to an evaluation question (after the incident and request handlers)
     app.add_handler(
         MessageHandler(
@@ -212,4 +270,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ),
         group=2,
     )
+    # last (group 3): an incident of the chat got a location that waiting requests need
+    app.add_handler(TypeHandler(Update, resource_requests.resume_waiting), group=3)
     app.add_error_handler(on_error)

@@ -16,6 +16,10 @@ OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group
 OPS_FR = -100102  # a French-only operations group (Lille)
 OPS_EN = -100103  # an English-speaking operations group
 LIAISON_FR = -100201
+LIAISON_BE = -100202  # the Hainaut provincial crisis centre, French and Dutch
+AGENCY_WAPI = -100501  # zone de secours Wallonie picarde (BE, French)
+AGENCY_SDIS59 = -100502  # SDIS 59's duty officers (FR, French)
+AGENCY_FLUVIA = -100503  # hulpverleningszone Fluvia (BE, Dutch)
 
 COMMANDER = 1001  # Belgian Dir-PC-Ops
 LIAISON = 1002
@@ -23,9 +27,50 @@ SPOKESPERSON = 1003
 ADMIN = 1004
 RESPONDER = 1005  # not configured: a firefighter posting in the group
 COMMANDER_FR = 1006
+DUTY_WAPI = 1011  # duty officers of the agencies that own units
+DUTY_SDIS59 = 1012
+DUTY_FLUVIA = 1013
 
 
-def settings_data(db_path: Path, **overrides: Any) -> dict[str, Any]:
+# Resource requests need agency chats (offers) and a Belgian liaison chat (border crossings).
+# Opt in with settings_data(..., agencies=True): tests that count every registered chat (alert
+# recipients) keep the chats they were written for.
+AGENCY_CHATS: list[dict[str, Any]] = [
+    {
+        "id": LIAISON_BE,
+        "name": "CC Hainaut",
+        "kind": "liaison",
+        "country": "BE",
+        "languages": ["fr", "nl"],
+    },
+    {
+        "id": AGENCY_WAPI,
+        "name": "ZS WAPI",
+        "kind": "agency",
+        "country": "BE",
+        "languages": ["fr"],
+        "agency": "ZS WAPI",
+    },
+    {
+        "id": AGENCY_SDIS59,
+        "name": "SDIS 59 – CTA-CODIS",
+        "kind": "agency",
+        "country": "FR",
+        "languages": ["fr"],
+        "agency": "SDIS 59",
+    },
+    {
+        "id": AGENCY_FLUVIA,
+        "name": "HVZ Fluvia",
+        "kind": "agency",
+        "country": "BE",
+        "languages": ["nl"],
+        "agency": "Fluvia",
+    },
+]
+
+
+def settings_data(db_path: Path, *, agencies: bool = False, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "telegram": {"token": "123456:TEST-token", "poll_timeout": 1},
         "storage": {"path": str(db_path)},
@@ -95,8 +140,34 @@ def settings_data(db_path: Path, **overrides: Any) -> dict[str, Any]:
                 "country": "FR",
                 "language": "fr",
             },
+            {
+                "id": DUTY_WAPI,
+                "name": "Luc Van Acker",
+                "username": "lvanacker",
+                "country": "BE",
+                "agency": "ZS WAPI",
+                "language": "fr",
+            },
+            {
+                "id": DUTY_SDIS59,
+                "name": "Karim Benali",
+                "username": "kbenali",
+                "country": "FR",
+                "agency": "SDIS 59",
+                "language": "fr",
+            },
+            {
+                "id": DUTY_FLUVIA,
+                "name": "Els Vermeulen",
+                "username": "evermeulen",
+                "country": "BE",
+                "agency": "Fluvia",
+                "language": "nl",
+            },
         ],
     }
+    if agencies:
+        data["chats"] = [*data["chats"], *AGENCY_CHATS]
     data.update(overrides)
     return data
 

@@ -13,9 +13,16 @@ from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
 from tests.conftest import (
     ADMIN,
+    AGENCY_FLUVIA,
+    AGENCY_SDIS59,
+    AGENCY_WAPI,
     COMMANDER,
     COMMANDER_FR,
+    DUTY_FLUVIA,
+    DUTY_SDIS59,
+    DUTY_WAPI,
     LIAISON,
+    LIAISON_BE,
     LIAISON_FR,
     OPS_BILINGUAL,
     OPS_EN,
@@ -46,6 +53,13 @@ class Harness:
         self.responder = sim.add_user(
             RESPONDER, "Jan", last_name="Peeters", username=None, language_code="nl"
         )
+        self.duty_wapi = sim.add_user(DUTY_WAPI, "Luc", username="lvanacker", language_code="fr")
+        self.duty_sdis59 = sim.add_user(
+            DUTY_SDIS59, "Karim", username="kbenali", language_code="fr"
+        )
+        self.duty_fluvia = sim.add_user(
+            DUTY_FLUVIA, "Els", username="evermeulen", language_code="nl"
+        )
         everyone = [
             self.commander,
             self.commander_fr,
@@ -53,6 +67,9 @@ class Harness:
             self.spokesperson,
             self.admin,
             self.responder,
+            self.duty_wapi,
+            self.duty_sdis59,
+            self.duty_fluvia,
         ]
         self.ops = sim.add_chat(
             OPS_BILINGUAL,
@@ -72,6 +89,18 @@ class Harness:
             bot_status="administrator",
         )
         self.liaison_fr = sim.add_chat(LIAISON_FR, "supergroup", title="CODIS 59", members=everyone)
+        self.liaison_be = sim.add_chat(
+            LIAISON_BE, "supergroup", title="CC Hainaut", members=everyone
+        )
+        self.agency_wapi = sim.add_chat(
+            AGENCY_WAPI, "supergroup", title="ZS WAPI", members=everyone
+        )
+        self.agency_sdis59 = sim.add_chat(
+            AGENCY_SDIS59, "supergroup", title="SDIS 59 – CTA-CODIS", members=everyone
+        )
+        self.agency_fluvia = sim.add_chat(
+            AGENCY_FLUVIA, "supergroup", title="HVZ Fluvia", members=everyone
+        )
         self.stranger_group = sim.add_chat(
             UNREGISTERED, "group", title="Somebody's group", members=everyone
         )
@@ -142,11 +171,12 @@ class Harness:
                 message="the bot did not confirm every update",
             )
         await self.app.update_queue.join()
-        # what the updates caused: messages to other chats, card and tally edits
+        # what the updates caused: messages to other chats, card, tally and request card edits
         for _ in range(3):
             await self.runtime.outbox.drained()
             await self.runtime.cards.idle()
             await self.runtime.tallies.idle()
+            await self.runtime.request_cards.idle()
 
     # --- playing users ---------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.i18n import Translator, each_language
-from bot.models import Incident, TimelineEntry
+from bot.models import Incident, ResourceRequest, TimelineEntry
 from bot.render import common
 from bot.render.common import text
 from bot.render.phases import phase_lines
+from bot.render.requests import resources_section
 from bot.render.sites import warning_lines
 from bot.situation import Surroundings
 
@@ -64,6 +65,7 @@ def _card_block(
     incident: Incident,
     timeline: Sequence[TimelineEntry],
     timezone: str,
+    requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
 ) -> str:
     _ = tr.gettext
@@ -77,6 +79,7 @@ def _card_block(
             closed=tr.datetime(incident.closed_at, timezone)
         )
     lines.append(f"<i>{times}</i>")
+    lines.extend(resources_section(tr, requests, timezone))
     if timeline:
         lines.append("")
         lines.append("<b>" + _("Timeline") + "</b>")
@@ -92,9 +95,10 @@ def render_card(
     timeline: Sequence[TimelineEntry],
     languages: Sequence[str],
     timezone: str,
+    requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
 ) -> str:
-    """`around`: the phases of the countries involved and the at-risk sites nearby."""
+    """`requests`: the incident's resource requests, for its Resources section."""
     return each_language(
-        languages, lambda tr: _card_block(tr, incident, timeline, timezone, around)
+        languages, lambda tr: _card_block(tr, incident, timeline, timezone, requests, around)
     )

@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import labels
 from bot.i18n import N_, joined_labels
-from bot.models import Incident, IncidentStatus, Severity
+from bot.models import Incident, IncidentStatus, Offer, OfferStatus, Severity, Unit, UnitStatus
 from bot.render.common import SEVERITY_MARK, STATUS_MARK
 
 PREFIX = "i1"
@@ -143,3 +143,118 @@ def statement_keyboard(statement_id: int, version: int, language: str) -> dict[s
         for label, code in labels_
     ]
     return InlineKeyboardMarkup([buttons[:1], buttons[1:]]).to_dict()
+
+
+# --- resources: offers, unit status, roll-call (plain JSON markup, stored in the outbox) ----
+
+OFFER_PREFIX = "r1"  # r1:<offer id>:<c commit | d decline | e en route | s on scene>
+UNIT_PREFIX = "u1"  # u1:<unit id>:<av | un | mt>
+ROLLCALL_PREFIX = "rc1"  # rc1:<unit id> (confirmed as listed) | rc1:all
+OFFER_ACTIONS = ("c", "d", "e", "s")
+_UNIT_CODES = {"av": "available", "un": "unavailable", "mt": "maintenance"}
+
+
+def offer_data(offer_id: int, action: str) -> str:
+    return f"{OFFER_PREFIX}:{offer_id}:{action}"
+
+
+def parse_offer_press(data: str) -> tuple[int, str] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == OFFER_PREFIX
+        and parts[1].isdigit()
+        and len(parts[1]) <= 9
+        and parts[2] in OFFER_ACTIONS
+    ):
+        return int(parts[1]), parts[2]
+    return None
+
+
+def offer_keyboard(offer: Offer, languages: Sequence[str]) -> dict[str, object] | None:
+    """Commit / Decline while asked; En route / On scene once committed."""
+
+    def button(mark: str, label: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            f"{mark} {joined_labels(languages, label)}", callback_data=offer_data(offer.id, action)
+        )
+
+    if offer.status is OfferStatus.OFFERED:
+        rows = [[button("✅", N_("Commit"), "c"), button("✖️", N_("Decline"), "d")]]
+    elif offer.status is OfferStatus.COMMITTED:
+        rows = [[button("🚦", N_("En route"), "e"), button("📍", N_("On scene"), "s")]]
+    elif offer.status is OfferStatus.EN_ROUTE:
+        rows = [[button("📍", N_("On scene"), "s")]]
+    else:
+        return None
+    return InlineKeyboardMarkup(rows).to_dict()
+
+
+def unit_data(unit_id: int, status: UnitStatus) -> str:
+    code = next(k for k, v in _UNIT_CODES.items() if v == status.value)
+    return f"{UNIT_PREFIX}:{unit_id}:{code}"
+
+
+def parse_unit_press(data: str) -> tuple[int, UnitStatus] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == UNIT_PREFIX
+        and parts[1].isdigit()
+        and len(parts[1]) <= 9
+        and parts[2] in _UNIT_CODES
+    ):
+        return int(parts[1]), UnitStatus(_UNIT_CODES[parts[2]])
+    return None
+
+
+def unit_keyboard(unit: Unit, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """The statuses an agency may set by hand (not while the unit is committed)."""
+    from bot.resources import STATUS_MARK as UNIT_MARK
+    from bot.resources import UNIT_STATUS
+
+    if unit.status is UnitStatus.COMMITTED:
+        return None
+    buttons = [
+        InlineKeyboardButton(
+            f"{UNIT_MARK[status]} {joined_labels(languages, UNIT_STATUS[status])}",
+            callback_data=unit_data(unit.id, status),
+        )
+        for status in (UnitStatus.AVAILABLE, UnitStatus.UNAVAILABLE, UnitStatus.MAINTENANCE)
+        if status is not unit.status
+    ]
+    return InlineKeyboardMarkup([buttons])
+
+
+def rollcall_data(unit_id: int | None) -> str:
+    return f"{ROLLCALL_PREFIX}:{'all' if unit_id is None else unit_id}"
+
+
+def parse_rollcall_press(data: str) -> tuple[bool, int | None] | None:
+    """(valid, unit id or None for all)"""
+    parts = data.split(":")
+    if len(parts) != 2 or parts[0] != ROLLCALL_PREFIX:
+        return None
+    if parts[1] == "all":
+        return True, None
+    if parts[1].isdigit() and len(parts[1]) <= 9:
+        return True, int(parts[1])
+    return None
+
+
+def rollcall_keyboard(units: Sequence[Unit], languages: Sequence[str]) -> dict[str, object]:
+    """One tap per unit (confirmed as listed), two a row, and one for all of them."""
+    buttons = [
+        InlineKeyboardButton(f"✅ {unit.code}", callback_data=rollcall_data(unit.id))
+        for unit in units[:90]
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                "✅✅ " + joined_labels(languages, N_("All as listed")),
+                callback_data=rollcall_data(None),
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(rows).to_dict()

@@ -1,0 +1,348 @@
+"""Resource requests: the request card in the incident chat, the offer in an agency chat, the
+border-crossing notice for liaisons, and the incident card's Resources section."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import resources
+from bot.i18n import N_, Translator, each_language
+from bot.models import Country, Incident, Offer, OfferStatus, RequestStatus, ResourceRequest
+from bot.render import common
+from bot.render.common import FLAG, text
+
+STAGE_MARK = {
+    OfferStatus.OFFERED: "⏳",
+    OfferStatus.DECLINED: "✖️",
+    OfferStatus.EXPIRED: "⌛",
+    OfferStatus.WITHDRAWN: "➖",
+    OfferStatus.COMMITTED: "✅",
+    OfferStatus.EN_ROUTE: "🚦",
+    OfferStatus.ON_SCENE: "📍",
+    OfferStatus.RELEASED: "🔓",
+}
+REQUEST_MARK = {
+    RequestStatus.WAITING_LOCATION: "📍",
+    RequestStatus.OPEN: "⏳",
+    RequestStatus.FILLED: "✅",
+    RequestStatus.UNFILLED: "❌",
+    RequestStatus.CANCELLED: "➖",
+}
+ESCALATION = N_(
+    "Consider escalating: the provincial or departmental level (governor, préfet), then the "
+    "national level, then the EU Civil Protection Mechanism (ERCC)."
+)
+
+
+def crossing_flag(unit_country: Country, incident_country: Country) -> str:
+    """🇫🇷→🇧🇪 when a unit crosses the border, else nothing."""
+    if unit_country is incident_country:
+        return ""
+    return f"{FLAG[unit_country]}→{FLAG[incident_country]}"
+
+
+def type_name(tr: Translator, request: ResourceRequest) -> str:
+    return tr.gettext(resources.TYPE[request.type])
+
+
+def asked(tr: Translator, request: ResourceRequest) -> str:
+    """`2 × ambulance`"""
+    return f"{request.quantity} × {type_name(tr, request)}"
+
+
+def _unit_line(tr: Translator, offer: Offer, incident_country: Country) -> str:
+    unit = offer.unit
+    flag = crossing_flag(unit.country, incident_country)
+    return (
+        f"{resources.TYPE_MARK[unit.type]} <b>{text(unit.code)}</b> {text(unit.name)}"
+        f" · {text(unit.agency)}" + (f" {flag}" if flag else "")
+    )
+
+
+def stages(tr: Translator, offer: Offer, timezone: str) -> str:
+    """committed 14:03 → en route 14:05 → on scene 14:20 → released 15:00 · ETA 14:15"""
+    _ = tr.gettext
+    parts = []
+    if offer.decided_at and offer.status is not OfferStatus.OFFERED:
+        if offer.status in (OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN):
+            label = resources.OFFER_STATUS[offer.status]
+            return f"{STAGE_MARK[offer.status]} {_(label)} {tr.time(offer.decided_at, timezone)}"
+        parts.append(f"{_('committed')} {tr.time(offer.decided_at, timezone)}")
+    for moment, label in (
+        (offer.en_route_at, resources.OFFER_STATUS[OfferStatus.EN_ROUTE]),
+        (offer.on_scene_at, resources.OFFER_STATUS[OfferStatus.ON_SCENE]),
+        (offer.released_at, resources.OFFER_STATUS[OfferStatus.RELEASED]),
+    ):
+        if moment is not None:
+            parts.append(f"{_(label)} {tr.time(moment, timezone)}")
+    line = f"{STAGE_MARK[offer.status]} " + " → ".join(parts)
+    arrival = offer.estimated_arrival
+    if arrival is not None and offer.status in (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE):
+        line += " · " + _("ETA {time}").format(time=tr.time(arrival, timezone))
+    return line
+
+
+def _heading(tr: Translator, request: ResourceRequest) -> list[str]:
+    _ = tr.gettext
+    lines = []
+    if request.exercise:
+        lines.append(common.exercise_banner(tr))
+    lines.append(
+        "📦 <b>"
+        + _("Request {number} · incident #{ref} {title}").format(
+            number=request.id, ref=request.incident_ref, title=text(request.incident_title)
+        )
+        + "</b>"
+    )
+    return lines
+
+
+def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> str:
+    _ = tr.gettext
+    lines = _heading(tr, request)
+    wanted = f"<b>{text(asked(tr, request))}</b>"
+    if request.note:
+        wanted += f" — {text(request.note)}"
+    lines.append(wanted)
+    who = common.person(tr, request.requested_by)
+    lines.append(
+        _("Requested {time} by {name}").format(time=tr.time(request.created_at, timezone), name=who)
+    )
+    status = _(resources.REQUEST_STATUS[request.status])
+    lines.append(
+        f"{REQUEST_MARK[request.status]} "
+        + _("Status: {status} · committed {committed} of {quantity}").format(
+            status=status, committed=request.committed, quantity=request.quantity
+        )
+    )
+    if request.status is RequestStatus.WAITING_LOCATION:
+        lines.append("")
+        lines.append(
+            "📍 <b>"
+            + _(
+                "The incident has no location yet. Reply to this message with a shared "
+                "location or a place name (for example Tournai)."
+            )
+            + "</b>"
+        )
+    engaged = [o for o in request.offers if o.status.engaged or o.status is OfferStatus.RELEASED]
+    if engaged:
+        lines.append("")
+        for offer in engaged:
+            lines.append(_unit_line(tr, offer, request.incident_country))
+            lines.append("   " + stages(tr, offer, timezone))
+    waiting = [o for o in request.offers if o.status is OfferStatus.OFFERED]
+    if waiting:
+        lines.append("")
+        lines.append(
+            "⏳ "
+            + _("Asked, no answer yet: {units}").format(
+                units=", ".join(
+                    f"{text(o.unit.code)} ({text(o.unit.agency)}, {o.distance_km:.0f} km)"
+                    for o in waiting
+                )
+            )
+        )
+    for status in (OfferStatus.DECLINED, OfferStatus.EXPIRED):
+        gone = [o for o in request.offers if o.status is status]
+        if gone:
+            lines.append(
+                f"{STAGE_MARK[status]} {_(resources.OFFER_STATUS[status])}: "
+                + ", ".join(text(o.unit.code) for o in gone)
+            )
+    if request.status is RequestStatus.UNFILLED:
+        lines.append("")
+        lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+        lines.append(_(ESCALATION))
+    elif request.status is RequestStatus.OPEN:
+        lines.append("")
+        lines.append("<i>" + _("/cancel withdraws this request.") + "</i>")
+    return "\n".join(lines)
+
+
+def _unfilled(tr: Translator, request: ResourceRequest) -> str:
+    _ = tr.gettext
+    if request.committed == 0:
+        return _("Nobody can help: no available {type} within reach answered.").format(
+            type=type_name(tr, request)
+        )
+    return _("Only {committed} of {quantity} found: nobody else can help.").format(
+        committed=request.committed, quantity=request.quantity
+    )
+
+
+def render_request_card(request: ResourceRequest, languages: Sequence[str], timezone: str) -> str:
+    return each_language(languages, lambda tr: _request_block(tr, request, timezone))
+
+
+def _offer_block(
+    tr: Translator, offer: Offer, request: ResourceRequest, incident: Incident, timezone: str
+) -> str:
+    _ = tr.gettext
+    lines = []
+    if incident.exercise:
+        lines.append(common.exercise_banner(tr))
+    lines.append(
+        "📦 <b>"
+        + _("Request for help · incident #{ref} {title}").format(
+            ref=incident.ref, title=text(incident.title)
+        )
+        + "</b>"
+    )
+    where = text(incident.location_text) if incident.location_text else ""
+    if incident.lat is not None and incident.lon is not None:
+        where = (
+            (where + " " if where else "") + "📍 " + common.coordinates(incident.lat, incident.lon)
+        )
+    lines.append(common.country(tr, incident.country) + (f" · {where}" if where else ""))
+    lines.append(
+        _("Asked: {what} by {name}").format(
+            what=f"<b>{text(asked(tr, request))}</b>", name=common.person(tr, request.requested_by)
+        )
+    )
+    if request.note:
+        lines.append(_("Note: {note}").format(note=text(request.note)))
+    lines.append("")
+    lines.append(_("Your unit: {unit}").format(unit=_unit_line(tr, offer, incident.country)))
+    lines.append(
+        _("{distance} km away · about {minutes} min on the road").format(
+            distance=f"{offer.distance_km:.1f}", minutes=offer.eta_minutes
+        )
+    )
+    flag = crossing_flag(offer.unit.country, incident.country)
+    if flag:
+        lines.append(flag + " " + _("This unit would cross the border."))
+    lines.append("")
+    lines.append(_offer_state(tr, offer, request, timezone))
+    return "\n".join(lines)
+
+
+def _offer_state(tr: Translator, offer: Offer, request: ResourceRequest, timezone: str) -> str:
+    _ = tr.gettext
+    status = offer.status
+    if status is OfferStatus.OFFERED:
+        return (
+            "⏳ <b>"
+            + _("Commit or decline before {time}.").format(time=tr.time(offer.expires_at, timezone))
+            + "</b>"
+        )
+    if status is OfferStatus.DECLINED:
+        return "✖️ " + _("Declined by {name}.").format(name=text(offer.decided_by or "?"))
+    if status is OfferStatus.EXPIRED:
+        return "⌛ " + _("No answer in time: the next unit was asked.")
+    if status is OfferStatus.WITHDRAWN:
+        if request.status is RequestStatus.FILLED:
+            return "➖ " + _("The request is filled: this unit is not needed.")
+        if request.status is RequestStatus.CANCELLED:
+            return "➖ " + _("The request was cancelled.")
+        return "➖ " + _("Withdrawn: the unit is no longer available.")
+    who = _("Committed by {name}.").format(name=text(offer.decided_by or "?"))
+    return who + "\n" + stages(tr, offer, timezone)
+
+
+def render_offer(
+    offer: Offer,
+    request: ResourceRequest,
+    incident: Incident,
+    languages: Sequence[str],
+    timezone: str,
+) -> str:
+    return each_language(languages, lambda tr: _offer_block(tr, offer, request, incident, timezone))
+
+
+def _crossing_block(
+    tr: Translator, offer: Offer, request: ResourceRequest, incident: Incident, timezone: str
+) -> str:
+    _ = tr.gettext
+    unit = offer.unit
+    lines = []
+    if incident.exercise:
+        lines.append(common.exercise_banner(tr))
+    lines.append(
+        crossing_flag(unit.country, incident.country) + " <b>" + _("Border crossing") + "</b>"
+    )
+    lines.append(
+        _(
+            "{unit} of {agency} ({from_country}) is committed to incident #{ref} {title} "
+            "({to_country})."
+        ).format(
+            unit=f"<b>{text(unit.code)}</b> {text(unit.name)}",
+            agency=text(unit.agency),
+            from_country=common.country(tr, unit.country),
+            ref=incident.ref,
+            title=text(incident.title),
+            to_country=common.country(tr, incident.country),
+        )
+    )
+    lines.append(
+        _("Request {number}: {what}, by {name}.").format(
+            number=request.id,
+            what=text(asked(tr, request)),
+            name=common.person(tr, request.requested_by),
+        )
+    )
+    lines.append(stages(tr, offer, timezone))
+    return "\n".join(lines)
+
+
+def render_crossing(
+    offer: Offer,
+    request: ResourceRequest,
+    incident: Incident,
+    languages: Sequence[str],
+    timezone: str,
+) -> str:
+    return each_language(
+        languages, lambda tr: _crossing_block(tr, offer, request, incident, timezone)
+    )
+
+
+def _notice_block(tr: Translator, request: ResourceRequest, what: str, timezone: str) -> str:
+    _ = tr.gettext
+    lines = _heading(tr, request)
+    if what == "filled":
+        lines.append(
+            "✅ <b>" + _("Filled: {what} committed.").format(what=text(asked(tr, request))) + "</b>"
+        )
+        for offer in request.offers:
+            if offer.status.engaged:
+                lines.append(_unit_line(tr, offer, request.incident_country))
+                lines.append("   " + stages(tr, offer, timezone))
+    else:
+        lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+        lines.append(_(ESCALATION))
+    return "\n".join(lines)
+
+
+def render_request_notice(
+    request: ResourceRequest, what: str, languages: Sequence[str], timezone: str
+) -> str:
+    """Told to the incident chat when a request is filled, or when nobody (else) can help."""
+    return each_language(languages, lambda tr: _notice_block(tr, request, what, timezone))
+
+
+def resources_section(
+    tr: Translator, requests: Sequence[ResourceRequest], timezone: str
+) -> list[str]:
+    """The incident card's Resources: units committed (and released), and open requests."""
+    _ = tr.gettext
+    lines: list[str] = []
+    for request in requests:
+        for offer in request.offers:
+            if offer.status.engaged or offer.status is OfferStatus.RELEASED:
+                lines.append(_unit_line(tr, offer, request.incident_country))
+                lines.append("   " + stages(tr, offer, timezone))
+    for request in requests:
+        if request.is_open or request.status is RequestStatus.UNFILLED:
+            lines.append(
+                f"{REQUEST_MARK[request.status]} "
+                + _("Request {number}: {what}, {committed} committed · {status}").format(
+                    number=request.id,
+                    what=text(asked(tr, request)),
+                    committed=request.committed,
+                    status=_(resources.REQUEST_STATUS[request.status]),
+                )
+            )
+    if not lines:
+        return []
+    return ["", "<b>" + _("Resources") + "</b>", *lines]

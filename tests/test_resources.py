@@ -1,0 +1,614 @@
+"""The roster and resource requests against a real SQLite file: parsing in three languages,
+ranking, CSV import, agency checks, and the commit race."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from importlib import resources as package_files
+from pathlib import Path
+
+import pytest
+
+from bot import directory, geo, requests, resources
+from bot.config import RequestSettings, Settings, parse_settings
+from bot.db import Database
+from bot.errors import UserError
+from bot.i18n import translator
+from bot.incidents import Author, add_location, declare
+from bot.models import (
+    LANGUAGES,
+    Country,
+    OfferStatus,
+    Person,
+    RequestStatus,
+    ResourceType,
+    Role,
+    Unit,
+    UnitStatus,
+)
+from tests.conftest import (
+    AGENCY_FLUVIA,
+    AGENCY_SDIS59,
+    AGENCY_WAPI,
+    COMMANDER,
+    DUTY_FLUVIA,
+    DUTY_SDIS59,
+    DUTY_WAPI,
+    OPS_BILINGUAL,
+    settings_data,
+)
+
+RAIL_YARD = (50.6140, 3.4060)  # Tournai
+BOSS = Author(COMMANDER, "Marc Delattre", "mdelattre")
+WAPI = Person(id=DUTY_WAPI, name="Luc Van Acker", agency="ZS WAPI")
+SDIS = Person(id=DUTY_SDIS59, name="Karim Benali", agency="SDIS 59")
+FLUVIA = Person(id=DUTY_FLUVIA, name="Els Vermeulen", agency="Fluvia")
+ADMIN = Person(id=9, name="Admin", roles=frozenset({Role.ADMIN}))
+
+ROSTER = """\
+code,type,name,agency,country,lat,lon,capacity,status
+BE-WAPI-AMB-1,ambulance,Ambulance Tournai 1,ZS WAPI,BE,50.6071,3.3894,1,available
+BE-WAPI-AMB-2,ambulance,Ambulance Mouscron 1,ZS WAPI,BE,50.7444,3.2064,1,available
+FR-SDIS59-VSAV-1,VSAV,VSAV Tourcoing 1,SDIS 59,FR,50.7239,3.1612,1,available
+FR-SDIS59-VSAV-2,ambulance,VSAV Lille 1,SDIS 59,FR,50.6319,3.0684,1,available
+BE-FLUVIA-ZW-1,ziekenwagen,Ziekenwagen Kortrijk 1,Fluvia,BE,50.8279,3.2649,1,available
+BE-FLUVIA-ZW-2,ziekenwagen,Ziekenwagen Menen 1,Fluvia,BE,50.7967,3.1211,1,available
+BE-WAPI-AMB-9,ambulance,Ambulance Ath,ZS WAPI,BE,50.6290,3.7780,1,maintenance
+FR-SDIS59-FPT-1,fire engine,FPT Lille,SDIS 59,FR,50.6319,3.0684,1,available
+BE-UZG-BURN-1,brandwondenbed,Brandwondencentrum UZ Gent,Fluvia,BE,51.0236,3.7250,3,available
+"""
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return parse_settings(settings_data(tmp_path / "res.db", agencies=True), env={})
+
+
+@pytest.fixture
+async def rdb(tmp_path: Path) -> AsyncIterator[Database]:
+    settings = _settings(tmp_path)
+    database = Database(settings.storage.path)
+    await database.open()
+    await directory.seed(database, settings)
+    await resources.import_roster(database, ROSTER)
+    yield database
+    await database.close()
+
+
+async def _incident(db: Database, located: bool = True) -> int:
+    chat = await directory.get_chat(db, OPS_BILINGUAL)
+    assert chat is not None
+    incident = await declare(
+        db, chat=chat, title="Fuite de chlore", author=BOSS, exercise=False, update_id=None
+    )
+    if located:
+        await add_location(
+            db,
+            ref=incident.ref,
+            lat=RAIL_YARD[0],
+            lon=RAIL_YARD[1],
+            author=BOSS,
+            chat_id=OPS_BILINGUAL,
+            message_id=None,
+            update_id=None,
+        )
+    return incident.ref
+
+
+async def _request(
+    db: Database,
+    ref: int,
+    quantity: int = 2,
+    type_: ResourceType = ResourceType.AMBULANCE,
+    **settings: float,
+) -> requests.Outcome:
+    return await requests.create(
+        db,
+        ref=ref,
+        type_=type_,
+        quantity=quantity,
+        note=None,
+        author=BOSS,
+        chat_id=OPS_BILINGUAL,
+        update_id=None,
+        settings=RequestSettings(**settings),  # type: ignore[arg-type]
+    )
+
+
+def _chat_for(person: Person) -> int:
+    return {DUTY_WAPI: AGENCY_WAPI, DUTY_SDIS59: AGENCY_SDIS59, DUTY_FLUVIA: AGENCY_FLUVIA}[
+        person.id
+    ]
+
+
+async def _press(
+    db: Database, offer_id: int, person: Person, commit: bool = True, **settings: float
+) -> requests.OfferAnswer:
+    chat = await directory.get_chat(db, _chat_for(person))
+    return await requests.answer(
+        db,
+        offer_id=offer_id,
+        commit=commit,
+        person=person,
+        chat=chat,
+        update_id=None,
+        settings=RequestSettings(**{"extra_offers": 0, **settings}),  # type: ignore[arg-type]
+    )
+
+
+def _owner(offer_unit_agency: str) -> Person:
+    return {"ZS WAPI": WAPI, "SDIS 59": SDIS, "Fluvia": FLUVIA}[offer_unit_agency]
+
+
+# --- types and words in three languages -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("ambulance", ResourceType.AMBULANCE),
+        ("Ambulances", ResourceType.AMBULANCE),
+        ("ziekenwagen", ResourceType.AMBULANCE),
+        ("ZIEKENWAGENS", ResourceType.AMBULANCE),
+        ("vsav", ResourceType.AMBULANCE),
+        ("fire engine", ResourceType.FIRE_ENGINE),
+        ("autopompe", ResourceType.FIRE_ENGINE),
+        ("Autopomp", ResourceType.FIRE_ENGINE),
+        ("autoéchelle", ResourceType.AERIAL_LADDER),
+        ("autoladder", ResourceType.AERIAL_LADDER),
+        ("lit grands brûlés", ResourceType.BURNS_BED),
+        ("lit grands brules", ResourceType.BURNS_BED),
+        ("brandwondenbed", ResourceType.BURNS_BED),
+        ("burns beds", ResourceType.BURNS_BED),
+        ("MUG", ResourceType.SMUR),
+        ("smur", ResourceType.SMUR),
+        ("camion-citerne", ResourceType.WATER_TENDER),
+        ("tankwagen", ResourceType.WATER_TENDER),
+        ("gevaarlijke-stoffeneenheid", ResourceType.HAZMAT),
+        ("motopompe", ResourceType.PUMP),
+        ("embarcation", ResourceType.BOAT),
+        ("bénévoles", ResourceType.VOLUNTEERS),
+        ("vrijwilligers", ResourceType.VOLUNTEERS),
+        ("shelter_places", ResourceType.SHELTER),
+        ("Opvangplaatsen", ResourceType.SHELTER),
+        ("burns_bed", ResourceType.BURNS_BED),
+        ("spaceship", None),
+        ("", None),
+    ],
+)
+def test_types_are_understood_in_three_languages(word: str, expected: ResourceType | None) -> None:
+    assert resources.parse_type(word) is expected
+
+
+def test_every_type_label_in_every_language_reads_back_as_its_type() -> None:
+    for type_, label in resources.TYPE.items():
+        names = {translator(lang).gettext(label) for lang in LANGUAGES}
+        # each type has its own name in French and in Dutch
+        assert translator("nl").gettext(label) != label or type_ in (ResourceType.PIT,), (
+            f"{label} has no Dutch name"
+        )
+        for name in names:
+            assert resources.parse_type(name) is type_, name
+            assert resources.parse_type(name.upper()) is type_, name
+        assert resources.parse_type(type_.value) is type_
+
+
+def test_multi_word_types_take_the_longest_match() -> None:
+    assert resources.parse_type_words(["lit", "grands", "brûlés", "urgent"]) == (
+        ResourceType.BURNS_BED,
+        3,
+    )
+    assert resources.parse_type_words(["fire", "engine", "#2"]) == (ResourceType.FIRE_ENGINE, 2)
+    assert resources.parse_type_words(["rien"]) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("available", UnitStatus.AVAILABLE),
+        ("disponible", UnitStatus.AVAILABLE),
+        ("beschikbaar", UnitStatus.AVAILABLE),
+        ("AVAILB", UnitStatus.AVAILABLE),
+        ("indisponible", UnitStatus.UNAVAILABLE),
+        ("niet beschikbaar", UnitStatus.UNAVAILABLE),
+        ("UNAV", UnitStatus.UNAVAILABLE),
+        ("maintenance", UnitStatus.MAINTENANCE),
+        ("onderhoud", UnitStatus.MAINTENANCE),
+        ("en route", OfferStatus.EN_ROUTE),
+        ("onderweg", OfferStatus.EN_ROUTE),
+        ("ter plaatse", OfferStatus.ON_SCENE),
+        ("sur les lieux", OfferStatus.ON_SCENE),
+        ("bientôt", None),
+    ],
+)
+def test_status_words_in_three_languages_and_emsi_codes(
+    word: str, expected: UnitStatus | OfferStatus | None
+) -> None:
+    assert resources.parse_status(word) == expected
+
+
+# --- distances and ranking ------------------------------------------------------------------
+
+
+def test_great_circle_distance_and_eta() -> None:
+    lille, tournai = geo.place("Rijsel"), geo.place("doornik")
+    assert lille is not None and tournai is not None
+    distance = geo.distance_km(lille[1], lille[2], tournai[1], tournai[2])
+    assert 22.0 < distance < 25.5  # Lille – Tournai, as the crow flies
+    assert geo.distance_km(50.0, 4.0, 50.0, 4.0) == 0.0
+    # 24 km × 1.3 at 60 km/h: 31.2 min, rounded up
+    assert geo.eta_minutes(24.0, 60.0, 1.3) == 32
+    assert geo.eta_minutes(0.0, 60.0, 1.3) == 1
+    low_lat, high_lat, low_lon, high_lon = geo.bounding_box(50.6, 3.4, 50.0)
+    assert low_lat < 50.6 - 0.44 and high_lat > 50.6 + 0.44
+    assert high_lon - low_lon > high_lat - low_lat  # longitude degrees are shorter up north
+
+
+def _unit(code: str, lat: float, lon: float, status: UnitStatus = UnitStatus.AVAILABLE) -> Unit:
+    return Unit(
+        id=hash(code) % 10_000,
+        code=code,
+        type=ResourceType.AMBULANCE,
+        name=code,
+        agency="X",
+        country=Country.BE,
+        lat=lat,
+        lon=lon,
+        capacity=1,
+        status=status,
+    )
+
+
+def test_ranking_is_nearest_first_within_reach_and_available_only() -> None:
+    units = [
+        _unit("FAR", 51.5, 5.5),  # ~190 km
+        _unit("B", 50.7444, 3.2064),  # Mouscron
+        _unit("BUSY", 50.6072, 3.3895, UnitStatus.UNAVAILABLE),
+        _unit("A", 50.6071, 3.3894),  # Tournai
+        _unit("A2", 50.6071, 3.3894),  # same base: ties by code
+        _unit("C", 50.8279, 3.2649),  # Kortrijk
+    ]
+    ranked = requests.rank(units, *RAIL_YARD, RequestSettings(max_distance_km=150))
+    assert [c.unit.code for c in ranked] == ["A", "A2", "B", "C"]
+    assert ranked[0].distance_km < 2.0 < ranked[2].distance_km < ranked[3].distance_km
+    assert all(c.eta_minutes >= 1 for c in ranked)
+    faster = requests.rank(units, *RAIL_YARD, RequestSettings(road_speed_kmh=120))
+    assert faster[2].eta_minutes < ranked[2].eta_minutes
+    assert requests.rank(units, *RAIL_YARD, RequestSettings(max_distance_km=10))[-1].unit.code == (
+        "A2"
+    )
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+async def test_the_sample_roster_imports_and_round_trips(tmp_path: Path) -> None:
+    db = Database(tmp_path / "sample.db")
+    await db.open()
+    try:
+        sample = (package_files.files("bot") / "data" / "roster_sample.csv").read_text("utf-8")
+        report = await resources.import_roster(db, sample)
+        assert report.added >= 40 and report.updated == 0
+        units = await resources.roster(db)
+        assert len(units) == report.added
+        assert all(u.sample for u in units)
+        assert {u.country for u in units} == {Country.FR, Country.BE}
+        assert len({u.type for u in units}) >= 14
+        exported = await resources.export_roster(db)
+        again = await resources.import_roster(db, exported)
+        assert (again.added, again.updated) == (0, report.added)
+        assert await resources.export_roster(db) != ""
+    finally:
+        await db.close()
+
+
+async def test_a_bad_file_is_rejected_whole_with_line_and_column(rdb: Database) -> None:
+    before = await resources.export_roster(rdb)
+    bad = (
+        "code,type,name,agency,country,lat,lon,capacity,status\n"
+        "BE-NEW-1,ambulance,Nouvelle,ZS WAPI,BE,50.6,3.4,1,available\n"
+        "BE-NEW-2,fusée,Fusée,ZS WAPI,DE,50.6,east,0,flying\n"
+        "BE-NEW-1,ambulance,Double,ZS WAPI,BE,50.6,3.4,1,available\n"
+    )
+    with pytest.raises(resources.RosterFileError) as caught:
+        await resources.import_roster(rdb, bad, source="bad.csv")
+    problems = caught.value.problems
+    assert "bad.csv:3:2 (type): unknown type 'fusée'" in problems
+    assert "bad.csv:3:5 (country): 'DE' is neither FR nor BE" in problems
+    assert "bad.csv:3:7 (lon): 'east' is not a number" in problems
+    assert any(p.startswith("bad.csv:3:8 (capacity)") for p in problems)
+    assert any(p.startswith("bad.csv:3:9 (status)") for p in problems)
+    assert "bad.csv:4:1 (code): BE-NEW-1 is already on line 2" in problems
+    # nothing half-imported: the good line 2 is not there either
+    assert await resources.export_roster(rdb) == before
+    assert await resources.get_unit(rdb, "BE-NEW-1") is None
+
+
+async def test_header_problems_and_spreadsheet_dialects(rdb: Database) -> None:
+    with pytest.raises(resources.RosterFileError) as caught:
+        resources.parse_csv("code,type,colour\nX,ambulance,red\n", "h.csv")
+    assert "h.csv:1:3 (colour): unknown column" in caught.value.problems
+    assert "h.csv:1: missing column 'lat'" in caught.value.problems
+    with pytest.raises(resources.RosterFileError):
+        resources.parse_csv("", "empty.csv")
+    # French spreadsheets: semicolons and decimal commas
+    entries = resources.parse_csv(
+        "\ufeffcode;type;name;agency;country;lat;lon;capacity;status\n"
+        "FR-X-1;autopompe;FPT Halluin;SDIS 59;FR;50,7836;3,1256;1;disponible\n"
+    )
+    assert entries[0].lat == pytest.approx(50.7836)
+    assert entries[0].type is ResourceType.FIRE_ENGINE
+    assert entries[0].status is UnitStatus.AVAILABLE
+
+
+# --- agencies keep their own units ----------------------------------------------------------
+
+
+async def test_only_the_owning_agency_or_an_admin_changes_a_unit(rdb: Database) -> None:
+    fluvia_chat = await directory.get_chat(rdb, AGENCY_FLUVIA)
+    wapi_chat = await directory.get_chat(rdb, AGENCY_WAPI)
+    with pytest.raises(UserError):
+        await resources.set_status(
+            rdb,
+            code="BE-WAPI-AMB-1",
+            status=UnitStatus.MAINTENANCE,
+            note=None,
+            person=FLUVIA,
+            chat=fluvia_chat,
+            update_id=None,
+        )
+    # a Fluvia officer is no more allowed in the WAPI chat
+    with pytest.raises(UserError):
+        await resources.set_status(
+            rdb,
+            code="BE-WAPI-AMB-1",
+            status=UnitStatus.MAINTENANCE,
+            note=None,
+            person=FLUVIA,
+            chat=wapi_chat,
+            update_id=None,
+        )
+    unit = await resources.get_unit(rdb, "be-wapi-amb-1")
+    assert unit is not None and unit.status is UnitStatus.AVAILABLE
+    # someone with no agency configured, in WAPI's own chat, speaks for WAPI
+    nobody = Person(id=77, name="Stagiaire")
+    changed = await resources.set_status(
+        rdb,
+        code="BE-WAPI-AMB-1",
+        status=UnitStatus.MAINTENANCE,
+        note="pneu crevé",
+        person=nobody,
+        chat=wapi_chat,
+        update_id=None,
+    )
+    assert changed.status is UnitStatus.MAINTENANCE and changed.confirmed_by == "Stagiaire"
+    changed = await resources.set_status(
+        rdb,
+        code="BE-WAPI-AMB-1",
+        status=UnitStatus.AVAILABLE,
+        note=None,
+        person=ADMIN,
+        chat=None,
+        update_id=None,
+    )
+    assert changed.status is UnitStatus.AVAILABLE
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+async def test_the_nearest_units_are_offered_first_in_their_agency_chats(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=2, extra_offers=3)
+    request = outcome.request
+    assert request.status is RequestStatus.OPEN
+    asked = [o.unit.code for o in request.offers]
+    # two needed + three more, nearest first; the unit in maintenance and the fire engine never
+    assert asked == [
+        "BE-WAPI-AMB-1",
+        "BE-WAPI-AMB-2",
+        "FR-SDIS59-VSAV-1",
+        "FR-SDIS59-VSAV-2",
+        "BE-FLUVIA-ZW-1",
+    ]
+    distances = [o.distance_km for o in request.offers]
+    assert distances == sorted(distances)
+    assert outcome.effects.expiries and outcome.effects.queued
+    async with rdb.read() as tx:
+        rows = await tx.all("SELECT chat_id, html FROM outbox WHERE purpose = 'offer'")
+    chats = sorted(row["chat_id"] for row in rows)
+    assert chats == sorted([AGENCY_WAPI] * 2 + [AGENCY_SDIS59] * 2 + [AGENCY_FLUVIA])
+    nl, fr = translator("nl").gettext, translator("fr").gettext
+    dutch = next(row["html"] for row in rows if row["chat_id"] == AGENCY_FLUVIA)
+    assert nl("ambulance") in dutch and "ziekenwagen" in dutch
+    assert fr("Your unit: {unit}").split("{")[0] not in dutch
+    assert nl("This unit would cross the border.") not in dutch  # Fluvia is Belgian
+    french = next(row["html"] for row in rows if row["chat_id"] == AGENCY_SDIS59)
+    assert "🇫🇷→🇧🇪" in french and fr("This unit would cross the border.") in french
+
+
+async def test_many_concurrent_commits_fill_exactly_the_quantity(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    first = Database(settings.storage.path)
+    await first.open()
+    await directory.seed(first, settings)
+    await resources.import_roster(first, ROSTER)
+    ref = await _incident(first)
+    outcome = await _request(first, ref, quantity=2, extra_offers=10)
+    offers = outcome.request.offers
+    assert len(offers) == 6
+    # every agency presses at the same instant, each through its own database connection
+    connections = [Database(settings.storage.path) for _ in offers]
+    for connection in connections:
+        await connection.open()
+    try:
+        results = await asyncio.gather(
+            *(
+                _press(connection, offer.id, _owner(offer.unit.agency), extra_offers=10)
+                for connection, offer in zip(connections, offers, strict=True)
+            )
+        )
+    finally:
+        for connection in connections:
+            await connection.close()
+    committed = [r for r in results if r.refusal is None]
+    assert len(committed) == 2
+    assert all(r.offer.status is OfferStatus.WITHDRAWN for r in results if r.refusal)
+    request = await requests.get_request(first, outcome.request.id)
+    assert request is not None
+    assert request.status is RequestStatus.FILLED and request.committed == 2
+    assert sum(1 for o in request.offers if o.status is OfferStatus.COMMITTED) == 2
+    units = await resources.roster(first, ResourceType.AMBULANCE)
+    assert sum(1 for u in units if u.status is UnitStatus.COMMITTED) == 2
+    assert all(u.incident_ref == ref for u in units if u.status is UnitStatus.COMMITTED)
+    await first.close()
+
+
+async def test_one_unit_is_never_committed_twice(rdb: Database) -> None:
+    first_ref = await _incident(rdb)
+    second_ref = await _incident(rdb)
+    one = await _request(rdb, first_ref, quantity=1, extra_offers=0)
+    two = await _request(rdb, second_ref, quantity=1, extra_offers=0)
+    a, b = one.request.offers[0], two.request.offers[0]
+    assert a.unit.code == b.unit.code == "BE-WAPI-AMB-1"
+    results = await asyncio.gather(_press(rdb, a.id, WAPI), _press(rdb, b.id, WAPI))
+    assert sorted(r.refusal is None for r in results) == [False, True]
+    unit = await resources.get_unit(rdb, "BE-WAPI-AMB-1")
+    assert unit is not None and unit.status is UnitStatus.COMMITTED
+    # the loser's request moved on to the next nearest unit
+    loser = next(r for r in results if r.refusal is not None)
+    request = await requests.get_request(rdb, loser.request.id)
+    assert request is not None
+    assert [o.unit.code for o in request.offers if o.status is OfferStatus.OFFERED] == [
+        "BE-WAPI-AMB-2"
+    ]
+
+
+async def test_another_agency_cannot_answer_an_offer(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=1, extra_offers=0)
+    offer = outcome.request.offers[0]
+    chat = await directory.get_chat(rdb, AGENCY_WAPI)
+    with pytest.raises(UserError):
+        await requests.answer(
+            rdb,
+            offer_id=offer.id,
+            commit=True,
+            person=FLUVIA,
+            chat=chat,
+            update_id=None,
+            settings=RequestSettings(),
+        )
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None and request.committed == 0
+
+
+async def test_declines_and_time_outs_move_to_the_next_units(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=1, extra_offers=0)
+    first = outcome.request.offers[0]
+    declined = await _press(rdb, first.id, WAPI, commit=False)
+    assert declined.refusal is None and declined.offer.status is OfferStatus.DECLINED
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None
+    waiting = [o for o in request.offers if o.status is OfferStatus.OFFERED]
+    assert [o.unit.code for o in waiting] == ["BE-WAPI-AMB-2"]
+    # nobody answers: at its time-out, the next unit is asked
+    effects = await requests.expire_overdue(
+        rdb, RequestSettings(extra_offers=0), now=waiting[0].expires_at
+    )
+    assert outcome.request.id in effects.requests
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None
+    states = {o.unit.code: o.status for o in request.offers}
+    assert states == {
+        "BE-WAPI-AMB-1": OfferStatus.DECLINED,
+        "BE-WAPI-AMB-2": OfferStatus.EXPIRED,
+        "FR-SDIS59-VSAV-1": OfferStatus.OFFERED,
+    }
+    # pressing an expired offer changes nothing
+    late = await _press(rdb, waiting[0].id, WAPI)
+    assert late.refusal is not None and late.offer.status is OfferStatus.EXPIRED
+
+
+async def test_when_nobody_can_help_the_request_is_not_filled(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=1, type_=ResourceType.BOAT)
+    assert outcome.request.status is RequestStatus.UNFILLED
+    assert outcome.request.offers == ()
+    # the last candidate declining ends a request too, and the incident chat is told
+    outcome = await _request(rdb, ref, quantity=1, type_=ResourceType.FIRE_ENGINE)
+    offer = outcome.request.offers[0]
+    await _press(rdb, offer.id, SDIS, commit=False)
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None and request.status is RequestStatus.UNFILLED
+    async with rdb.read() as tx:
+        notice = await tx.one(
+            "SELECT html FROM outbox WHERE chat_id = ? AND dedupe_key = ?",
+            (OPS_BILINGUAL, f"unfilled:{request.id}"),
+        )
+    assert notice is not None and "ERCC" in notice["html"]
+
+
+async def test_capacity_counts_beds_and_places(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=2, type_=ResourceType.BURNS_BED, extra_offers=0)
+    assert len(outcome.request.offers) == 1  # three beds at UZ Gent cover two
+    answer = await _press(rdb, outcome.request.offers[0].id, FLUVIA)
+    assert answer.refusal is None and answer.offer.amount == 2
+    assert answer.request.status is RequestStatus.FILLED
+
+
+async def test_a_request_waits_for_the_incident_location(rdb: Database) -> None:
+    ref = await _incident(rdb, located=False)
+    outcome = await _request(rdb, ref, quantity=1, extra_offers=0)
+    assert outcome.request.status is RequestStatus.WAITING_LOCATION
+    assert outcome.request.offers == ()
+    place = geo.place("Doornik")
+    effects = await requests.located(
+        rdb, ref=ref, settings=RequestSettings(extra_offers=0), place=place, author=BOSS
+    )
+    assert effects.expiries
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None and request.status is RequestStatus.OPEN
+    assert request.offers[0].unit.code == "BE-WAPI-AMB-1"
+
+
+async def test_release_en_route_on_scene_and_cancel(rdb: Database) -> None:
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=2, extra_offers=0)
+    first, second = outcome.request.offers
+    await _press(rdb, first.id, WAPI)
+    chat = await directory.get_chat(rdb, AGENCY_WAPI)
+    moved = await requests.advance(
+        rdb, code=first.unit.code, to=OfferStatus.EN_ROUTE, person=WAPI, chat=chat, update_id=None
+    )
+    assert moved.refusal is None and moved.offer.en_route_at is not None
+    moved = await requests.advance(
+        rdb, offer_id=first.id, to=OfferStatus.ON_SCENE, person=WAPI, chat=chat, update_id=None
+    )
+    assert moved.offer.status is OfferStatus.ON_SCENE
+    released, _ = await requests.release(
+        rdb, ref=ref, code=first.unit.code, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+    )
+    assert released.status is OfferStatus.RELEASED and released.released_at is not None
+    unit = await resources.get_unit(rdb, first.unit.code)
+    assert unit is not None and unit.status is UnitStatus.AVAILABLE and unit.incident_ref is None
+    with pytest.raises(UserError):
+        await requests.release(
+            rdb, ref=ref, code=first.unit.code, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+        )
+    # the request is still open for one more: cancel it; the second offer is withdrawn
+    cancelled = await requests.cancel(
+        rdb, ref=ref, request_id=None, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+    )
+    assert cancelled.request.status is RequestStatus.CANCELLED
+    assert {o.unit.code: o.status for o in cancelled.request.offers}[second.unit.code] is (
+        OfferStatus.WITHDRAWN
+    )
+    late = await _press(rdb, second.id, WAPI)
+    assert late.refusal is not None
+    with pytest.raises(UserError):
+        await requests.cancel(
+            rdb, ref=ref, request_id=None, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+        )
