@@ -66,7 +66,10 @@ def build_application(settings: Settings) -> PassApp:
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
     if settings.telegram.rate_limit:
-        return AIORateLimiter(max_retries=3)
+        # Overall: one message every 1/29.5 s, never a burst. AIORateLimiter's default (a bucket
+        # of 30 per second) sends 30 at once and then keeps going, so a sliding one-second
+        # window sees 31 and Telegram answers 429 (20 of them in a 300-chat alert fan-out).
+        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29.5, max_retries=3)
     # no pacing (a Bot API server without flood limits); a 429 is still retried
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
 
