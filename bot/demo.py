@@ -20,13 +20,15 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot import resources
 from bot.app import PassApp, build_application
 from bot.config import ConfigError, Settings, parse_settings
 from bot.models import IncidentStatus, Severity
-from bot.render.keyboards import parse_card_press
+from bot.render.keyboards import parse_card_press, parse_offer_press
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
@@ -39,6 +41,7 @@ WIDTH = 78
 
 OPS_CHAT = -1001700000001
 LIAISON_CHAT = -1001700000002
+AGENCY_CHAT = -1001700000003
 TITLE = "Fuite de chlore, gare de triage de Tournai"
 RAIL_YARD = (50.6140, 3.4060)  # Tournai rail yard, approximately
 
@@ -138,7 +141,26 @@ DOCTOR_FR = Person(
     "SAMU 59",
     "médecin SMUR, SAMU 59",
 )
-CAST = (COMMANDER_BE, COMMANDER_FR, LIAISON_FR, SPOKESPERSON_BE, RESPONDER_NL, DOCTOR_FR)
+DUTY_FR = Person(
+    7007,
+    "Julien",
+    "Lefort",
+    "julien_lefort",
+    "fr",
+    "FR",
+    (),
+    "SDIS 59",
+    "officier de permanence, CTA-CODIS 59",
+)
+CAST = (
+    COMMANDER_BE,
+    COMMANDER_FR,
+    LIAISON_FR,
+    SPOKESPERSON_BE,
+    RESPONDER_NL,
+    DOCTOR_FR,
+    DUTY_FR,
+)
 
 
 @dataclass(frozen=True)
@@ -163,7 +185,17 @@ OPS = ChatSpec(
 CODIS = ChatSpec(
     LIAISON_CHAT, "CODIS 59", "liaison", "FR", ("fr",), (COMMANDER_FR, LIAISON_FR), "SDIS 59"
 )
-CHATS = (OPS, CODIS)
+# where SDIS 59 answers requests for its units (the sample roster's agencies)
+SDIS = ChatSpec(
+    AGENCY_CHAT,
+    "SDIS 59 – engagement des moyens",
+    "agency",
+    "FR",
+    ("fr",),
+    (DUTY_FR,),
+    "SDIS 59",
+)
+CHATS = (OPS, CODIS, SDIS)
 
 
 def demo_settings(db_path: Path, base_url: str, base_file_url: str) -> Settings:
@@ -307,6 +339,9 @@ class Demo:
             async with asyncio.timeout(SETTLE_TIMEOUT):
                 await self.app.update_queue.join()
                 await self.runtime.cards.idle()
+                await self.runtime.request_cards.idle()
+                await self.runtime.outbox.drained(SETTLE_TIMEOUT)
+                await self.runtime.cards.idle()
         except TimeoutError:
             raise DemoError(
                 f"the bot did not finish handling a step within {SETTLE_TIMEOUT:.0f} s"
@@ -343,6 +378,16 @@ class Demo:
     async def press(self, person: Person, data: str) -> str:
         card = self.card_or_fail()
         return await self.sim.press(self.users[person.id], self.chats[OPS.id], card, data)
+
+    async def press_offer(self, person: Person, spec: ChatSpec) -> str:
+        """Commit, on the latest offer of a unit in an agency chat."""
+        chat = self.chats[spec.id]
+        for message in reversed(self.sim.bot_messages(chat)):
+            for data in message.callback_data:
+                press = parse_offer_press(data)
+                if press is not None and press[1] == "c":
+                    return await self.sim.press(self.users[person.id], chat, message, data)
+        raise DemoError(f"no request for a unit reached {spec.name}")
 
     # -- one step --
 
@@ -558,6 +603,20 @@ def script(demo: Demo) -> list[Step]:
             (answered("📝", "confirm /log"), card_shows("CMIC du SDIS 59")),
         ),
         Step(
+            COMMANDER_BE,
+            OPS,
+            "types: /request 1 cellule risques chimiques",
+            lambda: demo.say(COMMANDER_BE, OPS, "/request 1 cellule risques chimiques"),
+            (answer_shows("FR-SDIS59-CMIC-LIL1"),),
+        ),
+        Step(
+            DUTY_FR,
+            SDIS,
+            "presses [✅ Engager] on the request for the CMIC Lille",
+            lambda: demo.press_offer(DUTY_FR, SDIS),
+            (card_shows("FR-SDIS59-CMIC-LIL1"), card_shows("🇫🇷→🇧🇪")),
+        ),
+        Step(
             LIAISON_FR,
             None,
             "types: /status",
@@ -648,6 +707,10 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         if app.updater is None:
             raise DemoError("the application has no updater")
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        # the sample roster of the border region (fictitious units at real places)
+        runtime: Runtime = app.bot_data[RUNTIME_KEY]
+        sample = (package_files("bot") / "data" / "roster_sample.csv").read_text("utf-8")
+        await resources.import_roster(runtime.db, sample, source="roster_sample.csv")
 
         demo = Demo(sim, app, printer, speed, users, chats, errors)
         steps = script(demo)

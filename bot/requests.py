@@ -524,6 +524,16 @@ async def located(
     return effects
 
 
+async def waiting_for_location(db: Database, ref: int) -> bool:
+    """Whether requests of this incident wait for its location."""
+    async with db.read() as tx:
+        row = await tx.one(
+            "SELECT 1 FROM requests WHERE incident_id = ? AND status = ? LIMIT 1",
+            (ref, RequestStatus.WAITING_LOCATION.value),
+        )
+    return row is not None
+
+
 async def located_incidents_waiting(db: Database, chat_id: int) -> list[int]:
     """Incidents of this chat that have a location now while requests still wait for one
     (a location was shared, /set location named a place, a place button was pressed)."""
@@ -631,6 +641,39 @@ async def cancel(
         request = await _reload(tx, request.id)
         await _touch(tx, request, effects)
     return Outcome(request, effects)
+
+
+async def close_out(db: Database, chat_id: int, by: str) -> Effects:
+    """Incidents of this chat that were closed: their open requests end (offers withdrawn)
+    and the units still committed to them are released, their agencies told."""
+    effects = Effects()
+    async with db.transaction() as tx:
+        rows = await tx.all(
+            "SELECT r.id FROM requests r JOIN incidents i ON i.id = r.incident_id"
+            " WHERE r.chat_id = ? AND i.status = 'closed' AND (r.status IN (?, ?)"
+            "  OR EXISTS (SELECT 1 FROM request_offers o WHERE o.request_id = r.id"
+            "             AND o.status IN (?, ?, ?)))"
+            " ORDER BY r.id",
+            (chat_id, RequestStatus.OPEN.value, RequestStatus.WAITING_LOCATION.value, *ENGAGED),
+        )
+        now = to_db_time(utcnow())
+        for row in rows:
+            request = await _reload(tx, row["id"])
+            if request.is_open:
+                await tx.execute(
+                    "UPDATE requests SET status = ?, closed_at = ? WHERE id = ?",
+                    (RequestStatus.CANCELLED.value, now, request.id),
+                )
+                await tx.execute(
+                    "UPDATE request_offers SET status = ?, decided_at = ?"
+                    " WHERE request_id = ? AND status = ?",
+                    (OfferStatus.WITHDRAWN.value, now, request.id, OfferStatus.OFFERED.value),
+                )
+            for offer in request.offers:
+                if offer.status.engaged:
+                    await _release(tx, offer, by, effects, notify=True)
+            await _touch(tx, await _reload(tx, request.id), effects)
+    return effects
 
 
 # --- the agencies' side ---------------------------------------------------------------------

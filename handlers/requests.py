@@ -254,12 +254,17 @@ async def offer_button(update: Update, context: PContext) -> None:
 
 
 async def resume_waiting(update: Update, context: PContext) -> None:
-    """Runs after every other handler (group 1): when an incident of this chat got a location
-    (shared, /set location, a place button), the requests waiting for it go out."""
+    """Runs after every other handler: when an incident of this chat got a location (shared,
+    /set location, a place button), the requests waiting for it go out; when one was closed
+    (/close, the card's button), its requests end and its units are released."""
     actor = context.known_actor
     if actor is None or actor.chat is None:
         return
     runtime = context.runtime
+    await apply(
+        context.application,
+        await requests.close_out(runtime.db, actor.chat_id, actor.person.name),
+    )
     for ref in await requests.located_incidents_waiting(runtime.db, actor.chat_id):
         effects = await requests.located(
             runtime.db, ref=ref, settings=runtime.settings.requests, chat_id=actor.chat_id

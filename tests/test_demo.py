@@ -134,3 +134,13 @@ def test_a_responder_cannot_close_and_the_commander_can(run: Run) -> None:
     # the card was edited in place all along
     assert run.stdout.count("📌 card, posted and pinned") == 1
     assert run.stdout.count("📌 card, edited") >= 8
+
+
+def test_the_demo_requests_a_unit_of_the_sample_roster_across_the_border(run: Run) -> None:
+    asked = run.step("/request 1 cellule risques chimiques")
+    # the nearest hazmat unit of the sample roster, offered to its agency's chat in French
+    assert "FR-SDIS59-CMIC-LIL1" in asked and "(SAMPLE)" in asked
+    assert FR("This unit would cross the border.") in asked
+    committed = run.step("presses [✅ Engager]")
+    assert FR("Committed. Thank you.") in committed
+    assert FR("Border crossing") in committed.split("meanwhile in CODIS 59:")[1]

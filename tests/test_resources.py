@@ -612,3 +612,82 @@ async def test_release_en_route_on_scene_and_cancel(rdb: Database) -> None:
         await requests.cancel(
             rdb, ref=ref, request_id=None, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
         )
+
+
+async def test_closing_the_incident_releases_its_units_and_ends_its_requests(
+    rdb: Database,
+) -> None:
+    from bot.incidents import close
+
+    ref = await _incident(rdb)
+    outcome = await _request(rdb, ref, quantity=2, extra_offers=0)
+    first, second = outcome.request.offers
+    await _press(rdb, first.id, WAPI)
+    assert await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre") == requests.Effects()
+    await close(rdb, ref=ref, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None)
+    effects = await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre")
+    assert effects.requests == {outcome.request.id} and effects.queued
+    request = await requests.get_request(rdb, outcome.request.id)
+    assert request is not None and request.status is RequestStatus.CANCELLED
+    states = {o.unit.code: o.status for o in request.offers}
+    assert states == {
+        first.unit.code: OfferStatus.RELEASED,
+        second.unit.code: OfferStatus.WITHDRAWN,
+    }
+    unit = await resources.get_unit(rdb, first.unit.code)
+    assert unit is not None and unit.status is UnitStatus.AVAILABLE
+    async with rdb.read() as tx:
+        told = await tx.all("SELECT chat_id FROM outbox WHERE purpose = 'release'")
+    assert [row["chat_id"] for row in told] == [AGENCY_WAPI]
+    # once is enough
+    assert await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre") == requests.Effects()
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+async def test_cards_render_in_each_language_and_escape_what_users_typed(rdb: Database) -> None:
+    from bot.incidents import get
+    from bot.render.requests import render_crossing, render_offer, render_request_card
+    from bot.render.roster import render_rollcall, render_roster
+    from bot.simulator.html import parse_html
+
+    ref = await _incident(rdb)
+    outcome = await requests.create(
+        rdb,
+        ref=ref,
+        type_=ResourceType.AMBULANCE,
+        quantity=2,
+        note="<b>accès</b> par la rue & le pont",
+        author=BOSS,
+        chat_id=OPS_BILINGUAL,
+        update_id=None,
+        settings=RequestSettings(extra_offers=1),
+    )
+    answer = await _press(rdb, outcome.request.offers[2].id, SDIS)  # VSAV Tourcoing
+    request, incident = answer.request, await get(rdb, ref)
+    assert incident is not None
+    now = answer.offer.decided_at
+    assert now is not None
+    units = await resources.roster(rdb)
+    seen = set()
+    for languages in (["en"], ["fr"], ["nl"], ["fr", "nl"]):
+        tr = translator(languages[-1]).gettext
+        htmls = [
+            render_request_card(request, languages, "Europe/Brussels"),
+            render_offer(answer.offer, request, incident, languages, "Europe/Brussels"),
+            render_crossing(answer.offer, request, incident, languages, "Europe/Brussels"),
+            render_roster(units, None, None, languages, "Europe/Brussels", now, 24),
+            render_rollcall("SDIS 59", units[:3], languages, "Europe/Brussels", now, 24),
+        ]
+        for html in htmls:
+            plain, _ = parse_html(html)  # Telegram would accept it
+            assert len(plain) <= 4096
+        card, offer = htmls[0], htmls[1]
+        assert "&lt;b&gt;accès&lt;/b&gt; par la rue &amp; le pont" in card
+        assert "<b>accès</b>" not in offer
+        assert tr("committed") in card and "FR-SDIS59-VSAV-1" in card and "🇫🇷→🇧🇪" in card
+        assert tr("Border crossing") in htmls[2]
+        assert ("— — —" in card) == (len(languages) == 2)
+        seen.add(card)
+    assert len(seen) == 4  # each language reads its own words

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.numbers import format_decimal
+
 from bot import resources
 from bot.i18n import N_, Translator, each_language
 from bot.models import Country, Incident, Offer, OfferStatus, RequestStatus, ResourceRequest
@@ -206,7 +208,8 @@ def _offer_block(
     lines.append(_("Your unit: {unit}").format(unit=_unit_line(tr, offer, incident.country)))
     lines.append(
         _("{distance} km away · about {minutes} min on the road").format(
-            distance=f"{offer.distance_km:.1f}", minutes=offer.eta_minutes
+            distance=format_decimal(offer.distance_km, format="0.0", locale=tr.locale),
+            minutes=offer.eta_minutes,
         )
     )
     flag = crossing_flag(offer.unit.country, incident.country)
