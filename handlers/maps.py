@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from telegram import Update
 
 from bot.errors import UserError
@@ -11,6 +9,7 @@ from bot.i18n import N_, translator
 from bot.maps import render_map
 from bot.models import ResourceType
 from bot.policy import Action, may
+from bot.resources import TYPE
 from bot.situation_map import map_data
 from handlers.context import PContext, refuse, render_text
 from handlers.targeting import refusal, target
@@ -29,9 +28,8 @@ def joined(languages: tuple[str, ...], message: str) -> str:
 def type_label(languages: tuple[str, ...], type_code: str) -> str:
     """The roster's name for a unit type, in the chat's languages."""
     try:
-        labels = importlib.import_module("bot.resources").TYPE
-        return joined(languages, labels[ResourceType(type_code)])
-    except (ImportError, AttributeError, ValueError, KeyError):
+        return joined(languages, TYPE[ResourceType(type_code)])
+    except ValueError:
         return type_code.replace("_", " ")
 
 

@@ -3,6 +3,7 @@ computed durations for a scripted incident."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -128,7 +129,8 @@ async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -
     ref = await _scripted(db)
     config = tmp_path / "c.toml"
     config.write_text(f'[storage]\npath = "{db.path}"\n')
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", "report", "export", f"#{ref}", "--config", str(config)],
         capture_output=True,
         text=True,
@@ -138,7 +140,8 @@ async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["incident"]["ref"] == ref and data["duration_min"] == 120
-    missing = subprocess.run(
+    missing = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", "report", "export", "99", "--config", str(config)],
         capture_output=True,
         text=True,

@@ -10,10 +10,11 @@ from html import escape as _escape
 
 from bot import labels
 from bot.i18n import Translator, translator
-from bot.models import Country, Incident, Severity
+from bot.models import Country, Incident, ResourceType, Severity
 from bot.phases import AUTHORITY, PHASE
 from bot.render import common
 from bot.reports import Report
+from bot.resources import TYPE
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:1rem;
@@ -31,6 +32,7 @@ padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
 footer{color:#777;font-size:.8rem;margin-top:2rem}
 @media print{body{padding:0}a{color:inherit;text-decoration:none}.wrap{overflow:visible}}
 """
+
 
 def escape(value: str) -> str:
     """Text content (never an attribute): quotes stay as they are."""
@@ -52,13 +54,8 @@ def _when(tr: Translator, moment: datetime | None, timezone: str) -> str:
 
 def _type_label(tr: Translator, code: str) -> str:
     try:
-        import importlib
-
-        from bot.models import ResourceType
-
-        types = importlib.import_module("bot.resources").TYPE
-        return tr.gettext(types[ResourceType(code)])
-    except (ImportError, AttributeError, KeyError, ValueError):
+        return tr.gettext(TYPE[ResourceType(code)])
+    except ValueError:
         return code.replace("_", " ")
 
 
