@@ -260,6 +260,13 @@ async def resume_waiting(update: Update, context: PContext) -> None:
     actor = context.known_actor
     if actor is None or actor.chat is None:
         return
+    message = update.effective_message
+    # only what can locate or close an incident: a command, a location, a button
+    if update.callback_query is None and not (
+        message is not None
+        and (message.location is not None or (message.text or "").startswith("/"))
+    ):
+        return
     runtime = context.runtime
     await apply(
         context.application,

@@ -167,6 +167,11 @@ async def test_a_request_goes_to_the_nearest_agencies_and_exactly_two_commit(h: 
     assert unit is not None and unit.status is UnitStatus.AVAILABLE
     assert FR("released") in (h.card(h.ops).text or "")
     assert any(FR("released") in t for t in h.bot_texts(h.agency_sdis59))
+    # closing the incident sends the other unit home, and its agency hears of it
+    await h.say(h.commander, h.ops, "/close")
+    unit = await resources.get_unit(h.runtime.db, "BE-FLUVIA-ZW-1")
+    assert unit is not None and unit.status is UnitStatus.AVAILABLE
+    assert any(NL("released") in t for t in h.bot_texts(h.agency_fluvia))
 
 
 async def test_a_decline_moves_to_the_next_unit(sim: TelegramSimulator, tmp_path: Path) -> None:
