@@ -17,6 +17,7 @@ from bot.cards import CardPublisher
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.i18n import translator
+from bot.inbox import ConfirmWhenHandled, Inbox, PassApplication
 from bot.models import LANGUAGES
 from bot.notices import chat_unreachable
 from bot.outbox import OutboxSender
@@ -40,15 +41,23 @@ def build_application(settings: Settings) -> PassApp:
         tzinfo=ZoneInfo(settings.i18n.timezone),
         link_preview_options=None,
     )
+    # Telegram hears that an update arrived only once it is handled (bot.inbox)
+    inbox = Inbox(confirm_each=settings.telegram.mode is Mode.WEBHOOK)
     builder = (
         ApplicationBuilder()
+        .application_class(PassApplication)
         .token(settings.token)
         .base_url(settings.telegram.base_url)
         .defaults(defaults)
         .context_types(ContextTypes(context=PContext))
         # AIORateLimiter keeps us inside Telegram's limits and retries a 429 after retry_after
         .rate_limiter(_rate_limiter(settings))
-        .get_updates_read_timeout(settings.telegram.poll_timeout + 10)
+        .update_queue(inbox)
+        .get_updates_request(
+            ConfirmWhenHandled(
+                inbox, connection_pool_size=1, read_timeout=settings.telegram.poll_timeout + 10
+            )
+        )
         .post_init(_start)
         .post_stop(_stop_work)
         .post_shutdown(_stop)
@@ -83,6 +92,8 @@ async def _start(app: PassApp) -> None:
         app.bot,
         min_interval=runtime.settings.cards.min_edit_interval,
         timeline_entries=runtime.settings.cards.timeline_entries,
+        # a 403 on a card: the same as on any message (the sender starts just below)
+        on_unreachable=lambda chat_id, error: runtime.outbox.chat_unreachable(chat_id, error),
     )
     runtime.sender = OutboxSender(runtime.db, app.bot, on_unreachable=chat_unreachable)
     runtime.tally_publisher = TallyPublisher(

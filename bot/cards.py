@@ -5,34 +5,59 @@ The publisher then edits the message until `shown_version` catches up. Edits are
 (bot.coalesce): at most one per card every `min_interval` seconds, each rendering the state as
 it is then, so a burst of changes ends with one correct card, never a stale one.
 Cards left behind by a crash are brought up to date at start (`catch_up`).
+
+Telegram's refusals: a 429 waits its `retry_after`, a 5xx or a time-out is retried with
+backoff, a card that is gone is posted again and pinned, a group upgraded to a supergroup is
+followed to its new id (the card is posted there), a chat that blocked or removed the bot is
+reported through `on_unreachable`. A crash between posting a card and storing its message id
+posts it once more at the next start: at most one extra card per crash.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot import incidents, requests, situation
 from bot.coalesce import Coalescer
 from bot.db import Database
-from bot.directory import get_chat
+from bot.directory import get_chat, migrate_chat
 from bot.render.card import render_card
 from bot.render.keyboards import card_keyboard
 
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int]  # (incident ref, chat id)
+# The bot was blocked or removed: (chat id, Telegram's words).
+UnreachableCallback = Callable[[int, str], Awaitable[None]]
+MAX_BACKOFF = 60.0
 
 
 class CardPublisher:
     def __init__(
-        self, db: Database, bot: Bot, *, min_interval: float, timeline_entries: int
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        min_interval: float,
+        timeline_entries: int,
+        on_unreachable: UnreachableCallback | None = None,
     ) -> None:
         self._db = db
         self._bot = bot
+        self._on_unreachable = on_unreachable
+        self._failures: dict[Key, int] = {}
         self._timeline_entries = timeline_entries
         self._edits: Coalescer[Key] = Coalescer(
             self._refresh, min_interval=min_interval, name="card"
@@ -64,7 +89,37 @@ class CardPublisher:
         await self._edits.close()
 
     async def _refresh(self, key: Key) -> float | None:
-        return await self._publish(*key)
+        try:
+            retry = await self._publish(*key)
+        except ChatMigrated as exc:
+            await self._migrated(key[1], exc.new_chat_id)
+            retry = None
+        except RetryAfter as exc:
+            after = exc.retry_after
+            return after if isinstance(after, (int, float)) else after.total_seconds()
+        except Forbidden as exc:
+            log.warning("event=card_forbidden incident=%s chat=%s error=%s", *key, exc)
+            if self._on_unreachable is not None:
+                await self._on_unreachable(key[1], exc.message)
+            retry = None
+        except BadRequest as exc:
+            # nothing a retry would change (the next change of the incident tries again)
+            log.error("event=card_refused incident=%s chat=%s error=%s", *key, exc)
+            retry = None
+        except NetworkError as exc:  # 5xx, time-outs, connection trouble: soon again
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            log.warning("event=card_retry incident=%s chat=%s error=%s", *key, exc)
+            return min(2.0 ** (failures - 1), MAX_BACKOFF)
+        self._failures.pop(key, None)
+        return retry
+
+    async def _migrated(self, old_id: int, new_id: int) -> None:
+        """The group became a supergroup: follow it, and post its cards there."""
+        log.warning("event=chat_migrated old=%s new=%s", old_id, new_id)
+        async with self._db.transaction() as tx:
+            await migrate_chat(tx, old_id, new_id)
+        await self.catch_up()
 
     async def _publish(self, ref: int, chat_id: int) -> float | None:
         """Show the card's current state; return seconds to wait before retrying, if needed."""
@@ -89,45 +144,36 @@ class CardPublisher:
         )
         keyboard = card_keyboard(incident, chat.languages)
         message_id: int | None = card["message_id"]
-        try:
-            if message_id is not None:
-                try:
-                    await self._bot.edit_message_text(
-                        html,
-                        chat_id=chat_id,
-                        message_id=message_id,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard,
-                    )
-                except BadRequest as exc:
-                    reason = exc.message.lower()
-                    if "not modified" in reason:
-                        pass  # already shows this state
-                    elif "not found" in reason or "can't be edited" in reason:
-                        log.warning("event=card_gone incident=%s chat=%s", ref, chat_id)
-                        message_id = None
-                    else:
-                        raise
-            if message_id is None:
-                message = await self._bot.send_message(
-                    chat_id, html, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        if message_id is not None:
+            try:
+                await self._bot.edit_message_text(
+                    html,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
                 )
-                message_id = message.message_id
-                # remember the card at once: a reply to it must reach the timeline
-                await incidents.remember_message(self._db, chat_id, message_id, ref)
-                try:
-                    await self._bot.pin_chat_message(chat_id, message_id, disable_notification=True)
-                except TelegramError as exc:
-                    # without the right to pin, the card still works unpinned
-                    log.warning(
-                        "event=card_pin_failed incident=%s chat=%s error=%s", ref, chat_id, exc
-                    )
-        except RetryAfter as exc:
-            retry = exc.retry_after
-            return retry if isinstance(retry, (int, float)) else retry.total_seconds()
-        except Forbidden as exc:
-            log.warning("event=card_forbidden incident=%s chat=%s error=%s", ref, chat_id, exc)
-            return None
+            except BadRequest as exc:
+                reason = exc.message.lower()
+                if "not modified" in reason:
+                    pass  # already shows this state
+                elif "not found" in reason or "can't be edited" in reason:
+                    log.warning("event=card_gone incident=%s chat=%s", ref, chat_id)
+                    message_id = None
+                else:
+                    raise
+        if message_id is None:
+            message = await self._bot.send_message(
+                chat_id, html, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+            message_id = message.message_id
+            # remember the card at once: a reply to it must reach the timeline
+            await incidents.remember_message(self._db, chat_id, message_id, ref)
+            try:
+                await self._bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+            except TelegramError as exc:
+                # without the right to pin, the card still works unpinned
+                log.warning("event=card_pin_failed incident=%s chat=%s error=%s", ref, chat_id, exc)
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE cards SET message_id = ?, shown_version = MAX(shown_version, ?)"

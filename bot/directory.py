@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.config import Settings
 from bot.db import Database, Row, Tx, to_db_time, utcnow
 from bot.models import Chat, ChatKind, Country, Person, Role
+
+log = logging.getLogger(__name__)
 
 
 def _chat(row: Row) -> Chat:
@@ -46,6 +50,16 @@ async def seed(db: Database, settings: Settings) -> None:
             row = await tx.one("SELECT seed FROM chats WHERE id = ?", (chat.id,))
             if row is not None and row["seed"] == seed_json:
                 continue
+            if row is None:
+                moved = await tx.one("SELECT id FROM chats WHERE seed = ?", (seed_json,))
+                if moved is not None:
+                    # the group became a supergroup: the database follows its new id
+                    log.warning(
+                        "event=chat_moved config_id=%d id=%d hint=update the id in the config",
+                        chat.id,
+                        moved["id"],
+                    )
+                    continue
             values = (
                 chat.name,
                 chat.kind.value,
@@ -150,9 +164,15 @@ async def ensure_person(
 
 
 async def set_language(
-    db: Database, person_id: int, name: str, username: str | None, language: str
+    db: Database,
+    person_id: int,
+    name: str,
+    username: str | None,
+    language: str,
+    update_id: int | None = None,
 ) -> None:
     async with db.transaction() as tx:
+        await tx.claim_update(update_id)
         await ensure_person(tx, person_id, name, username)
         await tx.execute("UPDATE people SET language = ? WHERE id = ?", (language, person_id))
 
@@ -163,28 +183,66 @@ async def chat_names(db: Database) -> dict[int, str]:
     return {row["id"]: row["name"] for row in rows}
 
 
-async def set_chat_languages(db: Database, chat_id: int, languages: list[str]) -> None:
+async def set_chat_languages(
+    db: Database, chat_id: int, languages: list[str], update_id: int | None = None
+) -> None:
     async with db.transaction() as tx:
+        await tx.claim_update(update_id)
         await tx.execute(
             "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
         )
 
 
+async def follow_migration(db: Database, old_id: int, new_id: int, update_id: int | None) -> None:
+    """Telegram's service message about a group's upgrade, in the old or the new chat."""
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await migrate_chat(tx, old_id, new_id)
+
+
+# Where a chat's id is kept besides `chats` (incidents follow it by ON UPDATE CASCADE too).
+# Tables of features not installed yet are skipped.
+_CHAT_COLUMNS = (
+    ("incidents", "chat_id"),
+    ("cards", "chat_id"),
+    ("timeline", "chat_id"),
+    ("outbox", "chat_id"),
+    ("alert_targets", "chat_id"),
+    ("alert_acks", "chat_id"),
+    ("alerts", "origin_chat_id"),
+    ("statements", "origin_chat_id"),
+    ("requests", "chat_id"),
+)
+
+
 async def migrate_chat(tx: Tx, old_id: int, new_id: int) -> None:
-    """A group became a supergroup with a new id: follow it everywhere, lose nothing."""
+    """A group became a supergroup with a new id: follow it everywhere, lose nothing.
+
+    Idempotent: Telegram tells it twice (a service message in each chat) and a refused call
+    tells it again. Message ids do not carry over to the supergroup, so the cards there are
+    posted again (their version is bumped for the card publisher) and replies to the old
+    group's messages are forgotten.
+    """
     if old_id == new_id:
         return
     exists = await tx.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
     if exists is None:
         await tx.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
-    for table, column in (
-        ("incidents", "chat_id"),
-        ("cards", "chat_id"),
-        ("incident_messages", "chat_id"),
-        ("timeline", "chat_id"),
-        ("outbox", "chat_id"),
-    ):
-        await tx.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id))
+    await tx.execute("DELETE FROM incident_messages WHERE chat_id = ?", (old_id,))
+    await tx.execute(
+        "UPDATE cards SET message_id = NULL, version = version + 1 WHERE chat_id = ?", (old_id,)
+    )
+    await tx.execute(
+        "UPDATE alerts SET tally_message_id = NULL WHERE origin_chat_id = ?", (old_id,)
+    )
+    tables = {row["name"] for row in await tx.all("SELECT name FROM sqlite_master")}
+    if "requests" in tables:  # a resource request's card, like an incident's
+        await tx.execute("UPDATE requests SET card_message_id = NULL WHERE chat_id = ?", (old_id,))
+    for table, column in _CHAT_COLUMNS:
+        if table in tables:
+            await tx.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id)
+            )
 
 
 async def liaison_chats(tx: Tx, country: Country | None = None) -> list[Chat]:

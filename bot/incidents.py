@@ -480,6 +480,16 @@ async def remember_message(db: Database, chat_id: int, message_id: int, ref: int
         )
 
 
+async def mark_processed(db: Database, update_id: int) -> None:
+    """An update handled without a stored effect: remembered, so it is not handled twice."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)"
+            " ON CONFLICT (update_id) DO NOTHING",
+            (update_id, to_db_time(utcnow())),
+        )
+
+
 async def was_processed(db: Database, update_id: int) -> bool:
     async with db.read() as tx:
         row = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping
 from enum import StrEnum
@@ -68,8 +69,11 @@ _SYNONYMS: Mapping[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=8192)
 def fold(word: str) -> str:
-    """Lower case, no accents, no spaces or dashes: 'Sévère' == 'severe', 'porte-parole'."""
+    """Lower case, no accents, no spaces or dashes: 'Sévère' == 'severe', 'porte-parole'.
+
+    Cached: agency names are folded once per unit and chat in every nearest-unit search."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if c.isalnum())
 

@@ -234,7 +234,7 @@ class OutboxSender:
         except ChatMigrated as exc:
             await self._migrated(row, exc.new_chat_id)
         except Forbidden as exc:
-            await self._unreachable(row, exc.message)
+            await self.chat_unreachable(row["chat_id"], exc.message)
         except BadRequest as exc:
             await self._fail(row, f"400 {exc.message}")
         except (TimedOut, NetworkError) as exc:  # 5xx, time-outs, connection trouble
@@ -297,21 +297,22 @@ class OutboxSender:
             )
         log.error("event=outbox_failed id=%s chat=%s error=%s", row["id"], row["chat_id"], error)
 
-    async def _unreachable(self, row: Row, error: str) -> None:
-        """The bot was blocked or removed: stop sending there and tell the liaisons."""
+    async def chat_unreachable(self, chat_id: int, error: str) -> None:
+        """The bot was blocked or removed (a 403 to a message or a card edit): stop sending
+        there and tell the liaisons, once."""
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'unreachable', last_error = ?, claimed_until = NULL"
                 " WHERE chat_id = ? AND status = 'pending'",
-                (error[:500], row["chat_id"]),
+                (error[:500], chat_id),
             )
             first = await tx.execute(
                 "UPDATE chats SET unreachable_at = ? WHERE id = ? AND unreachable_at IS NULL",
-                (to_db_time(utcnow()), row["chat_id"]),
+                (to_db_time(utcnow()), chat_id),
             )
             if first and self._on_unreachable is not None:
-                await self._on_unreachable(tx, row["chat_id"], error)
-        log.warning("event=chat_unreachable chat=%s error=%s", row["chat_id"], error)
+                await self._on_unreachable(tx, chat_id, error)
+        log.warning("event=chat_unreachable chat=%s error=%s", chat_id, error)
         self.wake()
 
     async def _migrated(self, row: Row, new_chat_id: int) -> None:

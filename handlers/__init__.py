@@ -39,7 +39,7 @@ from handlers import (
 from handlers import requests as resource_requests
 from handlers.context import PContext, say
 from handlers.errors import on_error
-from handlers.gate import gate
+from handlers.gate import HANDLED_GROUP, gate, handled, unknown_button
 
 Callback = Callable[[Update, Any], Coroutine[Any, Any, None]]
 
@@ -224,6 +224,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(roster.rollcall_button, pattern=r"^rc1:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
     app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
+    # any other callback data (forged, or of a version no longer served) gets an answer too
+    app.add_handler(CallbackQueryHandler(unknown_button))
     app.add_handler(
         MessageHandler(
             filters.REPLY
@@ -272,4 +274,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     # last (group 3): an incident of the chat got a location that waiting requests need
     app.add_handler(TypeHandler(Update, resource_requests.resume_waiting), group=3)
+    # very last: an update that stored nothing is remembered as handled all the same
+    app.add_handler(TypeHandler(Update, handled), group=HANDLED_GROUP)
     app.add_error_handler(on_error)

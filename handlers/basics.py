@@ -46,12 +46,15 @@ async def lang(update: Update, context: PContext) -> None:
                 actor.person.name,
                 actor.person.username,
                 wanted[0],
+                actor.update_id,
             )
             context.actor = replace(actor, languages=(wanted[0],), own_language=wanted[0])
         else:
             if Role.ADMIN not in actor.person.roles:
                 raise UserError(N_("Only an admin can change the languages of a group."))
-            await directory.set_chat_languages(context.runtime.db, actor.chat_id, wanted)
+            await directory.set_chat_languages(
+                context.runtime.db, actor.chat_id, wanted, actor.update_id
+            )
             context.actor = replace(actor, languages=tuple(wanted))
     except UserError as error:
         await refuse(update, context, error)

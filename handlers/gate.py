@@ -11,8 +11,8 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
-from bot import directory
-from bot.i18n import N_, normalize_language
+from bot import directory, incidents
+from bot.i18n import N_, normalize_language, translator
 from bot.models import Person
 from bot.render.common import text
 from handlers.context import Actor, PContext, render_text
@@ -36,6 +36,8 @@ async def gate(update: Update, context: PContext) -> None:
 async def _gate(update: Update, context: PContext) -> None:
     runtime = context.runtime
     db = runtime.db
+    if await _migration(update, context):
+        raise ApplicationHandlerStop
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or user.is_bot:
@@ -76,6 +78,7 @@ async def _gate(update: Update, context: PContext) -> None:
     # the bot is back in a chat that had blocked or removed it: what was held goes out
     if _bot_added(update) and await directory.reinstate(db, chat.id):
         runtime.outbox.wake()
+        await runtime.cards.catch_up()
     if known is None:
         # a member of a registered group: known from now on (name only, never their chatter)
         await directory.remember_member(db, user.id, user.full_name, user.username, own_language)
@@ -88,6 +91,51 @@ async def _gate(update: Update, context: PContext) -> None:
         timezone=registered.timezone,
         update_id=update.update_id,
     )
+
+
+async def _migration(update: Update, context: PContext) -> bool:
+    """A group upgraded to a supergroup: Telegram's service message in the old chat
+    (migrate_to_chat_id) or in the new one (migrate_from_chat_id). Follow the new id."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return False
+    if message.migrate_to_chat_id:
+        old, new = chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, chat.id
+    else:
+        return False
+    log.info("event=chat_migrated old=%d new=%d", old, new)
+    runtime = context.runtime
+    if await incidents.was_processed(runtime.db, update.update_id):
+        return True
+    await directory.follow_migration(runtime.db, old, new, update.update_id)
+    # the supergroup gets the cards posted afresh, and what was queued for the group
+    await runtime.cards.catch_up()
+    runtime.outbox.wake()
+    return True
+
+
+# The handler group of `handled`: after every other.
+HANDLED_GROUP = 100
+
+
+async def unknown_button(update: Update, context: PContext) -> None:
+    """Callback data that no handler knows (forged, or from a retired keyboard)."""
+    query = update.callback_query
+    if query is not None:
+        tr = translator(context.actor.own_language)
+        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
+
+
+async def handled(update: Update, context: PContext) -> None:
+    """Runs after every handler (the last group): an update that stored nothing (a /status, a
+    refusal, chatter) is marked handled too, so Telegram delivering it again after a crash
+    does not answer it twice. Updates that stored something were marked in that same
+    transaction (`Tx.claim_update`)."""
+    if context.known_actor is not None:
+        await incidents.mark_processed(context.runtime.db, update.update_id)
 
 
 def _bot_added(update: Update) -> bool:
