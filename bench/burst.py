@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import time
 from pathlib import Path
 
@@ -50,9 +51,7 @@ def _metrics(results: Results) -> None:
             digits=0,
         )
     )
-    results.define(
-        Metric("burst_settle", "burst: last reply to final card edit", "s", digits=2)
-    )
+    results.define(Metric("burst_settle", "burst: last reply to final card edit", "s", digits=2))
     results.define(
         Metric("burst_429", "burst: 429 answers received", "", "0", lambda v: v == 0, digits=0)
     )
@@ -121,7 +120,7 @@ async def run_once(replies: int, workdir: Path, results: Results) -> None:
                 if c.method == "editMessageText" and c.arg("message_id") == card.message_id
             ]
             ok_edits = [c for c in edits if c.ok]
-            gaps = [b.time - a.time for a, b in zip(ok_edits, ok_edits[1:], strict=False)]
+            gaps = [b.time - a.time for a, b in itertools.pairwise(ok_edits)]
             body = card.text or ""
             positions = [body.find(html.unescape(t)) for t in texts[-5:]]
             exact = all(p >= 0 for p in positions) and positions == sorted(positions)

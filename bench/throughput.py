@@ -76,7 +76,7 @@ class Group:
 
 def _metrics(results: Results) -> None:
     results.define(
-        Metric("tp_updates", "Passerelle: updates/s (5,000 queued at once)", "/s", digits=0)
+        Metric("tp_updates", "Passerelle: updates/s (whole stream queued at once)", "/s", digits=0)
     )
     results.define(
         Metric("tp_answered", "Passerelle: answered commands/s (same run)", "/s", digits=0)
