@@ -203,6 +203,13 @@ class Settings(_Strict):
             if person.id in seen:
                 problems.append(f"people[{i}].id: person {person.id} is listed twice")
             seen.add(person.id)
+        chat_ids = {chat.id for chat in self.chats}
+        for key, ids in sorted(self.escalation.chats.items()):
+            for chat_id in ids:
+                if chat_id not in chat_ids:
+                    problems.append(
+                        f"escalation.chats.{key}: chat {chat_id} is not among the [[chats]]"
+                    )
         if self.telegram.mode is Mode.WEBHOOK and not self.webhook.url:
             problems.append("webhook.url: required when telegram.mode is 'webhook'")
         if problems:

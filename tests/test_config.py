@@ -108,3 +108,22 @@ def test_check_config_accepts_the_example_with_a_token() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_escalation_levels_and_chats_are_checked() -> None:
+    data = {
+        "telegram": {"token": "1:a"},
+        "chats": [{"id": -5, "name": "c", "kind": "liaison", "country": "BE", "languages": ["fr"]}],
+        "escalation": {"chats": {"BE.provincial": [-5, -6]}},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, env={})
+    assert caught.value.problems == [
+        "escalation.chats.BE.provincial: chat -6 is not among the [[chats]]"
+    ]
+    data["escalation"] = {"chats": {"BE.departmental": [-5]}}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, env={})
+    assert caught.value.problems[0].startswith(
+        "escalation.chats: unknown level BE.departmental (one of BE.communal"
+    )
