@@ -10,15 +10,27 @@ from pathlib import Path
 
 import pytest
 
-from bot import directory, evaluations, requests, resources, situation
+from bot import directory, evaluations, phases, requests, resources, situation
 from bot.config import Settings, parse_settings
 from bot.db import Database, to_db_time
+from bot.i18n import translator
 from bot.incidents import Author, add_location, close, declare, incident_in
 from bot.models import OfferStatus, Person, ResourceType
 from bot.render.report import render_report
 from bot.reports import collect, to_json
 from bot.situation_map import map_data
-from tests.conftest import AGENCY_SDIS59, COMMANDER, DUTY_SDIS59, OPS_BILINGUAL, settings_data
+from tests.conftest import (
+    AGENCY_SDIS59,
+    COMMANDER,
+    DUTY_SDIS59,
+    LIAISON_BE,
+    LIAISON_FR,
+    OPS_BILINGUAL,
+    settings_data,
+)
+
+FR = translator("fr").gettext
+NL = translator("nl").gettext
 
 BOSS = Author(COMMANDER, "Marc Delattre", "mdelattre")
 SDIS = Person(id=DUTY_SDIS59, name="Karim Benali", agency="SDIS 59")
@@ -148,3 +160,87 @@ async def test_request_times_and_durations_in_the_report(
     assert "on scene after 19 min" in html
     data = to_json(report)
     assert '"request_to_commit_min": 4.0' in data and '"cross_border": [' in data
+
+
+async def test_one_escalation_raises_every_country_whose_units_are_there(
+    setup: tuple[Database, Settings],
+) -> None:
+    """The issue's scenario: a French engine works a Belgian fire; /escalate (no country)
+    raises the Belgian phase to provincial and the French level to departmental, and each
+    side's authority chat is told."""
+    db, settings = setup
+    chat = await directory.get_chat(db, OPS_BILINGUAL)
+    assert chat is not None
+    incident = await declare(
+        db, chat=chat, title="Feu, site Seveso", author=BOSS, exercise=False, update_id=None
+    )
+    ref = incident.ref
+    await add_location(
+        db,
+        ref=ref,
+        lat=50.7754,
+        lon=3.0012,
+        author=BOSS,
+        chat_id=chat.id,
+        message_id=None,
+        update_id=None,
+    )
+    outcome = await requests.create(
+        db,
+        ref=ref,
+        type_=ResourceType.FIRE_ENGINE,
+        quantity=1,
+        note=None,
+        author=BOSS,
+        chat_id=chat.id,
+        update_id=None,
+        settings=settings.requests,
+    )
+    async with db.read() as tx:
+        row = await tx.one(
+            "SELECT o.id FROM request_offers o JOIN units u ON u.id = o.unit_id"
+            " WHERE u.code = 'FR-SDIS59-FPT-1' AND o.request_id = ?",
+            (outcome.request.id,),
+        )
+    assert row is not None
+    await requests.answer(
+        db,
+        offer_id=row["id"],
+        commit=True,
+        person=SDIS,
+        chat=await directory.get_chat(db, AGENCY_SDIS59),
+        update_id=None,
+        settings=settings.requests,
+    )
+    async with db.read() as tx:
+        current = await incident_in(tx, ref)
+        assert current is not None
+        involved = await situation.involved_countries_in(tx, current)
+    notify = {"BE.provincial": [LIAISON_BE], "FR.departmental": [LIAISON_FR]}
+    change = await phases.change(
+        db,
+        ref=ref,
+        up=True,
+        country=None,
+        author=BOSS,
+        chat_id=chat.id,
+        update_id=None,
+        notify=notify,
+        involved=involved,
+    )
+    assert [(c.value, new.value) for c, _, new in change.changes] == [
+        ("BE", "provincial"),
+        ("FR", "departmental"),
+    ]
+    async with db.read() as tx:
+        told = await tx.all("SELECT chat_id, html FROM outbox WHERE purpose = 'phase'")
+        around = await situation.surroundings_in(tx, current)
+    by_chat = {r["chat_id"]: r["html"] for r in told}
+    assert set(by_chat) == {LIAISON_BE, LIAISON_FR}
+    assert FR("the préfet") in by_chat[LIAISON_FR]
+    assert FR("the provincial governor") in by_chat[LIAISON_BE]
+    assert NL("the provincial governor") in by_chat[LIAISON_BE]  # a bilingual chat
+    assert [(s.country.value, s.level.value) for s in around.phases] == [
+        ("BE", "provincial"),
+        ("FR", "departmental"),
+    ]
