@@ -230,7 +230,8 @@ async def test_private_lang_switches_to_dutch(harness: Harness) -> None:
     assert h.last_text(dm2) == NL(
         "Passerelle is a coordination tool of the emergency services. Journalists: please "
         "contact the press office of the authority in charge (mayor's office, prefecture or "
-        "governor).")
+        "governor)."
+    )
     assert "/lang" not in h.last_text(dm2)
     await h.say(h.responder, h.ops, "Bonjour")
     await h.say(h.responder, dm2, "/help")
