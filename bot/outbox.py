@@ -25,6 +25,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.db import Database, Row, Tx, to_db_time, utcnow
 from bot.directory import migrate_chat
+from bot.render.common import split_message
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +51,34 @@ async def enqueue(
     key: str | None = None,
 ) -> int | None:
     """Queue a message in the caller's transaction; returns its id (None if `key` was queued
-    already)."""
+    already). A message longer than Telegram allows is queued as several, cut between lines
+    (the buttons go with the last part)."""
     now = to_db_time(utcnow())
     if key is not None:
         existing = await tx.one("SELECT id FROM outbox WHERE dedupe_key = ?", (key,))
         if existing is not None:
             return None
-    return await tx.execute(
-        "INSERT INTO outbox (chat_id, purpose, html, reply_markup, incident_id, subject_id,"
-        " dedupe_key, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            chat_id,
-            purpose,
-            html,
-            json.dumps(reply_markup) if reply_markup else None,
-            incident_ref,
-            subject_id,
-            key,
-            now,
-            now,
-        ),
-    )
+    parts = split_message(html)
+    first: int | None = None
+    for number, part in enumerate(parts, start=1):
+        last = number == len(parts)
+        row_id = await tx.execute(
+            "INSERT INTO outbox (chat_id, purpose, html, reply_markup, incident_id, subject_id,"
+            " dedupe_key, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                chat_id,
+                purpose,
+                part,
+                json.dumps(reply_markup) if reply_markup and last else None,
+                incident_ref,
+                subject_id,
+                key if key is None or number == 1 else f"{key}#{number}",
+                now,
+                now,
+            ),
+        )
+        first = first if first is not None else row_id
+    return first
 
 
 class OutboxSender:

@@ -116,8 +116,14 @@ async def answer(update: Update, context: PContext, html: str) -> Message | None
 
 def error_text(languages: tuple[str, ...], error: UserError) -> str:
     """A refusal, in every language of the chat; what the user typed is escaped."""
-    safe = {k: v if isinstance(v, (Term, list)) else text(str(v)) for k, v in error.params.items()}
-    return each_language(languages, lambda tr: "⛔ " + translate(tr, error.message, safe))
+    # everything is text, the message itself too: "Usage: /cap <alert number>" is no HTML tag
+
+    def one(tr: Translator) -> str:
+        values = {k: text(str(_value(tr, v))) for k, v in error.params.items()}
+        template = text(tr.gettext(error.message))
+        return "⛔ " + (template.format(**values) if values else template)
+
+    return each_language(languages, one)
 
 
 async def refuse(update: Update, context: PContext, error: UserError) -> None:

@@ -16,7 +16,6 @@ Run with PERMISSIONS_DISCOVER=1 to print the observed table instead of asserting
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -362,9 +361,7 @@ async def _settle(h: Harness) -> None:
     """Harness.settle, leaner: the matrix runs hundreds of cells."""
     assert h.app is not None
     updates = h.sim.world.updates
-    async with asyncio.timeout(10):
-        while updates.pending:
-            await asyncio.sleep(0.002)
+    await h.sim.wait_for(lambda: not updates.pending, timeout=10, interval=0.002)
     await h.app.update_queue.join()
     await h.runtime.outbox.drained()
     await h.runtime.cards.idle()

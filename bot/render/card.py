@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from bot.i18n import Translator, each_language
@@ -17,9 +18,13 @@ from bot.situation import Surroundings
 MAX_NOTE_ON_CARD = 280
 
 
-def _shorten(entry: TimelineEntry) -> TimelineEntry:
-    if entry.text and len(entry.text) > MAX_NOTE_ON_CARD:
-        return entry.model_copy(update={"text": entry.text[: MAX_NOTE_ON_CARD - 1] + "…"})
+# When the card is still too long: shorter notes, then fewer of them (note length, entries).
+_TIGHTER = ((120, 5), (60, 3), (40, 1))
+
+
+def _shorten(entry: TimelineEntry, limit: int = MAX_NOTE_ON_CARD) -> TimelineEntry:
+    if entry.text and len(entry.text) > limit:
+        return entry.model_copy(update={"text": entry.text[: limit - 1] + "…"})
     return entry
 
 
@@ -67,6 +72,7 @@ def _card_block(
     timezone: str,
     requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
+    note_limit: int = MAX_NOTE_ON_CARD,
 ) -> str:
     _ = tr.gettext
     lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone, around)]
@@ -83,11 +89,24 @@ def _card_block(
     if timeline:
         lines.append("")
         lines.append("<b>" + _("Timeline") + "</b>")
-        lines.extend(common.timeline_line(tr, _shorten(e), timezone) for e in timeline)
+        lines.extend(common.timeline_line(tr, _shorten(e, note_limit), timezone) for e in timeline)
     if incident.is_open:
         lines.append("")
         lines.append("<i>" + _("Reply to this card to add to the timeline.") + "</i>")
     return "\n".join(lines)
+
+
+def _tighter_block(
+    tr: Translator,
+    *,
+    incident: Incident,
+    timeline: Sequence[TimelineEntry],
+    timezone: str,
+    requests: Sequence[ResourceRequest],
+    around: Surroundings | None,
+    note_limit: int,
+) -> str:
+    return _card_block(tr, incident, timeline, timezone, requests, around, note_limit)
 
 
 def render_card(
@@ -98,7 +117,26 @@ def render_card(
     requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
 ) -> str:
-    """`requests`: the incident's resource requests, for its Resources section."""
-    return each_language(
+    """`requests`: the incident's resource requests, for its Resources section.
+
+    A card is one message: when long notes or fields would take it past Telegram's 4096
+    characters, its notes are shortened, then fewer are shown, then the text is cut safely."""
+    html = each_language(
         languages, lambda tr: _card_block(tr, incident, timeline, timezone, requests, around)
     )
+    for note_limit, entries in _TIGHTER:
+        if common.plain_length(html) <= common.TELEGRAM_LIMIT:
+            return html
+        html = each_language(
+            languages,
+            functools.partial(
+                _tighter_block,
+                incident=incident,
+                timeline=timeline[-entries:],
+                timezone=timezone,
+                requests=requests,
+                around=around,
+                note_limit=note_limit,
+            ),
+        )
+    return common.shorten_html(html, common.TELEGRAM_LIMIT)
