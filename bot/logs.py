@@ -21,10 +21,26 @@ class RedactToken(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """The whole line redacted, traceback included (an exception's text may hold a URL)."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self._secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        for secret in self._secrets:
+            line = line.replace(secret, "[redacted]")
+        return line
+
+
 def setup(level: str = "INFO", secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+        RedactingFormatter(
+            "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets or []
+        )
     )
     handler.addFilter(RedactToken(secrets or []))
     root = logging.getLogger()
