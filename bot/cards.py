@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -31,7 +31,7 @@ from telegram.error import (
 
 from bot import incidents, requests, situation
 from bot.coalesce import Coalescer
-from bot.db import Database
+from bot.db import Database, Row
 from bot.directory import get_chat, migrate_chat
 from bot.render.card import render_card
 from bot.render.keyboards import card_keyboard
@@ -121,8 +121,10 @@ class CardPublisher:
             await migrate_chat(tx, old_id, new_id)
         await self.catch_up()
 
-    async def _publish(self, ref: int, chat_id: int) -> float | None:
-        """Show the card's current state; return seconds to wait before retrying, if needed."""
+    async def render(
+        self, ref: int, chat_id: int
+    ) -> tuple[Row, str, InlineKeyboardMarkup | None] | None:
+        """The card as it must read now: (its row, HTML, keyboard); None if there is none."""
         async with self._db.read() as tx:
             card = await tx.one(
                 "SELECT message_id, version, shown_version FROM cards"
@@ -136,13 +138,20 @@ class CardPublisher:
         chat = await get_chat(self._db, chat_id)
         if card is None or incident is None or chat is None:
             return None
-        if card["shown_version"] >= card["version"]:
-            return None
-        version = card["version"]
         html = render_card(
             incident, timeline, chat.languages, chat.timezone, resource_requests, around=around
         )
-        keyboard = card_keyboard(incident, chat.languages)
+        return card, html, card_keyboard(incident, chat.languages)
+
+    async def _publish(self, ref: int, chat_id: int) -> float | None:
+        """Show the card's current state; return seconds to wait before retrying, if needed."""
+        rendered = await self.render(ref, chat_id)
+        if rendered is None:
+            return None
+        card, html, keyboard = rendered
+        if card["shown_version"] >= card["version"]:
+            return None
+        version = card["version"]
         message_id: int | None = card["message_id"]
         if message_id is not None:
             try:

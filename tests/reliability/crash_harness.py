@@ -1,0 +1,840 @@
+"""The crash harness: the bot as a separate process (`python -m bot`) against the stand-in,
+a scripted multi-incident scenario, and SIGKILL at random moments, restarting each time on
+the same database.
+
+    python -m tests.reliability.crash_harness --updates 2000 --kills 20 [--seed 7]
+
+The stand-in runs in this process; the bot reads its configuration from a temporary TOML
+file. Users declare incidents in four operations groups, reply to the cards, share
+locations, type /log and /status, press the card's buttons, name the spokesperson, who
+publishes statements to the media; the liaison alerts 50 agency chats, whose duty officers
+acknowledge (sometimes twice); commanders request ambulances, and the agencies commit their
+units (sometimes pressing twice) or decline. Between the updates, at seeded random moments,
+the bot is killed with SIGKILL and started again.
+
+"Confirmed by Telegram" is the stand-in's getUpdates offset: an update is confirmed when the
+bot asks for updates with a higher offset, and the stand-in forgets it. Right after each
+kill, every confirmed update must have its effect in the database; at the end: no timeline
+entry, commitment or acknowledgement is doubled, every alert, statement and offer reached
+every target (duplicates counted: at most one per kill), and every card shows the final
+state. The counts are printed; any failure exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.simulator import SimChat, SimMessage, TelegramSimulator
+
+TOKEN = "424242:CRASH-harness-token"
+OPS = [-100700 - g for g in range(4)]
+LIAISON_CHAT = -100800
+MEDIA_CHAT = -100801
+AGENCIES = 50
+AGENCY_CHATS = [-100900 - i for i in range(AGENCIES)]
+COMMANDERS = [7000 + g for g in range(4)]
+SPOKESPERSON = 7100
+LIAISON = 7101
+RESPONDERS = [8000 + r for r in range(12)]
+DUTY = [9000 + i for i in range(AGENCIES)]
+# messages the bot may have sent but not yet recorded when it is killed: the outbox sender's
+# deliveries at once (bot.outbox.OutboxSender's concurrency), plus one card post
+IN_FLIGHT = 8 + 1
+
+
+@dataclass
+class Expect:
+    """What one update must have done, checked against the database."""
+
+    update_id: int
+    kind: str  # declare, note, location, assign, close, alert, ack, statement, request, decide
+    key: Any
+
+
+@dataclass
+class Incident:
+    uid: str
+    chat: int
+    ref: int | None = None
+    steps_left: int = 0
+    assigned: bool = False
+    located: bool = False
+
+
+@dataclass
+class Counts:
+    updates: int = 0
+    kills: int = 0
+    checks_after_kill: int = 0
+    missing_after_kill: int = 0
+    confirmed: int = 0
+    expectations: int = 0
+    missing_at_end: int = 0
+    doubled_timeline: int = 0
+    doubled_commitments: int = 0
+    over_committed_requests: int = 0
+    doubled_acks: int = 0
+    alerts: int = 0
+    alert_deliveries: int = 0
+    alert_missing: int = 0
+    alert_duplicates: int = 0
+    statements: int = 0
+    statement_missing: int = 0
+    statement_duplicates: int = 0
+    offers: int = 0
+    offer_missing: int = 0
+    offer_duplicates: int = 0
+    commits: int = 0
+    acks: int = 0
+    cards: int = 0
+    cards_stale: int = 0
+    card_duplicates: int = 0
+    outbox_not_sent: int = 0
+    token_in_log: int = 0
+    # repeated messages per chat: the sender sends one message at a time to a chat, so a crash
+    # repeats at most one per chat; in all, at most as many as were being sent (IN_FLIGHT)
+    repeated_per_chat: dict[int, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def repeat(self, chat_id: int, times: int) -> None:
+        if times > 0:
+            self.repeated_per_chat[chat_id] = self.repeated_per_chat.get(chat_id, 0) + times
+
+    @property
+    def repeated(self) -> int:
+        return (
+            self.alert_duplicates
+            + self.statement_duplicates
+            + self.offer_duplicates
+            + self.card_duplicates
+        )
+
+    def ok(self) -> bool:
+        return (
+            self.missing_after_kill == 0
+            and self.missing_at_end == 0
+            and self.doubled_timeline == 0
+            and self.doubled_commitments == 0
+            and self.over_committed_requests == 0
+            and self.doubled_acks == 0
+            and self.alert_missing == 0
+            and self.statement_missing == 0
+            and self.offer_missing == 0
+            and self.cards_stale == 0
+            and self.outbox_not_sent == 0
+            and self.token_in_log == 0
+            and max(self.repeated_per_chat.values(), default=0) <= self.kills
+            and self.repeated <= IN_FLIGHT * self.kills
+        )
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def _config(sim: TelegramSimulator, db_path: Path) -> str:
+    chats: list[dict[str, Any]] = [
+        {
+            "id": chat,
+            "name": f"Ops {g}",
+            "kind": "operations",
+            "country": "BE" if g % 2 else "FR",
+            "languages": ["fr", "nl"] if g % 2 else ["fr"],
+        }
+        for g, chat in enumerate(OPS)
+    ]
+    chats.append(
+        {
+            "id": LIAISON_CHAT,
+            "name": "CODIS",
+            "kind": "liaison",
+            "country": "FR",
+            "languages": ["fr"],
+        }
+    )
+    chats.append(
+        {"id": MEDIA_CHAT, "name": "Presse", "kind": "media", "country": "BE", "languages": ["fr"]}
+    )
+    for i, chat in enumerate(AGENCY_CHATS):
+        chats.append(
+            {
+                "id": chat,
+                "name": f"Agence {i}",
+                "kind": "agency",
+                "country": "BE" if i % 2 else "FR",
+                "languages": [["fr"], ["nl"], ["fr", "nl"]][i % 3],
+                "agency": f"Agence {i}",
+            }
+        )
+    people: list[dict[str, Any]] = [
+        {"id": c, "name": f"Commandant {g}", "roles": ["commander"], "language": "fr"}
+        for g, c in enumerate(COMMANDERS)
+    ]
+    people.append(
+        {
+            "id": SPOKESPERSON,
+            "name": "Porte-parole",
+            "username": "porteparole",
+            "roles": ["spokesperson"],
+            "language": "fr",
+        }
+    )
+    people.append({"id": LIAISON, "name": "Liaison", "roles": ["liaison"], "language": "fr"})
+    for i, person in enumerate(DUTY):
+        people.append(
+            {
+                "id": person,
+                "name": f"Permanence {i}",
+                "agency": f"Agence {i}",
+                "country": "BE" if i % 2 else "FR",
+                "language": "nl" if i % 3 == 1 else "fr",
+            }
+        )
+
+    def toml_value(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = [
+        "[telegram]",
+        f"token = {toml_value(TOKEN)}",
+        f"base_url = {toml_value(sim.base_url)}",
+        f"base_file_url = {toml_value(sim.base_file_url)}",
+        "poll_timeout = 1",
+        # the stand-in enforces no flood limits here: pacing would only slow the run
+        "rate_limit = false",
+        "[storage]",
+        f"path = {toml_value(str(db_path))}",
+        "[i18n]",
+        'default_language = "fr"',
+        "[cards]",
+        "min_edit_interval = 0.1",
+        "[alerts]",
+        'kinds = ["agency"]',
+        "reminder_minutes = 1440",
+        "[requests]",
+        "offer_timeout_minutes = 600",
+        "extra_offers = 1",
+        "[roster]",
+        'rollcall_time = ""',
+    ]
+    for chat in chats:
+        lines.append("[[chats]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in chat.items()]
+    for person in people:
+        lines.append("[[people]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in person.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _roster() -> str:
+    rows = ["code,type,name,agency,country,lat,lon,capacity,status"]
+    for i in range(AGENCIES):
+        lat = 50.55 + (i % 10) * 0.02
+        lon = 3.20 + (i // 10) * 0.05
+        rows.append(
+            f"AMB-{i},ambulance,Ambulance {i},Agence {i},{'BE' if i % 2 else 'FR'},"
+            f"{lat:.4f},{lon:.4f},1,available"
+        )
+    return "\n".join(rows) + "\n"
+
+
+# --- the bot process -------------------------------------------------------------------------
+
+
+class Bot:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(self.config),
+                "--log-level",
+                "INFO",
+                stdout=out,
+                stderr=out,
+            )
+        self.starts += 1
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+        self.process = None
+
+    async def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(30):
+                await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+        self.process = None
+
+
+# --- the scenario ----------------------------------------------------------------------------
+
+
+class Scenario:
+    def __init__(self, sim: TelegramSimulator, rng: random.Random) -> None:
+        self.sim = sim
+        self.rng = rng
+        self.expects: list[Expect] = []
+        self.confirmed: set[int] = set()
+        self.counter = 0
+        self.commanders = [
+            sim.add_user(c, f"Commandant {g}", language_code="fr") for g, c in enumerate(COMMANDERS)
+        ]
+        self.spokesperson = sim.add_user(
+            SPOKESPERSON, "Porte-parole", username="porteparole", language_code="fr"
+        )
+        self.liaison = sim.add_user(LIAISON, "Liaison", language_code="fr")
+        self.responders = [
+            sim.add_user(r, f"Sapeur {r}", language_code=rng.choice(["fr", "nl", "en"]))
+            for r in RESPONDERS
+        ]
+        self.duty = [
+            sim.add_user(d, f"Permanence {i}", language_code="fr") for i, d in enumerate(DUTY)
+        ]
+        self.ops: list[SimChat] = []
+        for g, chat in enumerate(OPS):
+            members = [self.commanders[g], self.spokesperson, self.liaison, *self.responders]
+            self.ops.append(
+                sim.add_chat(
+                    chat,
+                    "supergroup",
+                    title=f"Ops {g}",
+                    members=members,
+                    bot_status="administrator",
+                )
+            )
+        self.liaison_chat = sim.add_chat(
+            LIAISON_CHAT, "supergroup", title="CODIS", members=[self.liaison]
+        )
+        self.media = sim.add_chat(MEDIA_CHAT, "channel", title="Presse", bot_status="administrator")
+        self.agencies = [
+            sim.add_chat(chat, "supergroup", title=f"Agence {i}", members=[self.duty[i]])
+            for i, chat in enumerate(AGENCY_CHATS)
+        ]
+        self.current: dict[int, Incident | None] = dict.fromkeys(OPS)
+        self.alert_uids: list[str] = []
+        self.statement_uids: list[str] = []
+        queue = sim.world.updates
+        original: Callable[[int], None] = queue.confirm
+
+        def confirm(offset: int) -> None:
+            self.confirmed.update(u.update_id for u in queue.pending if u.update_id < offset)
+            original(offset)
+
+        queue.confirm = confirm  # type: ignore[method-assign]
+
+    def uid(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter:05d}"
+
+    def expect(self, kind: str, key: Any) -> None:
+        self.expects.append(Expect(self.sim.world.updates.last_id, kind, key))
+
+    def card_of(self, incident: Incident) -> SimMessage | None:
+        pinned = self.sim.pinned(incident.chat)
+        if pinned is None or f" {incident.uid}" not in (pinned.text or ""):
+            return None
+        if incident.ref is None:
+            text = pinned.text or ""
+            start = text.index("#") + 1
+            incident.ref = int(text[start : text.index(" ", start)])
+        return pinned
+
+    async def step(self) -> None:
+        """One update (or, for a double press, two)."""
+        rng = self.rng
+        g = rng.randrange(len(OPS))
+        chat = self.ops[g]
+        incident = self.current[chat.id]
+        roll = rng.random()
+        if incident is None:
+            incident = Incident(self.uid("I"), chat.id, steps_left=rng.randint(40, 90))
+            self.current[chat.id] = incident
+            await self.sim.send_text(self.commanders[g], chat, f"/incident {incident.uid}")
+            self.expect("declare", incident.uid)
+            return
+        incident.steps_left -= 1
+        card = self.card_of(incident)
+        if incident.steps_left <= 0:
+            await self.sim.send_text(self.commanders[g], chat, "/close")
+            self.expect("close", incident.uid)
+            self.current[chat.id] = None
+            return
+        if not incident.assigned:
+            await self.sim.send_text(self.commanders[g], chat, "/assign porte-parole @porteparole")
+            self.expect("assign", incident.uid)
+            incident.assigned = True
+            return
+        if not incident.located and card is not None:
+            message = await self.sim.send_location(
+                rng.choice(self.responders), chat, 50.6 + rng.random() / 10, 3.3, reply_to=card
+            )
+            self.expect("location", (chat.id, message.message_id))
+            incident.located = True
+            return
+        if roll < 0.30 and card is not None:
+            text = self.uid("N")
+            await self.sim.send_text(rng.choice(self.responders), chat, text, reply_to=card)
+            self.expect("note", text)
+        elif roll < 0.40:
+            text = self.uid("L")
+            await self.sim.send_text(rng.choice(self.responders), chat, f"/log {text}")
+            self.expect("note", text)
+        elif roll < 0.45 and card is not None:
+            message = await self.sim.send_location(
+                rng.choice(self.responders), chat, 50.5 + rng.random() / 5, 3.3, reply_to=card
+            )
+            self.expect("location", (chat.id, message.message_id))
+        elif roll < 0.55 and card is not None:
+            choices = [d for d in card.callback_data if not d.endswith(":clo")]
+            if choices:
+                await self.sim.press(self.commanders[g], chat, card, rng.choice(choices))
+        elif roll < 0.57:
+            await self.sim.send_text(self.commanders[g], chat, "/status")
+        elif roll < 0.60:
+            text = self.uid("C")
+            await self.sim.send_text(rng.choice(self.responders), chat, text)
+            self.expect("chatter", text)
+        elif roll < 0.62:
+            text = self.uid("S")
+            await self.sim.send_text(self.spokesperson, chat, f"/statement {text}")
+            self.expect("statement", text)
+            self.statement_uids.append(text)
+        elif roll < 0.65:
+            text = self.uid("R")
+            quantity = rng.choice([1, 1, 2])
+            await self.sim.send_text(
+                self.commanders[g], chat, f"/request {quantity} ambulance {text}"
+            )
+            self.expect("request", text)
+        elif roll < 0.665:
+            text = self.uid("A")
+            await self.sim.send_text(self.liaison, self.liaison_chat, f"/alert {text}")
+            self.expect("alert", text)
+            self.alert_uids.append(text)
+        elif roll < 0.83:
+            await self._agency_press("a1:", "ack", ":ack")
+        else:
+            await self._agency_press("r1:", "decide", ":c" if rng.random() < 0.8 else ":d")
+
+    async def _agency_press(self, prefix: str, kind: str, suffix: str) -> None:
+        """A duty officer presses an Acknowledge, Commit or Decline button shown in their
+        agency's chat, sometimes twice (two updates: the second must change nothing)."""
+        rng = self.rng
+        buttons = [
+            (i, m, d)
+            for i, chat in enumerate(self.agencies)
+            for m in self.sim.bot_messages(chat)
+            for d in m.callback_data
+            if d.startswith(prefix) and d.endswith(suffix)
+        ]
+        if not buttons:
+            text = self.uid("C")
+            await self.sim.send_text(rng.choice(self.responders), self.ops[0], text)
+            self.expect("chatter", text)
+            return
+        i, message, data = rng.choice(buttons)
+        chat, duty = self.agencies[i], self.duty[i]
+        for _ in range(2 if rng.random() < 0.2 else 1):
+            await self.sim.press(duty, chat, message, data)
+            self.expect(kind, (chat.id, duty.id, data))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def _db(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _has_effect(conn: sqlite3.Connection, e: Expect) -> bool:
+    one = conn.execute
+    if e.kind == "declare":
+        return one("SELECT count(*) FROM incidents WHERE title = ?", (e.key,)).fetchone()[0] == 1
+    if e.kind == "close":
+        row = one("SELECT status FROM incidents WHERE title = ?", (e.key,)).fetchone()
+        return row is not None and row[0] == "closed"
+    if e.kind == "assign":
+        row = one("SELECT spokesperson_id FROM incidents WHERE title = ?", (e.key,)).fetchone()
+        return row is not None and row[0] == SPOKESPERSON
+    if e.kind == "note":
+        found = one("SELECT count(*) FROM timeline WHERE kind = 'note' AND text = ?", (e.key,))
+        return bool(found.fetchone()[0] == 1)
+    if e.kind == "location":
+        found = one(
+            "SELECT count(*) FROM timeline WHERE kind = 'location' AND chat_id = ?"
+            " AND message_id = ?",
+            e.key,
+        )
+        return bool(found.fetchone()[0] == 1)
+    if e.kind == "chatter":
+        return one("SELECT count(*) FROM timeline WHERE text = ?", (e.key,)).fetchone()[0] == 0
+    if e.kind == "alert":
+        found = one("SELECT count(*) FROM alerts WHERE texts LIKE ?", (f"%{e.key}%",))
+        return bool(found.fetchone()[0] == 1)
+    if e.kind == "statement":
+        found = one(
+            "SELECT count(*) FROM statements WHERE texts LIKE ? AND status = 'published'",
+            (f"%{e.key}%",),
+        )
+        return bool(found.fetchone()[0] == 1)
+    if e.kind == "request":
+        return one("SELECT count(*) FROM requests WHERE note = ?", (e.key,)).fetchone()[0] == 1
+    if e.kind == "ack":
+        chat, person, data = e.key
+        found = one(
+            "SELECT count(*) FROM alert_acks WHERE alert_id = ? AND chat_id = ? AND person_id = ?",
+            (int(data.split(":")[1]), chat, person),
+        )
+        return bool(found.fetchone()[0] == 1)
+    if e.kind == "decide":
+        _, _, data = e.key
+        found = one("SELECT status FROM request_offers WHERE id = ?", (int(data.split(":")[1]),))
+        row = found.fetchone()
+        return row is not None and row[0] != "offered"
+    raise ValueError(e.kind)
+
+
+def _check_confirmed(db_path: Path, scenario: Scenario, counts: Counts, where: str) -> None:
+    with _db(db_path) as conn:
+        for e in scenario.expects:
+            if e.update_id in scenario.confirmed:
+                counts.checks_after_kill += where == "kill"
+                if not _has_effect(conn, e):
+                    counts.problems.append(f"{where}: confirmed update {e.update_id} {e} lost")
+                    if where == "kill":
+                        counts.missing_after_kill += 1
+                    else:
+                        counts.missing_at_end += 1
+
+
+def _texts(sim: TelegramSimulator, chat: SimChat) -> list[str]:
+    return [m.text or "" for m in sim.bot_messages(chat)]
+
+
+async def _final_checks(
+    db_path: Path, sim: TelegramSimulator, scenario: Scenario, counts: Counts
+) -> None:
+    counts.confirmed = len(scenario.confirmed)
+    counts.expectations = len(scenario.expects)
+    _check_confirmed(db_path, scenario, counts, "end")
+    unconfirmed = [e for e in scenario.expects if e.update_id not in scenario.confirmed]
+    if unconfirmed:
+        counts.problems.append(f"{len(unconfirmed)} updates never confirmed")
+        counts.missing_at_end += len(unconfirmed)
+    with _db(db_path) as conn:
+        q = conn.execute
+        counts.doubled_timeline = q(
+            "SELECT count(*) FROM (SELECT 1 FROM timeline WHERE kind IN ('note', 'location')"
+            " GROUP BY incident_id, kind, coalesce(text, ''), coalesce(chat_id, 0),"
+            " coalesce(message_id, 0) HAVING count(*) > 1)"
+        ).fetchone()[0]
+        counts.doubled_commitments = q(
+            "SELECT count(*) FROM (SELECT 1 FROM request_offers"
+            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
+            " GROUP BY request_id, unit_id HAVING count(*) > 1)"
+        ).fetchone()[0]
+        counts.over_committed_requests = q(
+            "SELECT count(*) FROM requests r WHERE r.committed > r.quantity OR r.committed !="
+            " (SELECT coalesce(sum(o.amount), 0) FROM request_offers o WHERE o.request_id = r.id"
+            "  AND o.status IN ('committed', 'en_route', 'on_scene', 'released'))"
+        ).fetchone()[0]
+        counts.commits = q(
+            "SELECT count(*) FROM request_offers"
+            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
+        ).fetchone()[0]
+        counts.acks = q("SELECT count(*) FROM alert_acks").fetchone()[0]
+        counts.doubled_acks = q(
+            "SELECT count(*) FROM (SELECT 1 FROM alert_acks GROUP BY alert_id, chat_id, person_id"
+            " HAVING count(*) > 1)"
+        ).fetchone()[0]
+        counts.outbox_not_sent = q("SELECT count(*) FROM outbox WHERE status != 'sent'").fetchone()[
+            0
+        ]
+        alerts = q("SELECT id, texts FROM alerts").fetchall()
+        targets = q("SELECT alert_id, chat_id, delivered_at FROM alert_targets").fetchall()
+        offers = q("SELECT o.id, u.agency FROM request_offers o JOIN units u ON u.id = o.unit_id")
+        offer_rows = offers.fetchall()
+        cards = q("SELECT incident_id, chat_id, message_id, version, shown_version FROM cards")
+        card_rows = cards.fetchall()
+        titles = dict(q("SELECT id, title FROM incidents").fetchall())
+    # every alert reached every target chat; duplicates counted
+    uid_of = {row["id"]: next(iter(json.loads(row["texts"]).values())) for row in alerts}
+    counts.alerts = len(alerts)
+    for target in targets:
+        counts.alert_deliveries += 1
+        uid = uid_of[target["alert_id"]]
+        seen = sum(uid in t for t in _texts(sim, sim.chat(target["chat_id"])))
+        if seen == 0 or target["delivered_at"] is None:
+            counts.alert_missing += 1
+            counts.problems.append(f"alert {uid} not in chat {target['chat_id']}")
+        counts.alert_duplicates += max(0, seen - 1)
+        counts.repeat(target["chat_id"], seen - 1)
+    # every published statement reached the media chat
+    media = _texts(sim, scenario.media)
+    for uid in scenario.statement_uids:
+        counts.statements += 1
+        seen = sum(uid in t for t in media)
+        if seen == 0:
+            counts.statement_missing += 1
+            counts.problems.append(f"statement {uid} not published")
+        counts.statement_duplicates += max(0, seen - 1)
+        counts.repeat(MEDIA_CHAT, seen - 1)
+    # every offer reached its agency's chat
+    for row in offer_rows:
+        counts.offers += 1
+        chat = sim.chat(AGENCY_CHATS[int(row["agency"].split()[-1])])
+        prefix = f"r1:{row['id']}:"
+        seen = sum(
+            1
+            for m in sim.bot_messages(chat)
+            if any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
+        )
+        if seen == 0:
+            counts.offer_missing += 1
+            counts.problems.append(f"offer {row['id']} not in its agency chat")
+        counts.offer_duplicates += max(0, seen - 1)
+        counts.repeat(chat.id, seen - 1)
+    # every card shows the final state; cards posted more than once
+    rendered = await _render_cards(db_path, [(r[0], r[1]) for r in card_rows])
+    for row in card_rows:
+        counts.cards += 1
+        ref, chat_id, message_id = row["incident_id"], row["chat_id"], row["message_id"]
+        html = rendered.get((ref, chat_id))
+        shown = sim.message(chat_id, message_id).html if message_id else None
+        if row["shown_version"] != row["version"] or html is None or shown != html:
+            counts.cards_stale += 1
+            counts.problems.append(f"card #{ref} in {chat_id} is not the final state")
+        # a card is the message that carries the incident's buttons (or once did)
+        prefix = f"i1:{ref}:"
+        posted = [
+            m
+            for m in sim.messages(chat_id, include_deleted=True)
+            if m.from_bot
+            and titles[ref] in (m.text or "")
+            and any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
+        ]
+        counts.card_duplicates += max(0, len(posted) - 1)
+        counts.repeat(chat_id, len(posted) - 1)
+
+
+def _history_data(message: SimMessage) -> list[str]:
+    """Callback data the message carried before its edits (an offer's Commit button goes away
+    once pressed)."""
+    found = []
+    for version in message.history:
+        markup = version.reply_markup or {}
+        for row in markup.get("inline_keyboard", []):
+            found += [b.get("callback_data", "") for b in row]
+    return found
+
+
+async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """What each card must show now, rendered by the bot's own publisher code."""
+    from bot.cards import CardPublisher
+    from bot.db import Database
+
+    db = Database(db_path)
+    await db.open()
+    try:
+        publisher = CardPublisher(db, None, min_interval=0, timeline_entries=5)  # type: ignore[arg-type]
+        found = {}
+        for ref, chat_id in keys:
+            rendered = await publisher.render(ref, chat_id)
+            if rendered is not None:
+                found[(ref, chat_id)] = rendered[1]
+        return found
+    finally:
+        await db.close()
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+async def _settled(db_path: Path, sim: TelegramSimulator, timeout: float) -> None:  # noqa: ASYNC109
+    """Until every update is confirmed, the outbox is empty and every card is shown."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sim.world.updates.pending:
+            with _db(db_path) as conn:
+                due = conn.execute(
+                    "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending')"
+                    " + (SELECT count(*) FROM cards WHERE shown_version < version)"
+                ).fetchone()[0]
+            if due == 0:
+                await asyncio.sleep(1.0)  # a last edit in flight
+                return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the bot did not settle")
+
+
+async def run(updates: int, kills: int, seed: int, workdir: Path, quiet: bool = False) -> Counts:
+    rng = random.Random(seed)
+    counts = Counts(kills=kills)
+    sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_crash_bot", seed=seed)
+    await sim.start()
+    db_path = workdir / "crash.db"
+    config = workdir / "crash.toml"
+    config.write_text(_config(sim, db_path), encoding="utf-8")
+    roster = workdir / "roster.csv"
+    roster.write_text(_roster(), encoding="utf-8")
+    log = workdir / "bot.log"
+    imported = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "roster",
+        "import",
+        str(roster),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert await imported.wait() == 0, "the roster import failed"
+    scenario = Scenario(sim, rng)
+    bot = Bot(config, log)
+    # kills at random moments: once the scenario passed a random update, and the bot is at
+    # work (it confirmed something since it started), after a random delay
+    moments = sorted(rng.sample(range(updates // 20, updates - updates // 20), kills))
+    started = time.monotonic()
+    pushed = asyncio.Event()
+
+    async def push() -> None:
+        while sim.world.updates.last_id < updates:
+            # the users do not run far ahead of the bot: at most 60 updates waiting
+            while len(sim.world.updates.pending) > 60:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await scenario.step()
+            counts.updates = sim.world.updates.last_id
+            pushed.set()
+            # a few hundred updates a second in bursts, with pauses for the bot's answers
+            await asyncio.sleep(rng.choice([0.0, 0.0, 0.005, 0.02, 0.05]))
+
+    async def kill_at_moments() -> None:
+        for number, moment in enumerate(moments, start=1):
+            while counts.updates < moment:
+                pushed.clear()
+                await pushed.wait()
+            since, waited = len(scenario.confirmed), time.monotonic()
+            # the bot is up and at work (it confirmed something since it started)
+            while len(scenario.confirmed) == since and time.monotonic() - waited < 5:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(rng.random() * 0.5)
+            await bot.kill()
+            before = counts.missing_after_kill
+            _check_confirmed(db_path, scenario, counts, "kill")
+            if not quiet:
+                print(
+                    f"kill {number}/{kills} at update {counts.updates}:"
+                    f" {len(scenario.confirmed)} confirmed so far,"
+                    f" {counts.missing_after_kill - before} without their effect",
+                    flush=True,
+                )
+            await bot.start()
+
+    try:
+        await bot.start()
+        await asyncio.gather(push(), kill_at_moments())
+        await _settled(db_path, sim, timeout=180)
+    finally:
+        await bot.stop()
+        await sim.stop()
+    elapsed = time.monotonic() - started
+    await _final_checks(db_path, sim, scenario, counts)
+    counts.token_in_log = log.read_text(encoding="utf-8", errors="replace").count(TOKEN)
+    if not quiet:
+        _print(counts, elapsed)
+    return counts
+
+
+def _print(counts: Counts, elapsed: float) -> None:
+    rows = [
+        ("updates sent", counts.updates),
+        ("bot kills (SIGKILL) and restarts", counts.kills),
+        ("updates confirmed by Telegram (getUpdates offset)", counts.confirmed),
+        ("effects checked right after the kills", counts.checks_after_kill),
+        ("confirmed updates without their effect, after a kill", counts.missing_after_kill),
+        ("updates with an expected effect, checked at the end", counts.expectations),
+        ("of those, missing at the end", counts.missing_at_end),
+        ("doubled timeline entries", counts.doubled_timeline),
+        ("commitments (units committed)", counts.commits),
+        ("doubled commitments", counts.doubled_commitments),
+        ("requests over their quantity or miscounted", counts.over_committed_requests),
+        ("acknowledgements", counts.acks),
+        ("doubled acknowledgements", counts.doubled_acks),
+        ("alerts", counts.alerts),
+        ("alert deliveries expected", counts.alert_deliveries),
+        ("alert deliveries missing", counts.alert_missing),
+        ("alert deliveries repeated", counts.alert_duplicates),
+        ("statements published", counts.statements),
+        ("statements missing in the media chat", counts.statement_missing),
+        ("statements repeated", counts.statement_duplicates),
+        ("offers to agencies", counts.offers),
+        ("offers missing", counts.offer_missing),
+        ("offers repeated", counts.offer_duplicates),
+        ("cards", counts.cards),
+        ("cards not showing the final state", counts.cards_stale),
+        ("cards posted more than once (extra posts)", counts.card_duplicates),
+        ("outbox rows not sent", counts.outbox_not_sent),
+        ("bot token found in the bot's log", counts.token_in_log),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    most = max(counts.repeated_per_chat.values(), default=0)
+    label = f"repeated messages in all (at most {IN_FLIGHT} per kill)"
+    print(f"{label:<{width}}  {counts.repeated}")
+    print(f"{'most repeated in one chat (at most one per kill)':<{width}}  {most}")
+    print(f"{'elapsed':<{width}}  {elapsed:.0f} s")
+    for problem in counts.problems[:20]:
+        print("PROBLEM:", problem)
+    print("RESULT:", "OK" if counts.ok() else "FAILED")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability.crash_harness")
+    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None, help="work in this directory")
+    args = parser.parse_args(argv)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        counts = asyncio.run(run(args.updates, args.kills, args.seed, args.keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="passerelle-crash-") as tmp:
+            counts = asyncio.run(run(args.updates, args.kills, args.seed, Path(tmp)))
+    return 0 if counts.ok() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
