@@ -136,6 +136,14 @@ async def test_a_403_on_the_card_marks_the_chat_unreachable_and_tells_the_liaiso
     assert row is not None and row["unreachable_at"] is not None
     notices = [t for t in h.bot_texts(h.liaison_fr) if t.startswith("📵")]
     assert len(notices) == 1 and "Tournai ops" in notices[0]
+    assert "Le bot a été retiré ?" not in (h.card(h.ops).text or "")
+    # an admin adds the bot again: the chat is reachable and its card catches up
+    await h.sim.add_member(h.ops, h.sim.bot, by=h.admin, status="administrator")
+    await h.settle()
+    async with h.runtime.db.read() as tx:
+        row = await tx.one("SELECT unreachable_at FROM chats WHERE id = ?", (h.ops.id,))
+    assert row is not None and row["unreachable_at"] is None
+    assert "Le bot a été retiré ?" in (h.card(h.ops).text or "")
     # another chat is served as before
     await _declare(h, h.ops_fr, "Accident A25")
     await _still_working(h, h.ops_fr)
@@ -211,6 +219,10 @@ async def test_a_group_upgraded_to_a_supergroup_is_followed_everywhere(h: Harnes
     await h.say(h.liaison, h.liaison_fr, "/alert Digue renforcée")
     assert len([t for t in h.bot_texts(new_id) if "Digue renforcée" in t]) == 1
     assert "Évacuation rue de la Gare" in (h.card(new_id).text or "")
+    # the configuration still names the old id: a restart keeps following the new one
+    await h.stop()
+    await h.start()
+    await _migrated_state(h, group.id, new_id)
 
 
 async def test_a_migration_learnt_from_a_card_edit_loses_nothing(h: Harness) -> None:
