@@ -24,9 +24,9 @@ from bot.outbox import OutboxSender
 from bot.request_cards import RequestCardPublisher
 from bot.runtime import Runtime
 from bot.tallies import TallyPublisher
-from handlers.alerts import remind
 from handlers import requests as resource_requests
 from handlers import roster
+from handlers.alerts import remind
 from handlers.context import RUNTIME_KEY, PContext
 from handlers.ordering import PerChatOrder
 
