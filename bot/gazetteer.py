@@ -167,16 +167,6 @@ def _first_known(candidates: Sequence[str]) -> tuple[str, list[Place]] | None:
     return None
 
 
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
-
-
 def nearest(lat: float, lon: float, among: Sequence[Place] | None = None) -> Place | None:
     """The place closest to a point (for labels): flat-earth distance is enough here."""
     scale = math.cos(math.radians(lat))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from bot.gazetteer import lookup
-
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = 111.195  # of latitude, and of longitude at the equator
 
@@ -36,6 +34,8 @@ def eta_minutes(distance: float, road_speed_kmh: float, road_factor: float) -> i
 def places(name: str) -> list[tuple[str, float, float]]:
     """(name, lat, lon) of every place of the border region called `name`, in any of its
     languages (bot.gazetteer: GeoNames communes and their exonyms)."""
+    from bot.gazetteer import lookup  # the gazetteer measures with this module's distances
+
     return [(p.name, p.lat, p.lon) for p in lookup(name)]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.db import Database, Row, Tx, to_db_time, utcnow
-from bot.gazetteer import distance_km
+from bot.geo import distance_km
 from bot.i18n import N_
 from bot.models import Country
 

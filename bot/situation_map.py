@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot import sites
 from bot.db import Database
-from bot.gazetteer import distance_km
+from bot.geo import distance_km
 from bot.maps import MapData, MapUnit
 from bot.models import Incident
 

@@ -8,7 +8,8 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import gazetteer, incidents
 from bot.errors import UserError
-from bot.gazetteer import Place, distance_km
+from bot.gazetteer import Place
+from bot.geo import distance_km
 from bot.i18n import N_
 from bot.models import Incident, IncidentField
 from bot.policy import Action, may
