@@ -679,6 +679,19 @@ async def close_out(db: Database, chat_id: int, by: str) -> Effects:
 # --- the agencies' side ---------------------------------------------------------------------
 
 
+async def _agency_offer(
+    tx: Tx, offer_id: int, person: Person, chat: Chat | None, refusal: str
+) -> tuple[Offer, ResourceRequest, Incident]:
+    """The offer a button or /unit acts on, if the unit's own agency (or an admin) acts."""
+    found = await offer_in(tx, offer_id)
+    if found is None:
+        raise UserError(N_("This button is no longer valid."))
+    offer = found[0]
+    if not may_manage(person, chat, offer.unit.agency):
+        raise UserError(refusal, code=offer.unit.code, agency=offer.unit.agency)
+    return found
+
+
 async def answer(
     db: Database,
     *,
@@ -694,16 +707,13 @@ async def answer(
     quantity asked (conditional updates, in one transaction)."""
     async with db.transaction() as tx:
         await tx.claim_update(update_id)
-        found = await offer_in(tx, offer_id)
-        if found is None:
-            raise UserError(N_("This button is no longer valid."))
-        offer, request, incident = found
-        if not may_manage(person, chat, offer.unit.agency):
-            raise UserError(
-                N_("{code} belongs to {agency}: only its own agency (or an admin) may answer."),
-                code=offer.unit.code,
-                agency=offer.unit.agency,
-            )
+        offer, request, incident = await _agency_offer(
+            tx,
+            offer_id,
+            person,
+            chat,
+            N_("{code} belongs to {agency}: only its own agency (or an admin) may answer."),
+        )
         effects = Effects()
         refusal = await _answer(
             tx, offer, request, incident, commit, person, chat, settings, effects
@@ -858,16 +868,13 @@ async def advance(
             if not rows:
                 raise UserError(N_("{code} is not committed to any incident."), code=code or "")
             offer_id = int(rows[0]["id"])
-        found = await offer_in(tx, offer_id)
-        if found is None:
-            raise UserError(N_("This button is no longer valid."))
-        offer, request, _incident = found
-        if not may_manage(person, chat, offer.unit.agency):
-            raise UserError(
-                N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
-                code=offer.unit.code,
-                agency=offer.unit.agency,
-            )
+        offer, request, _incident = await _agency_offer(
+            tx,
+            offer_id,
+            person,
+            chat,
+            N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
+        )
         allowed = {
             OfferStatus.EN_ROUTE: (OfferStatus.COMMITTED,),
             OfferStatus.ON_SCENE: (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE),
