@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.db import Database
-from bot.models import ResourceType, UnitStatus
+from bot.core.db import Database
+from bot.core.models import ResourceType, UnitStatus
 
 PERSON_BASE = 20_000_000
 CHAT_BASE = -1005000000000

@@ -30,12 +30,14 @@ from bench.common import (
     wait_until,
 )
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
-from bot import incidents, requests, resources
 from bot.config import RequestSettings
-from bot.db import Database, utcnow
-from bot.models import Country, ResourceType
+from bot.core.db import Database, utcnow
+from bot.core.models import Country, ResourceType
+from bot.incidents import service as incidents
 from bot.render.roster import render_roster
 from bot.render.status import render_status
+from bot.resources import requests
+from bot.resources import units as resources
 from bot.simulator import TelegramSimulator
 
 

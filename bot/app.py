@@ -12,23 +12,25 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
-from bot import alerts, directory, evaluations
-from bot.cards import CardPublisher
+from bot.alerts import service as alerts
 from bot.config import Mode, Settings
-from bot.db import Database
-from bot.i18n import translator
-from bot.inbox import ConfirmWhenHandled, Inbox, PassApplication
-from bot.models import LANGUAGES
-from bot.notices import chat_unreachable
-from bot.outbox import OutboxSender
-from bot.request_cards import RequestCardPublisher
+from bot.core import directory
+from bot.core.db import Database
+from bot.core.i18n import translator
+from bot.core.models import LANGUAGES
+from bot.delivery.cards import CardPublisher
+from bot.delivery.inbox import ConfirmWhenHandled, Inbox, PassApplication
+from bot.delivery.ordering import PerChatOrder
+from bot.delivery.outbox import OutboxSender
+from bot.delivery.request_cards import RequestCardPublisher
+from bot.delivery.tallies import TallyPublisher
+from bot.lifecycle.chats import chat_unreachable
+from bot.reports import evaluations
 from bot.runtime import Runtime
-from bot.tallies import TallyPublisher
 from handlers import requests as resource_requests
 from handlers import roster
 from handlers.alerts import remind
 from handlers.context import RUNTIME_KEY, PContext
-from handlers.ordering import PerChatOrder
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.models import ChatKind, Country
+from bot.core.models import ChatKind, Country
+from bot.core.vocabulary import VALID_KEYS
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -131,8 +132,6 @@ class EscalationSettings(_Strict):
     @field_validator("chats")
     @classmethod
     def _known_levels(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
-        from bot.phases import VALID_KEYS
-
         unknown = sorted(set(value) - VALID_KEYS)
         if unknown:
             raise ValueError(

@@ -24,11 +24,11 @@ from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import resources
 from bot.app import PassApp, build_application
 from bot.config import ConfigError, Settings, parse_settings
-from bot.models import IncidentStatus, Severity
+from bot.core.models import IncidentStatus, Severity
 from bot.render.keyboards import parse_card_press, parse_offer_press
+from bot.resources import units as resources
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.cards import CardPublisher
 from bot.config import Settings
-from bot.db import Database
-from bot.outbox import OutboxSender
-from bot.request_cards import RequestCardPublisher
-from bot.tallies import TallyPublisher
+from bot.core.db import Database
+from bot.delivery.cards import CardPublisher
+from bot.delivery.outbox import OutboxSender
+from bot.delivery.request_cards import RequestCardPublisher
+from bot.delivery.tallies import TallyPublisher
 
 
 @dataclass

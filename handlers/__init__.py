@@ -20,20 +20,20 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_
-from bot.models import Role
-from bot.policy import ALLOWED, Action
+from bot.core.i18n import N_
+from bot.core.models import Role
+from bot.core.policy import ALLOWED, Action
 from handlers import (
     alerts,
     basics,
     incidents,
     maps,
-    media,
     phases,
     places,
     reports,
     roster,
     sites,
+    statements,
     status,
 )
 from handlers import requests as resource_requests
@@ -147,7 +147,7 @@ COMMANDS: Sequence[Command] = (
     Command("cap", alerts.cap, N_("an alert as a CAP 1.2 file: /cap <alert number>"), Action.ALERT),
     Command(
         "statement",
-        media.statement,
+        statements.statement,
         N_("a media statement: drafted for, or published by, the spokesperson"),
         Action.STATEMENT,
     ),
@@ -223,7 +223,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(roster.unit_button, pattern=r"^u1:"))
     app.add_handler(CallbackQueryHandler(roster.rollcall_button, pattern=r"^rc1:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
-    app.add_handler(CallbackQueryHandler(media.decision, pattern=r"^s1:"))
+    app.add_handler(CallbackQueryHandler(statements.decision, pattern=r"^s1:"))
     # any other callback data (forged, or of a version no longer served) gets an answer too
     app.add_handler(CallbackQueryHandler(unknown_button))
     app.add_handler(
@@ -233,7 +233,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             & ~filters.COMMAND
             & filters.ChatType.PRIVATE
             & filters.UpdateType.MESSAGE,
-            media.edited_text,
+            statements.edited_text,
         )
     )
     app.add_handler(MessageHandler(filters.LOCATION & filters.ChatType.GROUPS, incidents.location))

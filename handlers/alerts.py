@@ -6,12 +6,14 @@ import re
 
 from telegram import Update
 
-from bot import alerts, incidents, labels
-from bot.cap import build_cap
-from bot.errors import UserError
-from bot.i18n import N_
-from bot.models import ChatKind, Severity
-from bot.policy import Action, may
+from bot.alerts import service as alerts
+from bot.alerts.cap import build_cap
+from bot.core import vocabulary as labels
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import ChatKind, Severity
+from bot.core.policy import Action, may
+from bot.incidents import service as incidents
 from bot.render.alerts import render_alert_list, render_tally
 from bot.render.keyboards import parse_ack
 from handlers.context import PContext, answer, error_text, own, plain, refuse

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from telegram import Update
 
-from bot import directory
-from bot.errors import Term, UserError
-from bot.i18n import N_
-from bot.models import LANGUAGES, Role
-from bot.policy import roles_of
+from bot.core import directory
+from bot.core.errors import Term, UserError
+from bot.core.i18n import N_
+from bot.core.models import LANGUAGES, Role
+from bot.core.policy import roles_of
 from bot.render.help import LANGUAGE_NAMES, render_help
 from handlers.context import PContext, answer, refuse, say
 

@@ -11,11 +11,11 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.errors import Term, UserError
-from bot.i18n import Translator, each_language, translator
-from bot.incidents import Author
-from bot.models import Chat, Person
-from bot.render.common import split_message, text
+from bot.core.errors import Term, UserError
+from bot.core.html import split_message
+from bot.core.i18n import Translator, each_language, translator
+from bot.core.models import Author, Chat, Person
+from bot.render.common import text
 from bot.runtime import Runtime
 
 RUNTIME_KEY = "passerelle"

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
 
-from bot.i18n import N_, normalize_language
+from bot.core.i18n import N_, normalize_language
 from handlers.context import PContext, render_text
 
 log = logging.getLogger(__name__)

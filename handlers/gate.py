@@ -11,9 +11,10 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
-from bot import directory, incidents
-from bot.i18n import N_, normalize_language, translator
-from bot.models import Person
+from bot.core import directory
+from bot.core.i18n import N_, normalize_language, translator
+from bot.core.models import Person
+from bot.incidents import service as incidents
 from bot.render.common import text
 from handlers.context import Actor, PContext, render_text
 from handlers.errors import notify_failure

@@ -7,13 +7,13 @@ from typing import Any
 
 from telegram import Message, MessageEntity, Update
 
-from bot import incidents, labels
-from bot.directory import find_by_username
-from bot.errors import Term, UserError
-from bot.i18n import N_
-from bot.incidents import Author
-from bot.models import Assignment, ChatKind, Incident, IncidentField, IncidentStatus
-from bot.policy import Action, may
+from bot.core import vocabulary as labels
+from bot.core.directory import find_by_username
+from bot.core.errors import Term, UserError
+from bot.core.i18n import N_
+from bot.core.models import Assignment, Author, ChatKind, Incident, IncidentField, IncidentStatus
+from bot.core.policy import Action, may
+from bot.incidents import service as incidents
 from bot.render.common import text
 from bot.render.keyboards import parse_card_press
 from handlers import places, reports

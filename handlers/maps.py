@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.errors import UserError
-from bot.i18n import N_, translator
-from bot.maps import render_map
-from bot.models import ResourceType
-from bot.policy import Action, may
-from bot.resources import TYPE
-from bot.situation_map import map_data
+from bot.core.errors import UserError
+from bot.core.i18n import N_, translator
+from bot.core.models import ResourceType
+from bot.core.policy import Action, may
+from bot.core.vocabulary import TYPE
+from bot.geo.maps import render_map
+from bot.situation.map import map_data
 from handlers.context import PContext, refuse, render_text
 from handlers.targeting import refusal, target
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import phases, situation
-from bot.errors import UserError
-from bot.i18n import N_, Translator, each_language
-from bot.models import Country
-from bot.phases import AUTHORITY
-from bot.policy import Action
+from bot.core.errors import UserError
+from bot.core.i18n import N_, Translator, each_language
+from bot.core.models import Country
+from bot.core.policy import Action
+from bot.core.vocabulary import AUTHORITY, parse_country
+from bot.incidents import phases
 from bot.render.common import FLAG
 from bot.render.phases import phase_name
+from bot.situation import surroundings as situation
 from handlers.context import PContext, answer, refuse
 from handlers.targeting import target
 
@@ -31,7 +32,7 @@ async def _change(update: Update, context: PContext, *, up: bool) -> None:
         incident, words = await target(context, list(context.args or []), Action.ESCALATE)
         country: Country | None = None
         if words:
-            country = phases.parse_country(words[0])
+            country = parse_country(words[0])
             if country is None or len(words) > 1:
                 raise UserError(N_("Usage: /escalate [#ref] [FR|BE] (and /deescalate)."))
         async with db.read() as tx:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot import gazetteer, incidents
-from bot.errors import UserError
-from bot.gazetteer import Place
-from bot.geo import distance_km
-from bot.i18n import N_
-from bot.models import Incident, IncidentField
-from bot.policy import Action, may
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import Incident, IncidentField, Place
+from bot.core.policy import Action, may
+from bot.geo import gazetteer
+from bot.geo.distance import distance_km
+from bot.incidents import service as incidents
 from bot.render.common import text
 from bot.render.places import choice_keyboard, parse_place_press, place_label, place_line
 from handlers.context import PContext, error_text, own, plain, refuse, render_text, say

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import evaluations, incidents, reports
-from bot.errors import UserError
-from bot.i18n import N_
-from bot.models import Incident
-from bot.policy import Action, may
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import Incident
+from bot.core.policy import Action, may
+from bot.incidents import service as incidents
 from bot.render.report import render_report
+from bot.reports import evaluations
+from bot.reports import report as reports
 from handlers.context import PContext, error_text, own, plain, refuse, render_text, say
 from handlers.targeting import refusal, split_ref
 

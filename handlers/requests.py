@@ -13,15 +13,17 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import Application
 
-from bot import geo, requests, resources
-from bot.db import utcnow
-from bot.errors import Term, UserError
-from bot.i18n import N_
-from bot.models import OfferStatus, RequestStatus
-from bot.policy import Action
+from bot.core import vocabulary
+from bot.core.db import utcnow
+from bot.core.errors import Term, UserError
+from bot.core.i18n import N_
+from bot.core.models import OfferStatus, RequestStatus
+from bot.core.policy import Action
+from bot.geo import gazetteer
 from bot.render.keyboards import offer_keyboard, parse_offer_press
 from bot.render.requests import render_offer
-from bot.requests import Effects
+from bot.resources import requests
+from bot.resources.requests import Effects
 from bot.runtime import Runtime
 from handlers.context import RUNTIME_KEY, PContext, error_text, own, refuse, say
 from handlers.targeting import target
@@ -82,7 +84,7 @@ def _type_refusal(word: str) -> UserError:
     return UserError(
         N_("I do not know the resource type {type}. Types: {types}."),
         type=word,
-        types=[Term(label) for label in resources.TYPE.values()],
+        types=[Term(label) for label in vocabulary.TYPE.values()],
     )
 
 
@@ -103,7 +105,7 @@ async def request(update: Update, context: PContext) -> None:
         if words[0].isdigit():
             quantity = int(words[0])
             words = words[1:]
-        type_, used = resources.parse_type_words(words)
+        type_, used = vocabulary.parse_type_words(words)
         if type_ is None:
             raise _type_refusal(words[0] if words else "")
         note = " ".join(words[used:]).strip() or None
@@ -292,7 +294,7 @@ async def after_reply(update: Update, context: PContext) -> None:
     if waiting is None or waiting.status is not RequestStatus.WAITING_LOCATION:
         return
     name = message.text.strip()
-    found = geo.places(name)
+    found = gazetteer.lookup(name)
     if len(found) > 1:
         await say(
             update,

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from bot import requests, resources
-from bot.db import utcnow
-from bot.errors import Term, UserError
-from bot.i18n import N_
-from bot.models import ChatKind, Country, OfferStatus, ResourceType
+from bot.core import vocabulary
+from bot.core.db import utcnow
+from bot.core.errors import Term, UserError
+from bot.core.i18n import N_
+from bot.core.models import ChatKind, Country, OfferStatus, ResourceType
 from bot.render.keyboards import (
     parse_rollcall_press,
     parse_unit_press,
@@ -22,6 +22,8 @@ from bot.render.keyboards import (
     unit_keyboard,
 )
 from bot.render.roster import render_rollcall, render_roster, render_unit
+from bot.resources import requests
+from bot.resources import units as resources
 from bot.runtime import Runtime
 from handlers.context import RUNTIME_KEY, PContext, answer, error_text, own, refuse, say, send_html
 from handlers.requests import AnyApp, apply
@@ -40,17 +42,17 @@ async def roster(update: Update, context: PContext) -> None:
     country: Country | None = None
     try:
         while words:
-            found_country = resources.parse_country(words[0])
+            found_country = vocabulary.parse_country(words[0])
             if found_country is not None and country is None:
                 country = found_country
                 words = words[1:]
                 continue
-            found_type, used = resources.parse_type_words(words)
+            found_type, used = vocabulary.parse_type_words(words)
             if found_type is None or type_ is not None:
                 raise UserError(
                     N_("I do not know the resource type {type}. Types: {types}."),
                     type=words[0],
-                    types=[Term(label) for label in resources.TYPE.values()],
+                    types=[Term(label) for label in vocabulary.TYPE.values()],
                 )
             type_ = found_type
             words = words[used:]
@@ -96,7 +98,7 @@ async def unit(update: Update, context: PContext) -> None:
             )
             await send_html(message, html, reply_markup=keyboard)
             return
-        status, used = resources.parse_status_words(words[1:])
+        status, used = vocabulary.parse_status_words(words[1:])
         if status is None:
             raise UserError(
                 N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")
@@ -115,7 +117,7 @@ async def unit(update: Update, context: PContext) -> None:
                 raise UserError(result.refusal)
             await apply(context.application, result.effects)
             changed = result.offer.unit.code
-            label = resources.OFFER_STATUS[status]
+            label = vocabulary.OFFER_STATUS[status]
         else:
             updated = await resources.set_status(
                 runtime.db,
@@ -127,7 +129,7 @@ async def unit(update: Update, context: PContext) -> None:
                 update_id=actor.update_id,
             )
             changed = updated.code
-            label = resources.UNIT_STATUS[updated.status]
+            label = vocabulary.UNIT_STATUS[updated.status]
     except UserError as error:
         await refuse(update, context, error)
         return
@@ -157,7 +159,7 @@ async def unit_button(update: Update, context: PContext) -> None:
     except UserError as error:
         await query.answer(_toast(error_text((actor.own_language,), error)), show_alert=True)
         return
-    await query.answer(f"{changed.code}: {_(resources.UNIT_STATUS[changed.status])}")
+    await query.answer(f"{changed.code}: {_(vocabulary.UNIT_STATUS[changed.status])}")
     html = render_unit(
         changed,
         actor.languages,

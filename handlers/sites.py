@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import gazetteer, sites
-from bot.errors import UserError
-from bot.i18n import N_
-from bot.models import Incident
-from bot.policy import Action, may
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import Incident
+from bot.core.policy import Action, may
+from bot.geo import gazetteer, sites
 from bot.render.common import text
 from bot.render.places import place_label
 from bot.render.sites import render_sites

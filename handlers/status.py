@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import incidents, situation
-from bot.errors import UserError
-from bot.i18n import N_
-from bot.models import ChatKind
-from bot.policy import Action, may
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import ChatKind
+from bot.core.policy import Action, may
+from bot.incidents import service as incidents
 from bot.render.status import render_status
+from bot.situation import surroundings as situation
 from handlers.context import PContext, answer, refuse
 from handlers.targeting import refusal, split_ref
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
-from bot import incidents
-from bot.errors import Term, UserError
-from bot.i18n import N_
-from bot.labels import ROLE
-from bot.models import Incident
-from bot.policy import Action, may, needed_roles
+from bot.core.errors import Term, UserError
+from bot.core.i18n import N_
+from bot.core.models import Incident
+from bot.core.policy import Action, may, needed_roles
+from bot.core.vocabulary import ROLE
+from bot.incidents import service as incidents
 from handlers.context import PContext
 
 _REF = re.compile(r"^#(\d{1,9})$")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot import directory
 from bot.config import Settings, parse_settings
-from bot.db import Database
+from bot.core import directory
+from bot.core.db import Database
 
 OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group
 OPS_FR = -100102  # a French-only operations group (Lille)

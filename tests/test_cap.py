@@ -8,9 +8,8 @@ from importlib.resources import files
 import pytest
 from lxml import etree
 
-from bot.alerts import Alert
-from bot.cap import build_cap
-from bot.models import Country, Incident, IncidentStatus, PersonRef, Severity
+from bot.alerts.cap import build_cap
+from bot.core.models import Alert, Country, Incident, IncidentStatus, PersonRef, Severity
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 

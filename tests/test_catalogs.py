@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import catalogs
-from bot.i18n import translator
+from bot.core.i18n import translator
 
 
 def test_template_is_current_and_every_message_is_translated() -> None:

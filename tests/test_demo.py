@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import translator
+from bot.core.i18n import translator
 
 FR = translator("fr").gettext
 NL = translator("nl").gettext

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot import alerts
-from bot.i18n import translator
+from bot.alerts import service as alerts
+from bot.core.i18n import translator
 from bot.render.keyboards import ack_data
 from bot.simulator import SimChat, TelegramSimulator
 from tests.conftest import settings_data

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot import incidents
-from bot.incidents import Author
+from bot.core.models import Author
+from bot.incidents import service as incidents
 from bot.simulator import SimChat, TelegramSimulator
 from tests.conftest import settings_data
 from tests.harness import Harness

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import incidents
-from bot.i18n import translator
-from bot.models import IncidentStatus, Severity
+from bot.core.i18n import translator
+from bot.core.models import IncidentStatus, Severity
+from bot.incidents import service as incidents
 from bot.render.keyboards import severity_data, status_data
 from tests.harness import Harness
 

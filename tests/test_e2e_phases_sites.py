@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot import incidents, sites
-from bot.i18n import translator
-from bot.models import TimelineKind
+from bot.core.i18n import translator
+from bot.core.models import TimelineKind
+from bot.geo import sites
+from bot.incidents import service as incidents
 from bot.simulator import SimChat
 from tests.conftest import settings_data
 from tests.harness import Harness

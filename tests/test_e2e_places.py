@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot import gazetteer, incidents
-from bot.i18n import translator
+from bot.core.i18n import translator
+from bot.geo import gazetteer
+from bot.incidents import service as incidents
 from bot.render.places import place_data
 from tests.harness import Harness
 

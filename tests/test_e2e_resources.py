@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import requests, resources
-from bot.i18n import translator
-from bot.models import OfferStatus, RequestStatus, UnitStatus
+from bot.core.i18n import translator
+from bot.core.models import OfferStatus, RequestStatus, UnitStatus
 from bot.render.keyboards import offer_data, parse_offer_press, rollcall_data, unit_data
+from bot.resources import requests
+from bot.resources import units as resources
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
 from tests.harness import Harness
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot import incidents, media
-from bot.i18n import translator
+from bot.core.i18n import translator
+from bot.incidents import service as incidents
 from bot.render.keyboards import statement_data
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
+from bot.statements import service as media
 from tests.conftest import settings_data
 from tests.harness import Harness
 

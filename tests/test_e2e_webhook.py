@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot import incidents
+from bot.incidents import service as incidents
 from bot.simulator import TelegramSimulator
 from tests.harness import Harness
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot import incidents
-from bot.models import IncidentStatus
+from bot.core.models import IncidentStatus
+from bot.incidents import service as incidents
 from bot.render.keyboards import ack_data, statement_data, status_data
 from bot.simulator import TelegramSimulator
 from tests.conftest import settings_data

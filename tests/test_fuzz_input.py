@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import handlers
-from bot import incidents, resources
+from bot.incidents import service as incidents
 from bot.render.keyboards import offer_data, statement_data, status_data
+from bot.resources import units as resources
 from bot.simulator import SimChat, SimUser, TelegramSimulator
 from tests.harness import Harness
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import gazetteer
-from bot.models import Country
+from bot.core.models import Country
+from bot.geo import gazetteer
 
 
 def _labels(name: str) -> list[str]:

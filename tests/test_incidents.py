@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from bot import directory, incidents
 from bot.config import Settings, parse_settings
-from bot.db import AlreadyProcessed, Database
-from bot.errors import UserError
-from bot.incidents import Author
-from bot.models import Assignment, IncidentField, IncidentStatus, Role, Severity, TimelineKind
+from bot.core import directory
+from bot.core.db import AlreadyProcessed, Database
+from bot.core.errors import UserError
+from bot.core.models import (
+    Assignment,
+    Author,
+    IncidentField,
+    IncidentStatus,
+    Role,
+    Severity,
+    TimelineKind,
+)
+from bot.incidents import service as incidents
 from tests.conftest import COMMANDER, OPS_BILINGUAL, OPS_FR, RESPONDER, settings_data
 
 BOSS = Author(COMMANDER, "Marc (Telegram name)", "mdelattre")

@@ -6,10 +6,10 @@ import struct
 import zlib
 from pathlib import Path
 
-from bot import sites
-from bot.i18n import translator
-from bot.maps import MapData, MapUnit, border, render_map
-from bot.sites import parse_csv
+from bot.core.i18n import translator
+from bot.geo import sites
+from bot.geo.maps import MapData, MapUnit, border, render_map
+from bot.geo.sites import parse_csv
 from tests.harness import Harness
 
 FR = translator("fr").gettext

@@ -27,11 +27,13 @@ import pytest
 import pytest_asyncio
 
 import handlers
-from bot import alerts, incidents, media, resources
-from bot.i18n import translator
-from bot.incidents import Author
-from bot.models import Assignment, Severity
+from bot.alerts import service as alerts
+from bot.core.i18n import translator
+from bot.core.models import Assignment, Author, Severity
+from bot.incidents import service as incidents
+from bot.resources import units as resources
 from bot.simulator import SimChat, SimUser, TelegramSimulator
+from bot.statements import service as media
 from tests.harness import Harness
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -342,7 +344,7 @@ async def _fresh(w: World) -> dict[str, Any]:
 
 
 async def _chat(h: Harness, chat_id: int) -> Any:
-    from bot.directory import get_chat
+    from bot.core.directory import get_chat
 
     chat = await get_chat(h.runtime.db, chat_id)
     assert chat is not None

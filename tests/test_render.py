@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.i18n import BLOCK_SEPARATOR, translator
-from bot.models import (
+from bot.core.html import split_message
+from bot.core.i18n import BLOCK_SEPARATOR, translator
+from bot.core.models import (
     Country,
     Incident,
     IncidentStatus,
@@ -17,7 +18,6 @@ from bot.models import (
     TimelineKind,
 )
 from bot.render.card import render_card
-from bot.render.common import split_message
 from bot.render.keyboards import card_keyboard, parse_card_press, severity_data, status_data
 from bot.render.status import render_status
 from bot.simulator import parse_html

@@ -10,12 +10,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from bot import evaluations, incidents, phases, reports
-from bot.db import Database, to_db_time
-from bot.i18n import translator
-from bot.incidents import Author
-from bot.models import Chat, ChatKind, Country
+from bot.core.db import Database, to_db_time
+from bot.core.i18n import translator
+from bot.core.models import Author, Chat, ChatKind, Country, Evaluation
+from bot.incidents import phases
+from bot.incidents import service as incidents
 from bot.render.report import render_report
+from bot.reports import evaluations
+from bot.reports import report as reports
 from tests.conftest import COMMANDER, OPS_BILINGUAL
 from tests.harness import Harness
 
@@ -184,6 +186,6 @@ async def test_close_asks_the_commander_and_report_sends_a_document(harness: Har
     assert h.last_text(h.ops).startswith("⛔")
 
 
-async def _evaluations(h: Harness) -> list[evaluations.Evaluation]:
+async def _evaluations(h: Harness) -> list[Evaluation]:
     async with h.runtime.db.read() as tx:
         return await evaluations.of_incident_in(tx, 1)

@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from bot import directory, evaluations, phases, requests, resources, situation
 from bot.config import Settings, parse_settings
-from bot.db import Database, to_db_time
-from bot.i18n import translator
-from bot.incidents import Author, add_location, close, declare, incident_in
-from bot.models import OfferStatus, Person, ResourceType
+from bot.core import directory
+from bot.core.db import Database, to_db_time
+from bot.core.i18n import translator
+from bot.core.models import Author, OfferStatus, Person, ResourceType
+from bot.incidents import phases
+from bot.incidents.service import add_location, close, declare, incident_in
 from bot.render.report import render_report
-from bot.reports import collect, to_json
-from bot.situation_map import map_data
+from bot.reports import evaluations
+from bot.reports.report import collect, to_json
+from bot.resources import requests
+from bot.resources import units as resources
+from bot.situation import surroundings as situation
+from bot.situation.map import map_data
 from tests.conftest import (
     AGENCY_SDIS59,
     COMMANDER,

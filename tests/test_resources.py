@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot import directory, geo, requests, resources
 from bot.config import RequestSettings, Settings, parse_settings
-from bot.db import Database
-from bot.errors import UserError
-from bot.i18n import translator
-from bot.incidents import Author, add_location, declare
-from bot.models import (
+from bot.core import directory, vocabulary
+from bot.core.db import Database
+from bot.core.errors import UserError
+from bot.core.i18n import translator
+from bot.core.models import (
     LANGUAGES,
+    Author,
     Country,
     OfferStatus,
     Person,
@@ -27,6 +27,11 @@ from bot.models import (
     Unit,
     UnitStatus,
 )
+from bot.geo import distance as geo
+from bot.geo import gazetteer
+from bot.incidents.service import add_location, declare
+from bot.resources import requests
+from bot.resources import units as resources
 from tests.conftest import (
     AGENCY_FLUVIA,
     AGENCY_SDIS59,
@@ -177,29 +182,29 @@ def _owner(offer_unit_agency: str) -> Person:
     ],
 )
 def test_types_are_understood_in_three_languages(word: str, expected: ResourceType | None) -> None:
-    assert resources.parse_type(word) is expected
+    assert vocabulary.parse_type(word) is expected
 
 
 def test_every_type_label_in_every_language_reads_back_as_its_type() -> None:
-    for type_, label in resources.TYPE.items():
+    for type_, label in vocabulary.TYPE.items():
         names = {translator(lang).gettext(label) for lang in LANGUAGES}
         # each type has its own name in French and in Dutch
         assert translator("nl").gettext(label) != label or type_ in (ResourceType.PIT,), (
             f"{label} has no Dutch name"
         )
         for name in names:
-            assert resources.parse_type(name) is type_, name
-            assert resources.parse_type(name.upper()) is type_, name
-        assert resources.parse_type(type_.value) is type_
+            assert vocabulary.parse_type(name) is type_, name
+            assert vocabulary.parse_type(name.upper()) is type_, name
+        assert vocabulary.parse_type(type_.value) is type_
 
 
 def test_multi_word_types_take_the_longest_match() -> None:
-    assert resources.parse_type_words(["lit", "grands", "brûlés", "urgent"]) == (
+    assert vocabulary.parse_type_words(["lit", "grands", "brûlés", "urgent"]) == (
         ResourceType.BURNS_BED,
         3,
     )
-    assert resources.parse_type_words(["fire", "engine", "#2"]) == (ResourceType.FIRE_ENGINE, 2)
-    assert resources.parse_type_words(["rien"]) == (None, 0)
+    assert vocabulary.parse_type_words(["fire", "engine", "#2"]) == (ResourceType.FIRE_ENGINE, 2)
+    assert vocabulary.parse_type_words(["rien"]) == (None, 0)
 
 
 @pytest.mark.parametrize(
@@ -224,16 +229,16 @@ def test_multi_word_types_take_the_longest_match() -> None:
 def test_status_words_in_three_languages_and_emsi_codes(
     word: str, expected: UnitStatus | OfferStatus | None
 ) -> None:
-    assert resources.parse_status(word) == expected
+    assert vocabulary.parse_status(word) == expected
 
 
 # --- distances and ranking ------------------------------------------------------------------
 
 
 def test_great_circle_distance_and_eta() -> None:
-    lille, tournai = geo.place("Rijsel"), geo.place("doornik")
+    lille, tournai = gazetteer.place("Rijsel"), gazetteer.place("doornik")
     assert lille is not None and tournai is not None
-    distance = geo.distance_km(lille[1], lille[2], tournai[1], tournai[2])
+    distance = geo.distance_km(lille.lat, lille.lon, tournai.lat, tournai.lon)
     assert 22.0 < distance < 25.5  # Lille – Tournai, as the crow flies
     assert geo.distance_km(50.0, 4.0, 50.0, 4.0) == 0.0
     # 24 km × 1.3 at 60 km/h: 31.2 min, rounded up
@@ -564,7 +569,7 @@ async def test_a_request_waits_for_the_incident_location(rdb: Database) -> None:
     outcome = await _request(rdb, ref, quantity=1, extra_offers=0)
     assert outcome.request.status is RequestStatus.WAITING_LOCATION
     assert outcome.request.offers == ()
-    place = geo.place("Doornik")
+    place = gazetteer.place("Doornik")
     effects = await requests.located(
         rdb, ref=ref, settings=RequestSettings(extra_offers=0), place=place, author=BOSS
     )
@@ -617,7 +622,7 @@ async def test_release_en_route_on_scene_and_cancel(rdb: Database) -> None:
 async def test_closing_the_incident_releases_its_units_and_ends_its_requests(
     rdb: Database,
 ) -> None:
-    from bot.incidents import close
+    from bot.incidents.service import close
 
     ref = await _incident(rdb)
     outcome = await _request(rdb, ref, quantity=2, extra_offers=0)
@@ -647,7 +652,7 @@ async def test_closing_the_incident_releases_its_units_and_ends_its_requests(
 
 
 async def test_cards_render_in_each_language_and_escape_what_users_typed(rdb: Database) -> None:
-    from bot.incidents import get
+    from bot.incidents.service import get
     from bot.render.requests import render_crossing, render_offer, render_request_card
     from bot.render.roster import render_rollcall, render_roster
     from bot.simulator.html import parse_html

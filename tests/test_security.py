@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import logs
+from bot.core import logs
 from bot.simulator import TelegramSimulator
 from tests.harness import Harness
 
@@ -69,15 +69,18 @@ async def test_the_token_is_in_no_log_line_and_no_message(
 # SQL built from pieces: only these spots, each joining fixed SQL (whitelisted names, "?"
 # placeholders), never a value. Anything else must pass its values as parameters.
 ALLOWED_DYNAMIC_SQL = {
-    ("bot/incidents.py", "change_text"): "column from _TEXT_COLUMNS",
-    ("bot/incidents.py", "assign"): "column from _ASSIGNMENT_COLUMN",
-    ("bot/directory.py", "migrate_chat"): "table and column from _CHAT_COLUMNS",
-    ("bot/db.py", "_migrate"): "PRAGMA user_version = {version:d}, an int of ours",
-    ("bot/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
-    ("bot/requests.py", "advance"): "column is en_route_at or on_scene_at",
-    ("bot/sites.py", "import_sites"): "one ? placeholder per code",
-    ("bot/resources.py", "roster"): "where from _filters: constant clauses and ? placeholders",
-    ("bot/resources.py", "agency_units_in"): "constant pieces",
+    ("bot/incidents/service.py", "change_text"): "column from _TEXT_COLUMNS",
+    ("bot/incidents/service.py", "assign"): "column from _ASSIGNMENT_COLUMN",
+    ("bot/core/directory.py", "migrate_chat"): "table and column from _CHAT_COLUMNS",
+    ("bot/core/db.py", "_migrate"): "PRAGMA user_version = {version:d}, an int of ours",
+    ("bot/resources/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
+    ("bot/resources/requests.py", "advance"): "column is en_route_at or on_scene_at",
+    ("bot/geo/sites.py", "import_sites"): "one ? placeholder per code",
+    (
+        "bot/resources/units.py",
+        "roster",
+    ): "where from _filters: constant clauses and ? placeholders",
+    ("bot/resources/units.py", "agency_units_in"): "constant pieces",
 }
 SQL_METHODS = {"execute", "executemany", "executescript", "one", "all"}
 
@@ -126,12 +129,12 @@ def test_sql_is_parameterised_everywhere() -> None:
         (path, function, line)
         for path, function, line in dynamic
         if (path, function) not in ALLOWED_DYNAMIC_SQL
-        and not (path == "bot/db.py" and function in ("execute", "executemany", "one", "all"))
-        and not (path == "bot/db.py" and function in ("_unit",))
+        and not (path == "bot/core/db.py" and function in ("execute", "executemany", "one", "all"))
+        and not (path == "bot/core/db.py" and function in ("_unit",))
     ]
     assert unexpected == [], "SQL built from values: use ? parameters"
     # the one helper taking a WHERE clause gets constants only
-    source = (ROOT / "bot/requests.py").read_text(encoding="utf-8")
+    source = (ROOT / "bot/resources/requests.py").read_text(encoding="utf-8")
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_offers":
             assert isinstance(node.args[1], ast.Constant), ast.unparse(node)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from bot import labels
-from bot.i18n import Translator, each_language
+from bot.core import vocabulary as labels
+from bot.core.i18n import Translator, each_language
+from bot.core.models import Alert, Tally
+from bot.core.text import version_for
 from bot.render import common
 from bot.render.common import text
-from bot.texts import version_for
-
-if TYPE_CHECKING:
-    from bot.alerts import Alert, Tally
 
 
 def _alert_block(tr: Translator, alert: Alert, timezone: str, reminder: bool) -> str:

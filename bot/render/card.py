@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from bot.i18n import Translator, each_language
-from bot.models import Incident, ResourceRequest, TimelineEntry
+from bot.core.html import TELEGRAM_LIMIT, plain_length, shorten_html
+from bot.core.i18n import Translator, each_language
+from bot.core.models import Incident, ResourceRequest, Surroundings, TimelineEntry
 from bot.render import common
 from bot.render.common import text
 from bot.render.phases import phase_lines
 from bot.render.requests import resources_section
 from bot.render.sites import warning_lines
-from bot.situation import Surroundings
+from bot.render.timeline import timeline_line
 
 # Telegram shows at most 4096 characters; a timeline of long notes must not break the card.
 MAX_NOTE_ON_CARD = 280
@@ -89,7 +90,7 @@ def _card_block(
     if timeline:
         lines.append("")
         lines.append("<b>" + _("Timeline") + "</b>")
-        lines.extend(common.timeline_line(tr, _shorten(e, note_limit), timezone) for e in timeline)
+        lines.extend(timeline_line(tr, _shorten(e, note_limit), timezone) for e in timeline)
     if incident.is_open:
         lines.append("")
         lines.append("<i>" + _("Reply to this card to add to the timeline.") + "</i>")
@@ -125,7 +126,7 @@ def render_card(
         languages, lambda tr: _card_block(tr, incident, timeline, timezone, requests, around)
     )
     for note_limit, entries in _TIGHTER:
-        if common.plain_length(html) <= common.TELEGRAM_LIMIT:
+        if plain_length(html) <= TELEGRAM_LIMIT:
             return html
         html = each_language(
             languages,
@@ -139,4 +140,4 @@ def render_card(
                 note_limit=note_limit,
             ),
         )
-    return common.shorten_html(html, common.TELEGRAM_LIMIT)
+    return shorten_html(html, TELEGRAM_LIMIT)

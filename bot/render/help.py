@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import labels
-from bot.i18n import N_, Translator, each_language
-from bot.models import Role
+from bot.core import vocabulary as labels
+from bot.core.i18n import N_, Translator, each_language
+from bot.core.models import Role
 from bot.render.common import text
 
 

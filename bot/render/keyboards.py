@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import labels
-from bot.i18n import N_, joined_labels
-from bot.models import Incident, IncidentStatus, Offer, OfferStatus, Severity, Unit, UnitStatus
+from bot.core import vocabulary as labels
+from bot.core.i18n import N_, joined_labels
+from bot.core.models import Incident, IncidentStatus, Offer, OfferStatus, Severity, Unit, UnitStatus
+from bot.core.vocabulary import STATUS_MARK as UNIT_MARK
+from bot.core.vocabulary import UNIT_STATUS
 from bot.render.common import SEVERITY_MARK, STATUS_MARK
 
 PREFIX = "i1"
@@ -210,9 +212,6 @@ def parse_unit_press(data: str) -> tuple[int, UnitStatus] | None:
 
 def unit_keyboard(unit: Unit, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
     """The statuses an agency may set by hand (not while the unit is committed)."""
-    from bot.resources import STATUS_MARK as UNIT_MARK
-    from bot.resources import UNIT_STATUS
-
     if unit.status is UnitStatus.COMMITTED:
         return None
     buttons = [

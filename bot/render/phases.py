@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import Translator
-from bot.models import Country, Incident, TimelineEntry
-from bot.phases import AUTHORITY, LADDER, PHASE, Level, PhaseState
+from bot.core.i18n import Translator
+from bot.core.models import Country, Incident, Level, PhaseState, TimelineEntry
+from bot.core.vocabulary import AUTHORITY, LADDER, PHASE
 from bot.render.common import FLAG, text
 
 
@@ -25,7 +25,7 @@ def phase_lines(tr: Translator, states: Sequence[PhaseState], timezone: str) -> 
             + _("{phase} since {time}: {authority} in charge").format(
                 phase="<b>" + phase_name(tr, state.country, state.level) + "</b>",
                 time=tr.time(state.since, timezone),
-                authority=_(state.authority),
+                authority=_(AUTHORITY[(state.country, state.level)]),
             )
         )
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.gazetteer import Place
+from bot.core.models import Place
 from bot.render.common import FLAG, coordinates, text
 
 PLACE_PREFIX = "g1"  # g1:<incident ref>:<place id>

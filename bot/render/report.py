@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape as _escape
 
-from bot import labels
-from bot.i18n import Translator, translator
-from bot.models import Country, Incident, ResourceType, Severity
-from bot.phases import AUTHORITY, PHASE
+from bot.core import vocabulary as labels
+from bot.core.i18n import Translator, translator
+from bot.core.models import Country, Incident, Report, ResourceType, Severity
+from bot.core.vocabulary import AUTHORITY, PHASE, TYPE
 from bot.render import common
-from bot.reports import Report
-from bot.resources import TYPE
+from bot.render.timeline import timeline_line
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:1rem;
@@ -293,9 +292,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         "<ol>"
         + "".join(
             "<li>"
-            + common.timeline_line(tr, e, timezone)
-            .replace("<code>", "<b>")
-            .replace("</code>", "</b>")
+            + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
             + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small></li>'
             for e in report.timeline
         )

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from babel.numbers import format_decimal
 
-from bot import resources
-from bot.i18n import N_, Translator, each_language
-from bot.models import Country, Incident, Offer, OfferStatus, RequestStatus, ResourceRequest
+from bot.core import vocabulary
+from bot.core.i18n import N_, Translator, each_language
+from bot.core.models import Country, Incident, Offer, OfferStatus, RequestStatus, ResourceRequest
 from bot.render import common
 from bot.render.common import FLAG, text
 
@@ -44,7 +44,7 @@ def crossing_flag(unit_country: Country, incident_country: Country) -> str:
 
 
 def type_name(tr: Translator, request: ResourceRequest) -> str:
-    return tr.gettext(resources.TYPE[request.type])
+    return tr.gettext(vocabulary.TYPE[request.type])
 
 
 def asked(tr: Translator, request: ResourceRequest) -> str:
@@ -56,7 +56,7 @@ def _unit_line(tr: Translator, offer: Offer, incident_country: Country) -> str:
     unit = offer.unit
     flag = crossing_flag(unit.country, incident_country)
     return (
-        f"{resources.TYPE_MARK[unit.type]} <b>{text(unit.code)}</b> {text(unit.name)}"
+        f"{vocabulary.TYPE_MARK[unit.type]} <b>{text(unit.code)}</b> {text(unit.name)}"
         f" · {text(unit.agency)}" + (f" {flag}" if flag else "")
     )
 
@@ -67,13 +67,13 @@ def stages(tr: Translator, offer: Offer, timezone: str) -> str:
     parts = []
     if offer.decided_at and offer.status is not OfferStatus.OFFERED:
         if offer.status in (OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN):
-            label = resources.OFFER_STATUS[offer.status]
+            label = vocabulary.OFFER_STATUS[offer.status]
             return f"{STAGE_MARK[offer.status]} {_(label)} {tr.time(offer.decided_at, timezone)}"
         parts.append(f"{_('committed')} {tr.time(offer.decided_at, timezone)}")
     for moment, label in (
-        (offer.en_route_at, resources.OFFER_STATUS[OfferStatus.EN_ROUTE]),
-        (offer.on_scene_at, resources.OFFER_STATUS[OfferStatus.ON_SCENE]),
-        (offer.released_at, resources.OFFER_STATUS[OfferStatus.RELEASED]),
+        (offer.en_route_at, vocabulary.OFFER_STATUS[OfferStatus.EN_ROUTE]),
+        (offer.on_scene_at, vocabulary.OFFER_STATUS[OfferStatus.ON_SCENE]),
+        (offer.released_at, vocabulary.OFFER_STATUS[OfferStatus.RELEASED]),
     ):
         if moment is not None:
             parts.append(f"{_(label)} {tr.time(moment, timezone)}")
@@ -110,7 +110,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
     lines.append(
         _("Requested {time} by {name}").format(time=tr.time(request.created_at, timezone), name=who)
     )
-    status = _(resources.REQUEST_STATUS[request.status])
+    status = _(vocabulary.REQUEST_STATUS[request.status])
     lines.append(
         f"{REQUEST_MARK[request.status]} "
         + _("Status: {status} · committed {committed} of {quantity}").format(
@@ -149,7 +149,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
         gone = [o for o in request.offers if o.status is status]
         if gone:
             lines.append(
-                f"{STAGE_MARK[status]} {_(resources.OFFER_STATUS[status])}: "
+                f"{STAGE_MARK[status]} {_(vocabulary.OFFER_STATUS[status])}: "
                 + ", ".join(text(o.unit.code) for o in gone)
             )
     if request.status is RequestStatus.UNFILLED:
@@ -343,7 +343,7 @@ def resources_section(
                     number=request.id,
                     what=text(asked(tr, request)),
                     committed=request.committed,
-                    status=_(resources.REQUEST_STATUS[request.status]),
+                    status=_(vocabulary.REQUEST_STATUS[request.status]),
                 )
             )
     if not lines:

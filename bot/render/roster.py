@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot import resources
-from bot.i18n import Translator, each_language
-from bot.models import Country, ResourceType, Unit, UnitStatus
+from bot.core import vocabulary
+from bot.core.i18n import Translator, each_language
+from bot.core.models import Country, ResourceType, Unit, UnitStatus
 from bot.render.common import FLAG, text
 
 MAX_UNITS_LISTED = 40
@@ -19,21 +19,21 @@ def unit_line(
 ) -> str:
     """🟢 BE-WAPI-AMB-1 Ambulance Tournai 1 · ZS WAPI 🇧🇪 · available · ✔ 08:02 (name)"""
     _ = tr.gettext
-    status = _(resources.UNIT_STATUS[unit.status])
+    status = _(vocabulary.UNIT_STATUS[unit.status])
     if unit.status is UnitStatus.COMMITTED:
         if unit.deployment is not None:
-            status = _(resources.OFFER_STATUS[unit.deployment])
+            status = _(vocabulary.OFFER_STATUS[unit.deployment])
         if unit.incident_ref is not None:
             status += f" #{unit.incident_ref}"
     if unit.capacity > 1:
         status += " · " + _("capacity {n}").format(n=unit.capacity)
     line = (
-        f"{resources.STATUS_MARK[unit.status]} <b>{text(unit.code)}</b> {text(unit.name)}"
+        f"{vocabulary.STATUS_MARK[unit.status]} <b>{text(unit.code)}</b> {text(unit.name)}"
         f" · {text(unit.agency)} {FLAG[unit.country]} · {status}"
     )
     if unit.note:
         line += f" · <i>{text(unit.note)}</i>"
-    if resources.is_stale(unit, now, stale_after_hours):
+    if unit.is_stale(now, stale_after_hours):
         line += " · ⚠️ " + _("stale")
         if unit.confirmed_at is not None:
             line += " (" + tr.datetime(unit.confirmed_at, timezone) + ")"
@@ -54,7 +54,7 @@ def _roster_block(
     _ = tr.gettext
     title = _("Roster")
     if type_ is not None:
-        title += " · " + _(resources.TYPE[type_])
+        title += " · " + _(vocabulary.TYPE[type_])
     if country is not None:
         title += f" · {FLAG[country]}"
     lines = [f"🗂 <b>{title}</b>"]
@@ -72,7 +72,7 @@ def _roster_block(
         ]
         if counts:
             lines.append(
-                f"{resources.TYPE_MARK[kind]} {_(resources.TYPE[kind])}: " + "  ".join(counts)
+                f"{vocabulary.TYPE_MARK[kind]} {_(vocabulary.TYPE[kind])}: " + "  ".join(counts)
             )
     lines.append("")
     lines.append("<b>" + _("Units, most recently confirmed first") + "</b>")
@@ -86,7 +86,7 @@ def _roster_block(
             )
             + "</i>"
         )
-    stale = sum(1 for u in units if resources.is_stale(u, now, stale_after_hours))
+    stale = sum(1 for u in units if u.is_stale(now, stale_after_hours))
     if stale:
         lines.append(
             "⚠️ "
@@ -121,7 +121,7 @@ def render_unit(
         _ = tr.gettext
         lines = [
             unit_line(tr, unit, timezone, now, stale_after_hours),
-            _("Type: {type}").format(type=_(resources.TYPE[unit.type])),
+            _("Type: {type}").format(type=_(vocabulary.TYPE[unit.type])),
         ]
         if unit.confirmed_at is not None:
             lines.append(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import Translator, each_language
+from bot.core.i18n import Translator, each_language
+from bot.core.models import SiteNear
+from bot.core.vocabulary import KIND, KIND_MARK
 from bot.render.common import FLAG, text
-from bot.sites import KIND, KIND_MARK, SiteNear
 
 
 def km(tr: Translator, value: float) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.i18n import Translator, each_language
-from bot.models import Incident, TimelineEntry
-from bot.render import common
+from bot.core.i18n import Translator, each_language
+from bot.core.models import Incident, Surroundings, TimelineEntry
 from bot.render.card import incident_facts, incident_heading
-from bot.situation import Surroundings
+from bot.render.timeline import timeline_line
 
 MAX_MESSAGE = 4096
 
@@ -38,7 +37,7 @@ def _status_block(
         entries = timelines.get(incident.ref, [])
         if entries:
             lines.append("<i>" + _("Latest:") + "</i>")
-            lines.extend(common.timeline_line(tr, e, timezone) for e in entries)
+            lines.extend(timeline_line(tr, e, timezone) for e in entries)
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 

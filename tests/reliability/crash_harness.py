@@ -659,8 +659,8 @@ def _history_data(message: SimMessage) -> list[str]:
 
 async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """What each card must show now, rendered by the bot's own publisher code."""
-    from bot.cards import CardPublisher
-    from bot.db import Database
+    from bot.core.db import Database
+    from bot.delivery.cards import CardPublisher
 
     db = Database(db_path)
     await db.open()

@@ -1,0 +1,263 @@
+"""Liaison alerts: broadcast to the linked chats through the outbox, acknowledged per chat and
+per person, reminded when unacknowledged."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.config import AlertSettings
+from bot.core.db import Database, Row, Tx, from_db_time, to_db_time, utcnow
+from bot.core.directory import chat_in, ensure_person, reachable_chats
+from bot.core.errors import UserError
+from bot.core.i18n import N_
+from bot.core.models import (
+    Alert,
+    Author,
+    Chat,
+    PersonRef,
+    Severity,
+    Tally,
+    TargetState,
+    TimelineKind,
+)
+from bot.core.text import split_languages
+from bot.delivery.outbox import enqueue
+from bot.incidents import service as incidents
+from bot.render.alerts import render_alert, render_reminder
+from bot.render.keyboards import ack_keyboard
+
+MAX_ALERT = 1000
+
+
+def parse_texts(raw: str) -> dict[str, str]:
+    return split_languages(raw, MAX_ALERT, N_("alert"))
+
+
+async def _alert(tx: Tx, row: Row) -> Alert:
+    incident = await incidents.incident_in(tx, row["incident_id"]) if row["incident_id"] else None
+    author = await tx.one("SELECT name FROM people WHERE id = ?", (row["author_id"],))
+    return Alert(
+        id=row["id"],
+        incident=incident,
+        author=PersonRef(id=row["author_id"], name=author["name"] if author else "?"),
+        severity=Severity(row["severity"]),
+        texts=json.loads(row["texts"]),
+        exercise=bool(row["exercise"]),
+        origin_chat_id=row["origin_chat_id"],
+        tally_message_id=row["tally_message_id"],
+        created_at=from_db_time(row["created_at"]),
+    )
+
+
+async def _targets(tx: Tx, config: AlertSettings, origin_chat_id: int) -> list[Chat]:
+    chosen = []
+    for chat in await reachable_chats(tx):
+        if chat.id == origin_chat_id or chat.id in config.exclude:
+            continue
+        linked = chat.kind in config.kinds and chat.country in config.countries
+        if linked or chat.id in config.chats:
+            chosen.append(chat)
+    return chosen
+
+
+async def broadcast(
+    db: Database,
+    *,
+    author: Author,
+    origin_chat_id: int,
+    severity: Severity,
+    texts: dict[str, str],
+    incident_ref: int | None,
+    config: AlertSettings,
+    update_id: int | None,
+) -> Alert:
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await ensure_person(tx, author.id, author.name, author.username, author.language)
+        incident = None
+        if incident_ref is not None:
+            incident = await incidents.incident_in(tx, incident_ref)
+            if incident is None:
+                raise UserError(N_("There is no incident #{ref}."), ref=incident_ref)
+        targets = await _targets(tx, config, origin_chat_id)
+        if not targets:
+            raise UserError(
+                N_(
+                    "No chat is linked for alerts: an admin sets them in the "
+                    "configuration ([alerts])."
+                )
+            )
+        now = utcnow()
+        exercise = bool(incident and incident.exercise)
+        alert_id = await tx.execute(
+            "INSERT INTO alerts (incident_id, author_id, severity, texts, exercise,"
+            " origin_chat_id, remind_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                incident_ref,
+                author.id,
+                severity.value,
+                json.dumps(texts),
+                int(exercise),
+                origin_chat_id,
+                to_db_time(now + timedelta(minutes=config.reminder_minutes)),
+                to_db_time(now),
+            ),
+        )
+        row = await tx.one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        assert row is not None
+        alert = await _alert(tx, row)
+        for chat in targets:
+            await tx.execute(
+                "INSERT INTO alert_targets (alert_id, chat_id) VALUES (?, ?)", (alert_id, chat.id)
+            )
+            await enqueue(
+                tx,
+                chat_id=chat.id,
+                purpose="alert",
+                subject_id=alert_id,
+                html=render_alert(alert, chat.languages, chat.timezone),
+                reply_markup=ack_keyboard(alert_id, chat.languages),
+                incident_ref=incident_ref,
+                key=f"alert:{alert_id}:{chat.id}",
+            )
+        if incident is not None:
+            await incidents.record(
+                tx,
+                incident.ref,
+                TimelineKind.ALERT,
+                author,
+                origin_chat_id,
+                text=str(alert_id),
+                field=severity.value,
+            )
+    return alert
+
+
+async def on_delivered(tx: Tx, row: Row, message_id: int) -> None:
+    """Outbox hook: the alert reached the chat."""
+    await tx.execute(
+        "UPDATE alert_targets SET message_id = COALESCE(message_id, ?),"
+        " delivered_at = COALESCE(delivered_at, ?) WHERE alert_id = ? AND chat_id = ?",
+        (message_id, to_db_time(utcnow()), row["subject_id"], row["chat_id"]),
+    )
+
+
+async def set_tally_message(db: Database, alert_id: int, message_id: int) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE alerts SET tally_message_id = ? WHERE id = ?", (message_id, alert_id)
+        )
+
+
+async def acknowledge(
+    db: Database, *, alert_id: int, chat_id: int, person: Author, update_id: int | None
+) -> bool:
+    """Record that this person acknowledged in this chat. True when it is the chat's first."""
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        target = await tx.one(
+            "SELECT acked_at FROM alert_targets WHERE alert_id = ? AND chat_id = ?",
+            (alert_id, chat_id),
+        )
+        if target is None:
+            raise UserError(N_("This alert was not sent to this chat."))
+        seen = await tx.one(
+            "SELECT 1 FROM alert_acks WHERE alert_id = ? AND chat_id = ? AND person_id = ?",
+            (alert_id, chat_id, person.id),
+        )
+        if seen is not None:
+            raise UserError(N_("You have already acknowledged this alert."))
+        await ensure_person(tx, person.id, person.name, person.username)
+        now = to_db_time(utcnow())
+        await tx.execute(
+            "INSERT INTO alert_acks (alert_id, chat_id, person_id, at) VALUES (?, ?, ?, ?)",
+            (alert_id, chat_id, person.id, now),
+        )
+        first = await tx.execute(
+            "UPDATE alert_targets SET acked_at = ? WHERE alert_id = ? AND chat_id = ?"
+            " AND acked_at IS NULL",
+            (now, alert_id, chat_id),
+        )
+    return bool(first)
+
+
+async def tally(db: Database, alert_id: int) -> Tally | None:
+    async with db.read() as tx:
+        return await _tally(tx, alert_id)
+
+
+async def _tally(tx: Tx, alert_id: int) -> Tally | None:
+    row = await tx.one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+    if row is None:
+        return None
+    alert = await _alert(tx, row)
+    rows = await tx.all(
+        "SELECT t.*, c.name AS chat_name, c.unreachable_at FROM alert_targets t"
+        " LEFT JOIN chats c ON c.id = t.chat_id WHERE t.alert_id = ? ORDER BY c.name",
+        (alert_id,),
+    )
+    targets = []
+    for target in rows:
+        ackers = await tx.all(
+            "SELECT p.name FROM alert_acks a JOIN people p ON p.id = a.person_id"
+            " WHERE a.alert_id = ? AND a.chat_id = ? ORDER BY a.at",
+            (alert_id, target["chat_id"]),
+        )
+        targets.append(
+            TargetState(
+                chat_id=target["chat_id"],
+                chat_name=target["chat_name"] or str(target["chat_id"]),
+                delivered_at=from_db_time(target["delivered_at"])
+                if target["delivered_at"]
+                else None,
+                acked_at=from_db_time(target["acked_at"]) if target["acked_at"] else None,
+                ackers=tuple(a["name"] for a in ackers),
+                unreachable=target["unreachable_at"] is not None,
+            )
+        )
+    return Tally(alert=alert, targets=tuple(targets))
+
+
+async def recent(db: Database, limit: int = 10) -> list[Tally]:
+    async with db.read() as tx:
+        rows = await tx.all("SELECT id FROM alerts ORDER BY id DESC LIMIT ?", (limit,))
+        found = [await _tally(tx, row["id"]) for row in rows]
+    return [t for t in found if t is not None]
+
+
+async def send_reminders(db: Database) -> int:
+    """Remind every chat that has not acknowledged an alert whose reminder time has come.
+    Returns how many reminders were queued. Runs from a repeating job, so it survives
+    restarts: the reminder time is in the database."""
+    queued = 0
+    async with db.transaction() as tx:
+        due = await tx.all(
+            "SELECT * FROM alerts WHERE reminded_at IS NULL AND remind_at <= ?",
+            (to_db_time(utcnow()),),
+        )
+        for row in due:
+            alert = await _alert(tx, row)
+            waiting = await tx.all(
+                "SELECT chat_id FROM alert_targets WHERE alert_id = ? AND acked_at IS NULL",
+                (alert.id,),
+            )
+            for target in waiting:
+                chat = await chat_in(tx, target["chat_id"])
+                if chat is None:
+                    continue
+                got = await enqueue(
+                    tx,
+                    chat_id=chat.id,
+                    purpose="alert",
+                    subject_id=alert.id,
+                    html=render_reminder(alert, chat.languages, chat.timezone),
+                    reply_markup=ack_keyboard(alert.id, chat.languages),
+                    incident_ref=alert.incident.ref if alert.incident else None,
+                    key=f"reminder:{alert.id}:{chat.id}",
+                )
+                queued += 1 if got else 0
+            await tx.execute(
+                "UPDATE alerts SET reminded_at = ? WHERE id = ?", (to_db_time(utcnow()), alert.id)
+            )
+    return queued

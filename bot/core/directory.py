@@ -1,0 +1,297 @@
+"""Registered chats and known people: seeded from the configuration, changed by commands."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import Settings
+from bot.core.db import Database, Row, Tx, to_db_time, utcnow
+from bot.core.models import Chat, ChatKind, Country, Person, Role
+
+log = logging.getLogger(__name__)
+
+
+def _chat(row: Row) -> Chat:
+    return Chat(
+        id=row["id"],
+        name=row["name"],
+        kind=ChatKind(row["kind"]),
+        country=Country(row["country"]),
+        languages=tuple(row["languages"].split(",")),
+        agency=row["agency"],
+        timezone=row["timezone"],
+    )
+
+
+def _person(row: Row) -> Person:
+    return Person(
+        id=row["id"],
+        name=row["name"],
+        username=row["username"],
+        roles=frozenset(Role(r) for r in row["roles"].split(",") if r),
+        country=Country(row["country"]) if row["country"] else None,
+        agency=row["agency"],
+        language=row["language"],
+        telegram_language=row["tg_language"],
+    )
+
+
+async def seed(db: Database, settings: Settings) -> None:
+    """Apply the configuration's chats and people.
+
+    A new entry is inserted. An existing one is overwritten only when its entry in the file
+    changed since it was last applied: the database keeps what commands changed, but an
+    admin who edits the file gets what they wrote.
+    """
+    now = to_db_time(utcnow())
+    async with db.transaction() as tx:
+        for chat in settings.chats:
+            seed_json = chat.model_dump_json()
+            row = await tx.one("SELECT seed FROM chats WHERE id = ?", (chat.id,))
+            if row is not None and row["seed"] == seed_json:
+                continue
+            if row is None:
+                moved = await tx.one("SELECT id FROM chats WHERE seed = ?", (seed_json,))
+                if moved is not None:
+                    # the group became a supergroup: the database follows its new id
+                    log.warning(
+                        "event=chat_moved config_id=%d id=%d hint=update the id in the config",
+                        chat.id,
+                        moved["id"],
+                    )
+                    continue
+            values = (
+                chat.name,
+                chat.kind.value,
+                chat.country.value,
+                ",".join(chat.languages),
+                chat.agency,
+                chat.timezone or settings.i18n.timezone,
+                seed_json,
+            )
+            if row is None:
+                await tx.execute(
+                    "INSERT INTO chats (name, kind, country, languages, agency, timezone, seed,"
+                    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, chat.id, now),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE chats SET name = ?, kind = ?, country = ?, languages = ?, agency = ?,"
+                    " timezone = ?, seed = ? WHERE id = ?",
+                    (*values, chat.id),
+                )
+        for person in settings.people:
+            seed_json = person.model_dump_json()
+            row = await tx.one("SELECT seed FROM people WHERE id = ?", (person.id,))
+            if row is not None and row["seed"] == seed_json:
+                continue
+            person_values: tuple[object, ...] = (
+                person.name,
+                person.username,
+                ",".join(person.roles),
+                person.country.value if person.country else None,
+                person.agency,
+                person.language,
+                seed_json,
+            )
+            if row is None:
+                await tx.execute(
+                    "INSERT INTO people (name, username, roles, country, agency, language, seed,"
+                    " id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*person_values, person.id, now),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE people SET name = ?, username = ?, roles = ?, country = ?,"
+                    " agency = ?, language = ?, seed = ? WHERE id = ?",
+                    (*person_values, person.id),
+                )
+
+
+async def get_chat(db: Database, chat_id: int) -> Chat | None:
+    async with db.read() as tx:
+        row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+    return _chat(row) if row else None
+
+
+async def get_person(db: Database, person_id: int) -> Person | None:
+    async with db.read() as tx:
+        return await person_in(tx, person_id)
+
+
+async def gate_lookup(
+    db: Database, *, update_id: int, person_id: int, chat_id: int | None
+) -> tuple[bool, Person | None, Chat | None]:
+    """What the gate needs for one update, in one read: was it handled before, who acts,
+    and the registered chat (None for a private chat or an unknown one)."""
+    async with db.read() as tx:
+        seen = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))
+        person = await person_in(tx, person_id)
+        row = None
+        if chat_id is not None:
+            row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+    return seen is not None, person, _chat(row) if row else None
+
+
+async def person_in(tx: Tx, person_id: int) -> Person | None:
+    row = await tx.one("SELECT * FROM people WHERE id = ?", (person_id,))
+    return _person(row) if row else None
+
+
+async def find_by_username(db: Database, username: str) -> Person | None:
+    async with db.read() as tx:
+        row = await tx.one(
+            "SELECT * FROM people WHERE lower(username) = lower(?)", (username.lstrip("@"),)
+        )
+    return _person(row) if row else None
+
+
+async def ensure_person(
+    tx: Tx, person_id: int, name: str, username: str | None, language: str | None = None
+) -> None:
+    """Make sure someone who acts in a registered chat has a row (timeline authors), keeping
+    their name, username and Telegram language current."""
+    await tx.execute(
+        "INSERT INTO people (id, name, username, tg_language, created_at) VALUES (?, ?, ?, ?, ?)"
+        # a configured name ("Cdt Dubois, SDIS 59") wins over the Telegram display name
+        " ON CONFLICT (id) DO UPDATE SET"
+        " name = CASE WHEN people.seed IS NULL THEN excluded.name ELSE people.name END,"
+        " username = COALESCE(excluded.username, people.username),"
+        " tg_language = COALESCE(excluded.tg_language, people.tg_language)",
+        (person_id, name, username, language, to_db_time(utcnow())),
+    )
+
+
+async def set_language(
+    db: Database,
+    person_id: int,
+    name: str,
+    username: str | None,
+    language: str,
+    update_id: int | None = None,
+) -> None:
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await ensure_person(tx, person_id, name, username)
+        await tx.execute("UPDATE people SET language = ? WHERE id = ?", (language, person_id))
+
+
+async def chat_names(db: Database) -> dict[int, str]:
+    async with db.read() as tx:
+        rows = await tx.all("SELECT id, name FROM chats")
+    return {row["id"]: row["name"] for row in rows}
+
+
+async def set_chat_languages(
+    db: Database, chat_id: int, languages: list[str], update_id: int | None = None
+) -> None:
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await tx.execute(
+            "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
+        )
+
+
+async def follow_migration(db: Database, old_id: int, new_id: int, update_id: int | None) -> None:
+    """Telegram's service message about a group's upgrade, in the old or the new chat."""
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        await migrate_chat(tx, old_id, new_id)
+
+
+# Where a chat's id is kept besides `chats` (incidents follow it by ON UPDATE CASCADE too).
+# Tables of features not installed yet are skipped.
+_CHAT_COLUMNS = (
+    ("incidents", "chat_id"),
+    ("cards", "chat_id"),
+    ("timeline", "chat_id"),
+    ("outbox", "chat_id"),
+    ("alert_targets", "chat_id"),
+    ("alert_acks", "chat_id"),
+    ("alerts", "origin_chat_id"),
+    ("statements", "origin_chat_id"),
+    ("requests", "chat_id"),
+)
+
+
+async def migrate_chat(tx: Tx, old_id: int, new_id: int) -> None:
+    """A group became a supergroup with a new id: follow it everywhere, lose nothing.
+
+    Idempotent: Telegram tells it twice (a service message in each chat) and a refused call
+    tells it again. Message ids do not carry over to the supergroup, so the cards there are
+    posted again (their version is bumped for the card publisher) and replies to the old
+    group's messages are forgotten.
+    """
+    if old_id == new_id:
+        return
+    exists = await tx.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
+    if exists is None:
+        await tx.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
+    await tx.execute("DELETE FROM incident_messages WHERE chat_id = ?", (old_id,))
+    await tx.execute(
+        "UPDATE cards SET message_id = NULL, version = version + 1 WHERE chat_id = ?", (old_id,)
+    )
+    await tx.execute(
+        "UPDATE alerts SET tally_message_id = NULL WHERE origin_chat_id = ?", (old_id,)
+    )
+    tables = {row["name"] for row in await tx.all("SELECT name FROM sqlite_master")}
+    if "requests" in tables:  # a resource request's card, like an incident's
+        await tx.execute("UPDATE requests SET card_message_id = NULL WHERE chat_id = ?", (old_id,))
+    for table, column in _CHAT_COLUMNS:
+        if table in tables:
+            await tx.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id)
+            )
+
+
+async def liaison_chats(tx: Tx, country: Country | None = None) -> list[Chat]:
+    """Chats of kind liaison (of one country, or all) that can still be reached."""
+    rows = await tx.all(
+        "SELECT * FROM chats WHERE kind = ? AND unreachable_at IS NULL"
+        + (" AND country = ?" if country else "")
+        + " ORDER BY id",
+        (ChatKind.LIAISON.value, country.value) if country else (ChatKind.LIAISON.value,),
+    )
+    return [_chat(row) for row in rows]
+
+
+async def chat_in(tx: Tx, chat_id: int) -> Chat | None:
+    """A registered chat that can still be reached."""
+    row = await tx.one("SELECT * FROM chats WHERE id = ? AND unreachable_at IS NULL", (chat_id,))
+    return _chat(row) if row else None
+
+
+async def reachable_chats(tx: Tx, kind: ChatKind | None = None) -> list[Chat]:
+    if kind is None:
+        rows = await tx.all("SELECT * FROM chats WHERE unreachable_at IS NULL ORDER BY id")
+    else:
+        rows = await tx.all(
+            "SELECT * FROM chats WHERE unreachable_at IS NULL AND kind = ? ORDER BY id",
+            (kind.value,),
+        )
+    return [_chat(row) for row in rows]
+
+
+async def remember_member(
+    db: Database, person_id: int, name: str, username: str | None, language: str | None
+) -> None:
+    async with db.transaction() as tx:
+        await ensure_person(tx, person_id, name, username, language)
+
+
+async def reinstate(db: Database, chat_id: int) -> bool:
+    """The bot can write to this chat again: messages held back become due. True if it was
+    marked unreachable."""
+    async with db.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE chats SET unreachable_at = NULL WHERE id = ? AND unreachable_at IS NOT NULL",
+            (chat_id,),
+        )
+        if changed:
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = ?, claimed_until = NULL"
+                " WHERE chat_id = ? AND status = 'unreachable'",
+                (to_db_time(utcnow()), chat_id),
+            )
+    return bool(changed)

@@ -1,0 +1,330 @@
+"""The durable outbox and its sender: the only path to chats other than the one that asked.
+
+Services call `enqueue` inside their own transaction, so a message exists exactly when the
+change that caused it does. The sender delivers rows oldest first, one at a time per chat (so
+each chat reads them in order), several chats at once. PTB's AIORateLimiter keeps the pace
+Telegram allows (about 30 messages/s overall, 20/min per group). A 429 waits `retry_after`;
+5xx and time-outs are retried with backoff; a chat that blocked or removed the bot is marked
+unreachable and the liaison chats are told. A row is marked sent with its message id; a crash
+between Telegram's answer and that mark can repeat that one message after restart, never more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.core.db import Database, Row, Tx, to_db_time, utcnow
+from bot.core.directory import migrate_chat
+from bot.core.html import split_message
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+CLAIM_SECONDS = 60
+
+# After a row is delivered: what its purpose needs done with the message id (e.g. remember
+# that this message is about an incident, so replies to it reach the timeline).
+DeliveredHook = Callable[[Tx, Row, int], Awaitable[None]]
+# When a chat blocked or removed the bot: (transaction, chat id, Telegram's words).
+UnreachableHook = Callable[[Tx, int, str], Awaitable[None]]
+
+
+async def enqueue(
+    tx: Tx,
+    *,
+    chat_id: int,
+    html: str,
+    purpose: str,
+    reply_markup: Mapping[str, Any] | None = None,
+    incident_ref: int | None = None,
+    subject_id: int | None = None,
+    key: str | None = None,
+) -> int | None:
+    """Queue a message in the caller's transaction; returns its id (None if `key` was queued
+    already). A message longer than Telegram allows is queued as several, cut between lines
+    (the buttons go with the last part)."""
+    now = to_db_time(utcnow())
+    if key is not None:
+        existing = await tx.one("SELECT id FROM outbox WHERE dedupe_key = ?", (key,))
+        if existing is not None:
+            return None
+    parts = split_message(html)
+    first: int | None = None
+    for number, part in enumerate(parts, start=1):
+        last = number == len(parts)
+        row_id = await tx.execute(
+            "INSERT INTO outbox (chat_id, purpose, html, reply_markup, incident_id, subject_id,"
+            " dedupe_key, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                chat_id,
+                purpose,
+                part,
+                json.dumps(reply_markup) if reply_markup and last else None,
+                incident_ref,
+                subject_id,
+                key if key is None or number == 1 else f"{key}#{number}",
+                now,
+                now,
+            ),
+        )
+        first = first if first is not None else row_id
+    return first
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+        on_unreachable: UnreachableHook | None = None,
+    ) -> None:
+        self._db = db
+        self._on_unreachable = on_unreachable
+        self._bot = bot
+        self._concurrency = concurrency
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[int] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._hooks: dict[str, DeliveredHook] = {}
+        self._after: dict[str, Callable[[Row], None]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def on_delivered(
+        self, purpose: str, hook: DeliveredHook, after: Callable[[Row], None] | None = None
+    ) -> None:
+        """`hook` runs in the transaction that marks the row sent; `after`, once committed."""
+        self._hooks[purpose] = hook
+        if after is not None:
+            self._after[purpose] = after
+
+    def wake(self) -> None:
+        """Something was queued: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start delivering. What was queued before a stop or a crash is due at once: a claim
+        left by a sender that died is released (one instance per database for now)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET claimed_until = NULL, not_before = ? WHERE status = 'pending'",
+                (to_db_time(utcnow()),),
+            )
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """Stop delivering; a message being sent is abandoned and goes out after restart."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        deliveries = list(self._deliveries)
+        for task in deliveries:
+            task.cancel()
+        await asyncio.gather(*deliveries, return_exceptions=True)
+
+    async def drained(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until nothing is due (tests, shutdown)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                self.wake()
+                await asyncio.sleep(0.01)
+                await self._idle.wait()
+                if not await self._due_rows(1) and not self._in_flight:
+                    return
+
+    async def _run(self) -> None:
+        slots = asyncio.Semaphore(self._concurrency)
+        tasks = self._deliveries
+        while True:
+            self._wake.clear()
+            self._idle.clear()
+            try:
+                rows = await self._claim(self._concurrency * 2)
+            except Exception:
+                log.exception("event=outbox_claim_failed")
+                rows = []
+            for row in rows:
+                await slots.acquire()
+                self._in_flight.add(row["id"])
+                task = asyncio.create_task(self._deliver(row))
+                tasks.add(task)
+                task.add_done_callback(
+                    functools.partial(self._finished, slots=slots, tasks=tasks, row_id=row["id"])
+                )
+            if rows:
+                continue
+            if not self._in_flight:
+                self._idle.set()
+            try:
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _finished(
+        self,
+        task: asyncio.Task[None],
+        *,
+        slots: asyncio.Semaphore,
+        tasks: set[asyncio.Task[None]],
+        row_id: int,
+    ) -> None:
+        slots.release()
+        self._in_flight.discard(row_id)
+        tasks.discard(task)
+        self._wake.set()  # the chat's next message may go now
+
+    async def _due_rows(self, limit: int) -> list[Row]:
+        now = to_db_time(utcnow())
+        async with self._db.read() as tx:
+            return await self._heads(tx, now, limit)
+
+    async def _heads(self, tx: Tx, now: str, limit: int) -> list[Row]:
+        # the oldest pending row of each chat, if it is due and nobody is working on it
+        return await tx.all(
+            "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
+            " AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chat_id = o.chat_id"
+            "                 AND p.status = 'pending' AND p.id < o.id)"
+            " ORDER BY o.id LIMIT ?",
+            (now, now, limit),
+        )
+
+    async def _claim(self, limit: int) -> list[Row]:
+        """Claim due rows row by row, so several senders never deliver the same one."""
+        now = utcnow()
+        until = to_db_time(now + timedelta(seconds=CLAIM_SECONDS))
+        claimed = []
+        async with self._db.transaction() as tx:
+            for row in await self._heads(tx, to_db_time(now), limit):
+                if row["id"] in self._in_flight:
+                    continue
+                got = await tx.execute(
+                    "UPDATE outbox SET claimed_until = ? WHERE id = ? AND status = 'pending'"
+                    " AND (claimed_until IS NULL OR claimed_until < ?)",
+                    (until, row["id"], to_db_time(now)),
+                )
+                if got:
+                    claimed.append(row)
+        return claimed
+
+    async def _deliver(self, row: Row) -> None:
+        try:
+            markup = (
+                InlineKeyboardMarkup.de_json(json.loads(row["reply_markup"]), self._bot)
+                if row["reply_markup"]
+                else None
+            )
+            message = await self._bot.send_message(
+                row["chat_id"], row["html"], parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry if isinstance(retry, (int, float)) else retry.total_seconds()
+            await self._retry(row, seconds, f"429 retry after {seconds}", count=False)
+        except ChatMigrated as exc:
+            await self._migrated(row, exc.new_chat_id)
+        except Forbidden as exc:
+            await self.chat_unreachable(row["chat_id"], exc.message)
+        except BadRequest as exc:
+            await self._fail(row, f"400 {exc.message}")
+        except (TimedOut, NetworkError) as exc:  # 5xx, time-outs, connection trouble
+            await self._retry(row, min(2.0 ** row["attempts"], 60.0), str(exc))
+        except Exception as exc:
+            log.exception("event=outbox_send_error id=%s", row["id"])
+            await self._retry(row, min(2.0 ** row["attempts"], 60.0), repr(exc))
+        else:
+            await self._sent(row, message.message_id)
+
+    async def _sent(self, row: Row, message_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
+                " attempts = attempts + 1, claimed_until = NULL WHERE id = ?",
+                (message_id, to_db_time(utcnow()), row["id"]),
+            )
+            if row["incident_id"] is not None:
+                await tx.execute(
+                    "INSERT INTO incident_messages (chat_id, message_id, incident_id)"
+                    " VALUES (?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
+                    (row["chat_id"], message_id, row["incident_id"]),
+                )
+            hook = self._hooks.get(row["purpose"])
+            if hook is not None:
+                await hook(tx, row, message_id)
+        after = self._after.get(row["purpose"])
+        if after is not None:
+            after(row)
+        log.info(
+            "event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"], row["purpose"]
+        )
+
+    async def _retry(self, row: Row, seconds: float, error: str, count: bool = True) -> None:
+        attempts = row["attempts"] + (1 if count else 0)
+        if attempts >= MAX_ATTEMPTS:
+            await self._fail(row, f"gave up after {attempts} attempts: {error}")
+            return
+        not_before = to_db_time(utcnow() + timedelta(seconds=seconds))
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?,"
+                " claimed_until = NULL WHERE id = ?",
+                (attempts, not_before, error[:500], row["id"]),
+            )
+        log.warning(
+            "event=outbox_retry id=%s chat=%s in=%.1fs error=%s",
+            row["id"],
+            row["chat_id"],
+            seconds,
+            error,
+        )
+
+    async def _fail(self, row: Row, error: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL"
+                " WHERE id = ?",
+                (error[:500], row["id"]),
+            )
+        log.error("event=outbox_failed id=%s chat=%s error=%s", row["id"], row["chat_id"], error)
+
+    async def chat_unreachable(self, chat_id: int, error: str) -> None:
+        """The bot was blocked or removed (a 403 to a message or a card edit): stop sending
+        there and tell the liaisons, once."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'unreachable', last_error = ?, claimed_until = NULL"
+                " WHERE chat_id = ? AND status = 'pending'",
+                (error[:500], chat_id),
+            )
+            first = await tx.execute(
+                "UPDATE chats SET unreachable_at = ? WHERE id = ? AND unreachable_at IS NULL",
+                (to_db_time(utcnow()), chat_id),
+            )
+            if first and self._on_unreachable is not None:
+                await self._on_unreachable(tx, chat_id, error)
+        log.warning("event=chat_unreachable chat=%s error=%s", chat_id, error)
+        self.wake()
+
+    async def _migrated(self, row: Row, new_chat_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await migrate_chat(tx, row["chat_id"], new_chat_id)
+            await tx.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", (row["id"],))
+        self.wake()

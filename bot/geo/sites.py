@@ -1,0 +1,269 @@
+"""The register of at-risk sites (the Geo-Alarm idea): Seveso plants, nuclear plants, rail
+yards, dams, flood zones, each with its planning radius and the plan that applies. CSV import
+(all or nothing, every problem with its line and column) and export, like the roster's; the
+sites near a point, and those whose radius an incident lies in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.db import Database, Row, Tx, to_db_time, utcnow
+from bot.core.models import Country, Site, SiteKind, SiteNear
+from bot.geo.distance import distance_km
+
+KM_PER_DEGREE = 111.195
+MAX_RADIUS_KM = 100.0
+
+
+COLUMNS = (
+    "code",
+    "name",
+    "kind",
+    "country",
+    "lat",
+    "lon",
+    "radius_km",
+    "hazards",
+    "population",
+    "plan",
+    "sample",
+)
+
+REQUIRED = ("code", "name", "kind", "country", "lat", "lon")
+
+
+class SitesFileError(Exception):
+    """The file is rejected whole; one line per problem, with its line and column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _site(row: Row) -> Site:
+    return Site(
+        code=row["code"],
+        name=row["name"],
+        kind=SiteKind(row["kind"]),
+        country=Country(row["country"]),
+        lat=row["lat"],
+        lon=row["lon"],
+        radius_km=row["radius_km"],
+        hazards=row["hazards"],
+        population=row["population"],
+        plan=row["plan"],
+        sample=bool(row["sample"]),
+    )
+
+
+_YES = {"yes", "y", "true", "1", "oui", "ja", "x"}
+_NO = {"", "no", "n", "false", "0", "non", "nee"}
+
+
+def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]:
+    """Every row a site, or SitesFileError listing every problem (lines counted from 1, the
+    header included; lines starting with # are comments)."""
+    lines = content.splitlines()
+    problems: list[str] = []
+    data = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and line[0] != "#"]
+    if not data:
+        raise SitesFileError([f"{source}: empty file"])
+    reader = csv.reader([line for _, line in data])
+    header = [h.strip().lower() for h in next(reader)]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise SitesFileError([f"{source}:{data[0][0]}: missing columns: {', '.join(missing)}"])
+    sites: list[Site] = []
+    seen: dict[str, int] = {}
+    for (number, _), values in zip(data[1:], reader, strict=False):
+        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
+        where = f"{source}:{number}"
+        before = len(problems)
+
+        def bad(column: str, message: str, where: str = where) -> None:
+            problems.append(f"{where}: {column}: {message}")
+
+        code = row["code"].upper()
+        if not code:
+            bad("code", "empty")
+        elif code in seen:
+            bad("code", f"{code} is also on line {seen[code]}")
+        seen.setdefault(code, number)
+        if not row["name"]:
+            bad("name", "empty")
+        kind = next((k for k in SiteKind if k.value == row["kind"].lower()), None)
+        if kind is None:
+            bad("kind", f"{row['kind']!r} is not one of {', '.join(k.value for k in SiteKind)}")
+        country = next((c for c in Country if c.value == row["country"].upper()), None)
+        if country is None:
+            bad("country", f"{row['country']!r} is not FR or BE")
+        lat = lon = radius = 0.0
+        try:
+            lat = float(row["lat"])
+            if not 40.0 <= lat <= 60.0:
+                bad("lat", f"{lat} is not in the France–Belgium region")
+        except ValueError:
+            bad("lat", f"{row['lat']!r} is not a number")
+        try:
+            lon = float(row["lon"])
+            if not -6.0 <= lon <= 10.0:
+                bad("lon", f"{lon} is not in the France–Belgium region")
+        except ValueError:
+            bad("lon", f"{row['lon']!r} is not a number")
+        try:
+            radius = float(row.get("radius_km") or default_radius_km)
+            if not 0.0 < radius <= MAX_RADIUS_KM:
+                bad("radius_km", f"must be more than 0 and at most {MAX_RADIUS_KM:g} km")
+        except ValueError:
+            bad("radius_km", f"{row.get('radius_km')!r} is not a number")
+        population: int | None = None
+        if row.get("population"):
+            try:
+                population = int(row["population"].replace(" ", ""))
+                if population < 0:
+                    bad("population", "negative")
+            except ValueError:
+                bad("population", f"{row['population']!r} is not a whole number")
+        sample_word = (row.get("sample") or "").lower()
+        if sample_word not in _YES | _NO:
+            bad("sample", f"{row.get('sample')!r} is not yes or no")
+        if len(problems) > before or kind is None or country is None:
+            continue
+        sites.append(
+            Site(
+                code=code,
+                name=row["name"],
+                kind=kind,
+                country=country,
+                lat=lat,
+                lon=lon,
+                radius_km=radius,
+                hazards=row.get("hazards") or None,
+                population=population,
+                plan=row.get("plan") or None,
+                sample=sample_word in _YES,
+            )
+        )
+    if problems:
+        raise SitesFileError(problems)
+    return sites
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    removed: int
+
+
+async def import_sites(
+    db: Database,
+    content: str,
+    *,
+    source: str = "sites.csv",
+    default_radius_km: float = 1.0,
+    replace: bool = False,
+) -> ImportReport:
+    """Add or update every site of the file in one transaction; with `replace`, sites that
+    are not in the file are removed."""
+    sites = parse_csv(content, source, default_radius_km)
+    now = to_db_time(utcnow())
+    added = updated = removed = 0
+    async with db.transaction() as tx:
+        for site in sites:
+            values = (
+                site.name,
+                site.kind.value,
+                site.country.value,
+                site.lat,
+                site.lon,
+                site.radius_km,
+                site.hazards,
+                site.population,
+                site.plan,
+                int(site.sample),
+                now,
+            )
+            changed = await tx.execute(
+                "UPDATE sites SET name = ?, kind = ?, country = ?, lat = ?, lon = ?,"
+                " radius_km = ?, hazards = ?, population = ?, plan = ?, sample = ?,"
+                " updated_at = ? WHERE code = ?",
+                (*values, site.code),
+            )
+            if changed:
+                updated += 1
+                continue
+            await tx.execute(
+                "INSERT INTO sites (name, kind, country, lat, lon, radius_km, hazards,"
+                " population, plan, sample, updated_at, code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, site.code),
+            )
+            added += 1
+        if replace:
+            codes = [s.code for s in sites]
+            marks = ",".join("?" for _ in codes)
+            removed = await tx.execute(f"DELETE FROM sites WHERE code NOT IN ({marks})", codes)
+    return ImportReport(added, updated, removed)
+
+
+async def all_sites(db: Database) -> list[Site]:
+    async with db.read() as tx:
+        rows = await tx.all("SELECT * FROM sites ORDER BY country, code")
+    return [_site(row) for row in rows]
+
+
+async def export_sites(db: Database) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for s in await all_sites(db):
+        writer.writerow(
+            [
+                s.code,
+                s.name,
+                s.kind.value,
+                s.country.value,
+                f"{s.lat:.5f}",
+                f"{s.lon:.5f}",
+                f"{s.radius_km:g}",
+                s.hazards or "",
+                "" if s.population is None else s.population,
+                s.plan or "",
+                "yes" if s.sample else "no",
+            ]
+        )
+    return out.getvalue()
+
+
+async def near_in(tx: Tx, lat: float, lon: float, within_km: float) -> list[SiteNear]:
+    """Sites whose planning radius reaches the point, or that lie within `within_km` of
+    it; nearest first."""
+    reach = within_km + MAX_RADIUS_KM
+    dlat = reach / KM_PER_DEGREE
+    dlon = reach / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    rows = await tx.all(
+        "SELECT * FROM sites WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+        (lat - dlat, lat + dlat, lon - dlon, lon + dlon),
+    )
+    found = []
+    for row in rows:
+        site = _site(row)
+        near = SiteNear(site, distance_km(lat, lon, site.lat, site.lon))
+        if near.inside or near.distance_km <= within_km:
+            found.append(near)
+    return sorted(found, key=lambda n: n.distance_km)
+
+
+async def near(db: Database, lat: float, lon: float, within_km: float) -> list[SiteNear]:
+    async with db.read() as tx:
+        return await near_in(tx, lat, lon, within_km)
+
+
+def warnings(found: Sequence[SiteNear]) -> list[SiteNear]:
+    """Those whose planning radius the point lies in."""
+    return [n for n in found if n.inside]

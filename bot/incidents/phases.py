@@ -1,0 +1,201 @@
+"""Escalation phases: the level of authority in charge of an incident, per country involved.
+
+Belgium: communal (bourgmestre / burgemeester) → provincial (governor) → federal (Minister of
+the Interior). France: communal (maire) → departmental (préfet) → zonal (préfet de zone) →
+national (ministre, COGIC). Above both, a country may ask the EU Civil Protection Mechanism
+(through the ERCC). Each change is one transaction: the phase rows, the timeline entry, and
+the messages to the chats configured for the levels left and reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.core.db import Database, Tx, from_db_time, to_db_time, utcnow
+from bot.core.directory import chat_in, ensure_person
+from bot.core.errors import UserError
+from bot.core.i18n import N_, each_language
+from bot.core.models import Author, Country, Incident, Level, PhasePeriod, PhaseState, TimelineKind
+from bot.core.vocabulary import LADDER, config_key
+from bot.delivery.outbox import enqueue
+from bot.incidents.service import incident_in, record
+from bot.render.phases import phase_notice
+
+
+@dataclass
+class Change:
+    incident: Incident
+    changes: list[tuple[Country, Level, Level]] = field(default_factory=list)
+
+
+async def current_in(tx: Tx, incident: Incident, also: Sequence[Country] = ()) -> list[PhaseState]:
+    """The level of each country involved: the incident's own, those that changed a level,
+    and `also` (countries whose units are there). The incident's country first."""
+    rows = await tx.all(
+        "SELECT country, level, started_at FROM incident_phases"
+        " WHERE incident_id = ? AND ended_at IS NULL ORDER BY id",
+        (incident.ref,),
+    )
+    states = {
+        Country(r["country"]): PhaseState(
+            Country(r["country"]), Level(r["level"]), from_db_time(r["started_at"])
+        )
+        for r in rows
+    }
+    countries = [incident.country, *sorted(set(states) | set(also))]
+    ordered: list[PhaseState] = []
+    for country in dict.fromkeys(countries):
+        ordered.append(
+            states.get(country) or PhaseState(country, Level.COMMUNAL, incident.declared_at)
+        )
+    return ordered
+
+
+async def history_in(tx: Tx, incident: Incident) -> list[PhasePeriod]:
+    """Every level held, in order; the communal start of each country included."""
+    rows = await tx.all(
+        "SELECT ph.*, p.name AS person FROM incident_phases ph"
+        " LEFT JOIN people p ON p.id = ph.started_by WHERE ph.incident_id = ? ORDER BY ph.id",
+        (incident.ref,),
+    )
+    periods = [
+        PhasePeriod(
+            Country(r["country"]),
+            Level(r["level"]),
+            from_db_time(r["started_at"]),
+            from_db_time(r["ended_at"]) if r["ended_at"] else None,
+            r["person"],
+        )
+        for r in rows
+    ]
+    if not any(p.country is incident.country for p in periods):
+        periods.insert(
+            0,
+            PhasePeriod(
+                incident.country, Level.COMMUNAL, incident.declared_at, incident.closed_at, None
+            ),
+        )
+    return periods
+
+
+async def change(
+    db: Database,
+    *,
+    ref: int,
+    up: bool,
+    country: Country | None,
+    author: Author,
+    chat_id: int,
+    update_id: int | None,
+    notify: Mapping[str, Sequence[int]],
+    involved: Sequence[Country] = (),
+) -> Change:
+    """/escalate or /deescalate: one level up or down for `country`, or for every country
+    involved when None. `notify`: chat ids per "BE.provincial" key (the configuration)."""
+    async with db.transaction() as tx:
+        await tx.claim_update(update_id)
+        incident = await incident_in(tx, ref)
+        if incident is None:
+            raise UserError(N_("There is no incident #{ref}."), ref=ref)
+        if not incident.is_open:
+            raise UserError(N_("Incident #{ref} is closed."), ref=ref)
+        await ensure_person(tx, author.id, author.name, author.username, author.language)
+        also = [*involved, *([country] if country else [])]
+        states = await current_in(tx, incident, also)
+        if country is not None:
+            states = [s for s in states if s.country is country]
+        result = Change(incident)
+        now = utcnow()
+        for state in states:
+            ladder = LADDER[state.country]
+            index = ladder.index(state.level) + (1 if up else -1)
+            if not 0 <= index < len(ladder):
+                continue
+            new = ladder[index]
+            row = await tx.one(
+                "SELECT id FROM incident_phases WHERE incident_id = ? AND country = ?"
+                " AND ended_at IS NULL",
+                (ref, state.country.value),
+            )
+            if row is None:  # the communal phase since the declaration, now on record
+                await tx.execute(
+                    "INSERT INTO incident_phases (incident_id, country, level, started_at,"
+                    " ended_at) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        ref,
+                        state.country.value,
+                        state.level.value,
+                        to_db_time(incident.declared_at),
+                        to_db_time(now),
+                    ),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE incident_phases SET ended_at = ? WHERE id = ?",
+                    (to_db_time(now), row["id"]),
+                )
+            phase_id = await tx.execute(
+                "INSERT INTO incident_phases (incident_id, country, level, started_at,"
+                " started_by) VALUES (?, ?, ?, ?, ?)",
+                (ref, state.country.value, new.value, to_db_time(now), author.id),
+            )
+            await record(
+                tx,
+                ref,
+                TimelineKind.PHASE,
+                author,
+                chat_id,
+                field=state.country.value,
+                text=new.value,
+            )
+            result.changes.append((state.country, state.level, new))
+            await _notify(tx, incident, state.country, state.level, new, phase_id, notify)
+        if not result.changes:
+            raise UserError(
+                N_("#{ref} is already at the highest level.")
+                if up
+                else N_("#{ref} is already at the communal level."),
+                ref=ref,
+            )
+        changed = await incident_in(tx, ref)
+    assert changed is not None
+    result.incident = changed
+    return result
+
+
+def render_notice(
+    incident: Incident, country: Country, old: Level, new: Level, languages: Sequence[str]
+) -> str:
+    """What the authorities' chats read: which incident, which level now, who is in charge."""
+    return each_language(languages, lambda tr: phase_notice(tr, incident, country, old, new))
+
+
+async def _notify(
+    tx: Tx,
+    incident: Incident,
+    country: Country,
+    old: Level,
+    new: Level,
+    phase_id: int,
+    notify: Mapping[str, Sequence[int]],
+) -> None:
+    targets = [
+        *notify.get(config_key(country, old), ()),
+        *notify.get(config_key(country, new), ()),
+    ]
+    for chat_id in dict.fromkeys(targets):
+        if chat_id == incident.chat_id:
+            continue  # its card says so
+        chat = await chat_in(tx, chat_id)
+        if chat is None:
+            continue  # not registered: check-config reports it
+        await enqueue(
+            tx,
+            chat_id=chat_id,
+            html=render_notice(incident, country, old, new, chat.languages),
+            purpose="phase",
+            incident_ref=incident.ref,
+            subject_id=phase_id,
+            key=f"phase:{phase_id}:{chat_id}",
+        )

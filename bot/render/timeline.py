@@ -1,0 +1,71 @@
+"""One line of an incident's timeline, as the card, /status and the report show it."""
+
+from __future__ import annotations
+
+from bot.core import vocabulary as labels
+from bot.core.i18n import Translator
+from bot.core.models import (
+    Assignment,
+    IncidentField,
+    IncidentStatus,
+    Severity,
+    TimelineEntry,
+    TimelineKind,
+)
+from bot.render.common import coordinates, text
+from bot.render.phases import phase_entry
+
+
+def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    _ = tr.gettext
+    who = text(entry.author.name) if entry.author else _("Passerelle")
+    what: str
+    if entry.kind is TimelineKind.NOTE:
+        what = text(entry.text or "")
+    elif entry.kind is TimelineKind.DECLARED:
+        what = "<i>" + _("declared the incident") + "</i>"
+    elif entry.kind is TimelineKind.LOCATION:
+        if entry.lat is not None and entry.lon is not None:
+            what = "📍 " + coordinates(entry.lat, entry.lon)
+        else:
+            what = "📍"
+    elif entry.kind is TimelineKind.STATUS:
+        what = (
+            "<i>"
+            + _("status → {status}").format(
+                status=_(labels.STATUS[IncidentStatus(entry.text or "")])
+            )
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.SEVERITY:
+        what = (
+            "<i>"
+            + _("severity → {severity}").format(
+                severity=_(labels.SEVERITY[Severity(entry.text or "")])
+            )
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.FIELD:
+        field = _(labels.FIELD[IncidentField(entry.field)]) if entry.field else "?"
+        what = "<i>" + text(f"{field} → ") + "</i>" + text(entry.text or "")
+    elif entry.kind is TimelineKind.ASSIGNED:
+        role = _(labels.ASSIGNMENT[Assignment(entry.field)]) if entry.field else "?"
+        what = "<i>" + text(f"{role} → ") + "</i>" + text(entry.text or "")
+    elif entry.kind is TimelineKind.ALERT:
+        level = Severity(entry.field) if entry.field in set(Severity) else None
+        what = (
+            "📣 <i>"
+            + _("sent alert #{id} ({severity})").format(
+                id=text(entry.text or ""), severity=_(labels.SEVERITY[level]) if level else "?"
+            )
+            + "</i>"
+        )
+    elif entry.kind is TimelineKind.STATEMENT:
+        what = "📰 <i>" + _("statement published to the media:") + "</i> " + text(entry.text or "")
+    elif entry.kind is TimelineKind.CLOSED:
+        what = "<i>" + _("closed the incident") + "</i>"
+    elif entry.kind is TimelineKind.PHASE:
+        what = phase_entry(tr, entry)
+    else:
+        what = text(entry.text or entry.kind.value)
+    return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"

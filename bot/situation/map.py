@@ -1,0 +1,73 @@
+"""Collects what the situation map shows: the incident, the units committed to it and the
+nearest available unit of each type, the at-risk sites around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.core.db import Database
+from bot.core.models import Incident
+from bot.geo import sites
+from bot.geo.distance import distance_km
+from bot.geo.maps import MapData, MapUnit
+
+# the nearest available unit of each type within this distance is shown
+AVAILABLE_WITHIN_KM = 40.0
+MAX_AVAILABLE = 10
+
+
+async def map_data(
+    db: Database,
+    incident: Incident,
+    near_km: float,
+    type_label: Callable[[str], str],
+    when: str = "",
+) -> MapData:
+    assert incident.lat is not None and incident.lon is not None
+    lat, lon = incident.lat, incident.lon
+    units: list[MapUnit] = []
+    async with db.read() as tx:
+        found = await sites.near_in(tx, lat, lon, near_km)
+        table = await tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'units'")
+        rows = (
+            await tx.all(
+                "SELECT code, type, lat, lon, status, incident_id FROM units"
+                " WHERE incident_id = ? OR status = 'available'",
+                (incident.ref,),
+            )
+            if table is not None
+            else []
+        )
+    nearest: dict[str, tuple[float, MapUnit]] = {}
+    for row in rows:
+        committed = row["incident_id"] == incident.ref and row["status"] == "committed"
+        unit = MapUnit(
+            code=row["code"],
+            type=row["type"],
+            type_label=type_label(row["type"]),
+            lat=row["lat"],
+            lon=row["lon"],
+            committed=committed,
+        )
+        if committed:
+            units.append(unit)
+            continue
+        if row["status"] != "available":
+            continue
+        distance = distance_km(lat, lon, unit.lat, unit.lon)
+        if distance > AVAILABLE_WITHIN_KM:
+            continue
+        best = nearest.get(unit.type)
+        if best is None or distance < best[0]:
+            nearest[unit.type] = (distance, unit)
+    closest = sorted(nearest.values(), key=lambda pair: pair[0])[:MAX_AVAILABLE]
+    units.extend(unit for _, unit in closest)
+    return MapData(
+        ref=incident.ref,
+        title=incident.title,
+        lat=lat,
+        lon=lon,
+        units=tuple(units),
+        sites=tuple(n.site for n in found),
+        when=when,
+    )
