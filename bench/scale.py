@@ -122,8 +122,9 @@ async def service_times(path: Path, scale: Scale, calls: int, results: Results) 
 
         async def status(i: int) -> str:
             chat_id = ops[rnd.randrange(len(ops))]
-            selected = await incidents.open_in_chat(db, chat_id)
-            timelines = await incidents.timelines(db, [x.ref for x in selected], last=5)
+            async with db.read() as tx:
+                selected = await incidents.open_in_chat_in(tx, chat_id)
+                timelines = await incidents.timelines_in(tx, [x.ref for x in selected], last=5)
             return render_status(selected, timelines, languages, "Europe/Brussels")
 
         async def roster(i: int) -> str:

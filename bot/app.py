@@ -13,20 +13,23 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 import handlers
 from bot.alerts import service as alerts
+from bot.alerts.tally import TallyView
 from bot.config import Mode, Settings
 from bot.core import directory
-from bot.core.db import Database
+from bot.core.db import Database, Row, UnitOfWork
+from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
-from bot.delivery.cards import CardPublisher
 from bot.delivery.inbox import ConfirmWhenHandled, Inbox, PassApplication
+from bot.delivery.live import LiveMessages
 from bot.delivery.ordering import PerChatOrder
 from bot.delivery.outbox import OutboxSender
-from bot.delivery.request_cards import RequestCardPublisher
-from bot.delivery.tallies import TallyPublisher
-from bot.lifecycle.chats import chat_unreachable
+from bot.incidents import service as incidents
+from bot.lifecycle import chats
 from bot.reports import evaluations
+from bot.resources.request_card import RequestCardView
 from bot.runtime import Runtime
+from bot.situation.card import CardView
 from handlers import requests as resource_requests
 from handlers import roster
 from handlers.alerts import remind
@@ -87,44 +90,64 @@ def _rate_limiter(settings: Settings) -> AIORateLimiter:
 
 async def _start(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    settings = runtime.settings
     await runtime.db.open()
-    await directory.seed(runtime.db, runtime.settings)
-    runtime.publisher = CardPublisher(
+    await directory.seed(runtime.db, settings)
+
+    async def migrated(old_id: int, new_id: int) -> None:
+        async with runtime.unit() as unit:
+            await chats.follow(unit, old_id, new_id)
+
+    async def unreachable(chat_id: int, error: str) -> None:
+        async with runtime.unit() as unit:
+            await chats.unreachable(unit, chat_id, error)
+
+    # messages kept current in place: incident cards, request cards, alert tallies
+    runtime.live_messages = LiveMessages(
         runtime.db,
         app.bot,
-        min_interval=runtime.settings.cards.min_edit_interval,
-        timeline_entries=runtime.settings.cards.timeline_entries,
-        # a 403 on a card: the same as on any message (the sender starts just below)
-        on_unreachable=lambda chat_id, error: runtime.outbox.chat_unreachable(chat_id, error),
+        {
+            LiveKind.CARD: CardView(timeline_entries=settings.cards.timeline_entries),
+            LiveKind.REQUEST: RequestCardView(),
+            LiveKind.TALLY: TallyView(
+                default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
+            ),
+        },
+        min_interval=settings.cards.min_edit_interval,
+        on_unreachable=unreachable,
+        on_migrated=migrated,
     )
-    runtime.sender = OutboxSender(runtime.db, app.bot, on_unreachable=chat_unreachable)
-    runtime.tally_publisher = TallyPublisher(
+    runtime.sender = OutboxSender(
         runtime.db,
         app.bot,
-        min_interval=runtime.settings.cards.min_edit_interval,
-        default_language=runtime.settings.i18n.default_language,
-        timezone=runtime.settings.i18n.timezone,
+        on_unreachable=unreachable,
+        on_migrated=migrated,
+        apply=runtime.apply,
     )
-    tallies = runtime.tally_publisher
-    runtime.sender.on_delivered(
-        "alert", alerts.on_delivered, after=lambda row: tallies.touch(row["subject_id"])
-    )
+    # what a delivered message is: about an incident (a reply to it reaches the incident),
+    # an alert reaching its chat, an evaluation question asked
+    runtime.sender.on_delivered(None, _link_to_incident)
+    runtime.sender.on_delivered("alert", alerts.on_delivered)
     runtime.sender.on_delivered("evaluation", evaluations.on_delivered)
-    # reminders live in the database; a repeating job finds those that are due
+    runtime.schedule = resource_requests.offer_timeouts(app)
     assert app.job_queue is not None
+    # reminders live in the database; a repeating job finds those that are due
     app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")
-    # resource requests: their cards, offer time-outs (also those overdue after a restart)
-    # and the daily roll-call of the agencies' units
-    runtime.request_publisher = RequestCardPublisher(
-        runtime.db, app.bot, min_interval=runtime.settings.cards.min_edit_interval
-    )
+    # offer time-outs (also those overdue after a restart) and the daily roll-call
     await resource_requests.on_start(app)
     roster.schedule_rollcall(app)
     await register_menus(app)
-    await runtime.publisher.catch_up()
-    # whatever was queued before a stop or a crash goes out now
+    # what a stop or a crash left behind: live messages not current, messages not sent
+    await runtime.live.catch_up()
     await runtime.sender.start()
     log.info("event=started bot=%s", app.bot.username)
+
+
+async def _link_to_incident(unit: UnitOfWork, row: Row, message_id: int) -> None:
+    if row["incident_id"] is not None:
+        await incidents.link_message(
+            unit, row["chat_id"], message_id, row["incident_id"], row["purpose"], row["subject_id"]
+        )
 
 
 async def _stop_work(app: PassApp) -> None:
@@ -132,12 +155,8 @@ async def _stop_work(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     if runtime.sender is not None:
         await runtime.sender.stop()
-    if runtime.publisher is not None:
-        await runtime.publisher.close()
-    if runtime.tally_publisher is not None:
-        await runtime.tally_publisher.close()
-    if runtime.request_publisher is not None:
-        await runtime.request_publisher.close()
+    if runtime.live_messages is not None:
+        await runtime.live_messages.close()
 
 
 async def _stop(app: PassApp) -> None:

@@ -26,7 +26,7 @@ from bot.core.db import Database
 from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import report as reports
-from bot.resources import units
+from bot.resources import roster_csv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,7 +135,7 @@ def _csv_import(
             return 2
         try:
             if args.command == "roster":
-                roster = await units.import_roster(
+                roster = await roster_csv.import_roster(
                     db, content, source=str(args.file), replace=args.replace
                 )
                 added, updated, removed = roster.added, roster.updated, roster.removed
@@ -150,7 +150,7 @@ def _csv_import(
                 )
                 added, updated, removed = register.added, register.updated, register.removed
                 kept, what = [], "sites"
-        except (units.RosterFileError, sites.SitesFileError) as error:
+        except (roster_csv.RosterFileError, sites.SitesFileError) as error:
             for line in error.problems:
                 print(line, file=sys.stderr)
             print(f"{args.file}: rejected, nothing was imported", file=sys.stderr)
@@ -171,7 +171,7 @@ def _csv_export(
 ) -> Callable[[Database], Awaitable[int]]:
     async def run(db: Database) -> int:
         if args.command == "roster":
-            text, what = await units.export_roster(db), "units"
+            text, what = await roster_csv.export_roster(db), "units"
         else:
             text, what = await sites.export_sites(db), "sites"
         _write(text, args.file, f"{text.count(chr(10)) - 1} {what} written")

@@ -28,7 +28,7 @@ from bot.app import PassApp, build_application
 from bot.config import ConfigError, Settings, parse_settings
 from bot.core.models import IncidentStatus, Severity
 from bot.render.keyboards import parse_card_press, parse_offer_press
-from bot.resources import units as resources
+from bot.resources import roster_csv
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
@@ -338,10 +338,9 @@ class Demo:
         try:
             async with asyncio.timeout(SETTLE_TIMEOUT):
                 await self.app.update_queue.join()
-                await self.runtime.cards.idle()
-                await self.runtime.request_cards.idle()
+                await self.runtime.live.idle()
                 await self.runtime.outbox.drained(SETTLE_TIMEOUT)
-                await self.runtime.cards.idle()
+                await self.runtime.live.idle()
         except TimeoutError:
             raise DemoError(
                 f"the bot did not finish handling a step within {SETTLE_TIMEOUT:.0f} s"
@@ -710,7 +709,7 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         # the sample roster of the border region (fictitious units at real places)
         runtime: Runtime = app.bot_data[RUNTIME_KEY]
         sample = (package_files("bot") / "data" / "roster_sample.csv").read_text("utf-8")
-        await resources.import_roster(runtime.db, sample, source="roster_sample.csv")
+        await roster_csv.import_roster(runtime.db, sample, source="roster_sample.csv")
 
         demo = Demo(sim, app, printer, speed, users, chats, errors)
         steps = script(demo)

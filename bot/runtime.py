@@ -1,31 +1,37 @@
-"""What handlers share while the bot runs: settings, database, card publisher."""
+"""What runs beside the handlers while the bot is up: settings, database, the outbox sender and
+the live-message publisher; and how a unit of work's effects are applied once it committed."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
-from bot.core.db import Database
-from bot.delivery.cards import CardPublisher
+from bot.core.db import Database, UnitOfWork
+from bot.core.effects import Effects
+from bot.delivery.live import LiveMessages
 from bot.delivery.outbox import OutboxSender
-from bot.delivery.request_cards import RequestCardPublisher
-from bot.delivery.tallies import TallyPublisher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
-    publisher: CardPublisher | None = field(default=None)
+    live_messages: LiveMessages | None = field(default=None)
     sender: OutboxSender | None = field(default=None)
-    tally_publisher: TallyPublisher | None = field(default=None)
-    request_publisher: RequestCardPublisher | None = field(default=None)
+    # offer time-outs: a job at that moment (the application's job queue)
+    schedule: Callable[[datetime], None] | None = field(default=None)
 
     @property
-    def cards(self) -> CardPublisher:
-        if self.publisher is None:
-            raise RuntimeError("the card publisher starts with the application")
-        return self.publisher
+    def live(self) -> LiveMessages:
+        if self.live_messages is None:
+            raise RuntimeError("the live-message publisher starts with the application")
+        return self.live_messages
 
     @property
     def outbox(self) -> OutboxSender:
@@ -33,14 +39,28 @@ class Runtime:
             raise RuntimeError("the outbox sender starts with the application")
         return self.sender
 
-    @property
-    def tallies(self) -> TallyPublisher:
-        if self.tally_publisher is None:
-            raise RuntimeError("the tally publisher starts with the application")
-        return self.tally_publisher
+    async def apply(self, effects: Effects) -> None:
+        """What a committed unit of work left to do: refresh live messages, wake the outbox,
+        schedule offer time-outs, then the handler's own Telegram work (its answer)."""
+        for live in sorted(effects.live):
+            self.live.touch(live)
+        if effects.catch_up:
+            await self.live.catch_up()
+        if effects.outbox:
+            self.outbox.wake()
+        if effects.expiries:
+            if self.schedule is None:
+                log.error("event=no_job_queue: offer time-outs need the job queue")
+            else:
+                for moment in sorted(effects.expiries):
+                    self.schedule(moment)
+        for work in effects.after:
+            await work()
 
-    @property
-    def request_cards(self) -> RequestCardPublisher:
-        if self.request_publisher is None:
-            raise RuntimeError("the request card publisher starts with the application")
-        return self.request_publisher
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work outside an update (jobs, the outbox's hooks): committed when the
+        block ends, then its effects applied."""
+        async with self.db.unit() as unit:
+            yield unit
+        await self.apply(unit.effects)

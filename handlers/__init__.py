@@ -1,12 +1,14 @@
 """The one table of what Passerelle answers to: commands, buttons and messages.
 
 Tiered like the table of a chat plugin: where a command works (group, private, both) and which
-policy action it needs; the handlers themselves check incident-level permissions.
+policy action it needs; the handlers themselves check incident-level permissions. Every handler
+is registered through `handled` (handlers.wrapper), between the gate (first group) and
+`finish_update` (last group).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +22,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import Role
 from bot.core.policy import ALLOWED, Action
+from bot.render import keyboards
 from handlers import (
     alerts,
     basics,
@@ -30,6 +34,7 @@ from handlers import (
     maps,
     phases,
     places,
+    replies,
     reports,
     roster,
     sites,
@@ -37,11 +42,10 @@ from handlers import (
     status,
 )
 from handlers import requests as resource_requests
-from handlers.context import PContext, say
+from handlers.context import PContext
 from handlers.errors import on_error
-from handlers.gate import HANDLED_GROUP, gate, handled, unknown_button
-
-Callback = Callable[[Update, Any], Coroutine[Any, Any, None]]
+from handlers.gate import LAST_GROUP, finish_update, gate
+from handlers.wrapper import Callback, handled
 
 
 @dataclass(frozen=True)
@@ -198,13 +202,44 @@ def _in_the_right_place(command: Command) -> Callback:
     async def run(update: Update, context: PContext) -> None:
         private = context.actor.is_private
         if private and not command.private:
-            await say(update, context, N_("This command works in an incident's group chat."))
+            context.say(N_("This command works in an incident's group chat."))
         elif not private and not command.groups:
-            await say(update, context, N_("This command works in a private chat with me."))
+            context.say(N_("This command works in a private chat with me."))
         else:
             await command.callback(update, context)
 
     return run
+
+
+# Buttons, by the prefix of their callback data (bot.render.keyboards: the one codec).
+BUTTONS: Sequence[tuple[str, Callback]] = (
+    (keyboards.CARD_PREFIX, incidents.card_button),
+    (keyboards.PLACE_PREFIX, places.place_button),
+    (keyboards.RATING_PREFIX, reports.rating_button),
+    (keyboards.OFFER_PREFIX, resource_requests.offer_button),
+    (keyboards.UNIT_PREFIX, roster.unit_button),
+    (keyboards.ROLLCALL_PREFIX, roster.rollcall_button),
+    (keyboards.ALERT_PREFIX, alerts.acknowledge),
+    (keyboards.STATEMENT_PREFIX, statements.decision),
+)
+
+_MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND
+# Messages that are not commands: what they are decides who takes them.
+MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
+    # the spokesperson's new text for a draft, as a reply to the edit prompt
+    (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
+    (filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
+    # a reply to one of the bot's messages: routed by what that message is
+    (
+        _MESSAGE & filters.REPLY & (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS,
+        replies.reply,
+    ),
+)
+
+
+async def unknown_button(update: Update, context: PContext) -> None:
+    """Callback data that no handler knows (forged, or from a retired keyboard)."""
+    raise UserError(N_("This button is no longer valid."))
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -213,67 +248,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for command in COMMANDS:
         app.add_handler(
             CommandHandler(
-                command.name, _in_the_right_place(command), filters=filters.UpdateType.MESSAGE
+                command.name,
+                handled(_in_the_right_place(command)),
+                filters=filters.UpdateType.MESSAGE,
             )
         )
-    app.add_handler(CallbackQueryHandler(incidents.card_button, pattern=r"^i1:"))
-    app.add_handler(CallbackQueryHandler(places.place_button, pattern=r"^g1:"))
-    app.add_handler(CallbackQueryHandler(reports.rating_button, pattern=r"^e1:"))
-    app.add_handler(CallbackQueryHandler(resource_requests.offer_button, pattern=r"^r1:"))
-    app.add_handler(CallbackQueryHandler(roster.unit_button, pattern=r"^u1:"))
-    app.add_handler(CallbackQueryHandler(roster.rollcall_button, pattern=r"^rc1:"))
-    app.add_handler(CallbackQueryHandler(alerts.acknowledge, pattern=r"^a1:"))
-    app.add_handler(CallbackQueryHandler(statements.decision, pattern=r"^s1:"))
+    for prefix, callback in BUTTONS:
+        app.add_handler(CallbackQueryHandler(handled(callback), pattern=rf"^{prefix}:"))
     # any other callback data (forged, or of a version no longer served) gets an answer too
-    app.add_handler(CallbackQueryHandler(unknown_button))
-    app.add_handler(
-        MessageHandler(
-            filters.REPLY
-            & filters.TEXT
-            & ~filters.COMMAND
-            & filters.ChatType.PRIVATE
-            & filters.UpdateType.MESSAGE,
-            statements.edited_text,
-        )
-    )
-    app.add_handler(MessageHandler(filters.LOCATION & filters.ChatType.GROUPS, incidents.location))
-    app.add_handler(
-        MessageHandler(
-            filters.REPLY
-            & (filters.TEXT | filters.CAPTION)
-            & ~filters.COMMAND
-            & filters.ChatType.GROUPS
-            & filters.UpdateType.MESSAGE,
-            incidents.reply_note,
-        )
-    )
-    # after the incident handlers (group 1): a location or a place name that a waiting
-    # resource request needs
-    app.add_handler(
-        MessageHandler(
-            filters.REPLY
-            & filters.TEXT
-            & ~filters.COMMAND
-            & filters.ChatType.GROUPS
-            & filters.UpdateType.MESSAGE,
-            resource_requests.after_reply,
-        ),
-        group=1,
-    )
-    # a reply to an evaluation question (after the incident and request handlers)
-    app.add_handler(
-        MessageHandler(
-            filters.REPLY
-            & filters.TEXT
-            & ~filters.COMMAND
-            & filters.ChatType.GROUPS
-            & filters.UpdateType.MESSAGE,
-            reports.comment_reply,
-        ),
-        group=2,
-    )
-    # last (group 3): an incident of the chat got a location that waiting requests need
-    app.add_handler(TypeHandler(Update, resource_requests.resume_waiting), group=3)
-    # very last: an update that stored nothing is remembered as handled all the same
-    app.add_handler(TypeHandler(Update, handled), group=HANDLED_GROUP)
+    app.add_handler(CallbackQueryHandler(handled(unknown_button)))
+    for message_filter, callback in MESSAGES:
+        app.add_handler(MessageHandler(message_filter, handled(callback)))
+    # last: the update's unit of work is committed even when no handler took the update
+    app.add_handler(TypeHandler(Update, finish_update), group=LAST_GROUP)
     app.add_error_handler(on_error)

@@ -14,9 +14,9 @@ from bot.core.i18n import N_
 from bot.core.models import ChatKind, Severity
 from bot.core.policy import Action, may
 from bot.incidents import service as incidents
-from bot.render.alerts import render_alert_list, render_tally
+from bot.render.alerts import render_alert_list
 from bot.render.keyboards import parse_ack
-from handlers.context import PContext, answer, error_text, own, plain, refuse
+from handlers.context import PContext
 from handlers.incidents import command_text
 from handlers.targeting import refusal
 
@@ -48,54 +48,37 @@ async def alert(update: Update, context: PContext) -> None:
     message = update.effective_message
     assert message is not None
     runtime = context.runtime
-    try:
-        if not may(actor.person, Action.ALERT):
-            raise refusal(Action.ALERT)
-        ref, severity, rest = _leading(command_text(message))
-        if not rest:
-            raise UserError(
-                N_("Write the alert after /alert, for example: {example}"),
-                example="/alert severe Nuage toxique vers Mouscron, confinement",
-            )
-        texts = alerts.parse_texts(rest)
-        if ref is None and actor.chat is not None and actor.chat.kind is ChatKind.OPERATIONS:
-            # typed in an incident's group: it is about that incident
-            latest = await incidents.latest_open(runtime.db, actor.chat_id)
-            ref = latest.ref if latest else None
-        sent = await alerts.broadcast(
-            runtime.db,
-            author=actor.author,
-            origin_chat_id=actor.chat_id,
-            severity=severity or Severity.SEVERE,
-            texts=texts,
-            incident_ref=ref,
-            config=runtime.settings.alerts,
-            update_id=actor.update_id,
+    if not may(actor.person, Action.ALERT):
+        raise refusal(Action.ALERT)
+    ref, severity, rest = _leading(command_text(message))
+    if not rest:
+        raise UserError(
+            N_("Write the alert after /alert, for example: {example}"),
+            example="/alert severe Nuage toxique vers Mouscron, confinement",
         )
-    except UserError as error:
-        await refuse(update, context, error)
-        return
-    runtime.outbox.wake()
-    tally = await alerts.tally(runtime.db, sent.id)
-    assert tally is not None
-    shown = await answer(update, context, render_tally(tally, actor.languages, actor.timezone))
-    if shown is not None:
-        await alerts.set_tally_message(runtime.db, sent.id, shown.message_id)
-        if sent.incident is not None:
-            await incidents.remember_message(
-                runtime.db, shown.chat_id, shown.message_id, sent.incident.ref
-            )
-    if sent.incident is not None:
-        await runtime.cards.touch_incident(sent.incident.ref)
+    texts = alerts.parse_texts(rest)
+    if ref is None and actor.chat is not None and actor.chat.kind is ChatKind.OPERATIONS:
+        # typed in an incident's group: it is about that incident
+        latest = await incidents.latest_open_in(context.unit, actor.chat_id)
+        ref = latest.ref if latest else None
+    # the tally is the answer: the live-message publisher posts it here and keeps it current
+    await alerts.broadcast(
+        context.unit,
+        author=actor.author,
+        origin_chat_id=actor.chat_id,
+        severity=severity or Severity.SEVERE,
+        texts=texts,
+        incident_ref=ref,
+        config=runtime.settings.alerts,
+    )
 
 
 async def list_alerts(update: Update, context: PContext) -> None:
     actor = context.actor
     if not may(actor.person, Action.VIEW_ALERTS):
-        await refuse(update, context, refusal(Action.VIEW_ALERTS))
-        return
-    recent = await alerts.recent(context.runtime.db)
-    await answer(update, context, render_alert_list(recent, actor.languages, actor.timezone))
+        raise refusal(Action.VIEW_ALERTS)
+    recent = await alerts.recent_in(context.unit)
+    context.answer(render_alert_list(recent, actor.languages, actor.timezone))
 
 
 async def cap(update: Update, context: PContext) -> None:
@@ -103,30 +86,25 @@ async def cap(update: Update, context: PContext) -> None:
     message = update.effective_message
     assert message is not None
     settings = context.runtime.settings
-    try:
-        if not may(actor.person, Action.ALERT):
-            raise refusal(Action.ALERT)
-        words = (context.args or [""])[0].lstrip("#")
-        if not words.isdigit() or len(words) > 9:
-            raise UserError(N_("Usage: /cap <alert number>, for example /cap 3."))
-        tally = await alerts.tally(context.runtime.db, int(words))
-        if tally is None:
-            raise UserError(N_("There is no alert #{id}."), id=int(words))
-    except UserError as error:
-        await refuse(update, context, error)
-        return
+    if not may(actor.person, Action.ALERT):
+        raise refusal(Action.ALERT)
+    words = (context.args or [""])[0].lstrip("#")
+    if not words.isdigit() or len(words) > 9:
+        raise UserError(N_("Usage: /cap <alert number>, for example /cap 3."))
+    tally = await alerts.tally_in(context.unit, int(words))
+    if tally is None:
+        raise UserError(N_("There is no alert #{id}."), id=int(words))
     document = build_cap(
         tally.alert,
         sender=settings.alerts.cap_sender,
         timezone=settings.i18n.timezone,
         radius_km=settings.alerts.cap_radius_km,
     )
-    _ = own(context)
-    await message.reply_document(
-        document,
+    _ = context.own()
+    context.document(
+        lambda: document,
         filename=f"passerelle-alert-{tally.alert.id}.cap.xml",
         caption=_("CAP 1.2 document of alert #{id}").format(id=tally.alert.id),
-        do_quote=False,
     )
 
 
@@ -134,28 +112,17 @@ async def acknowledge(update: Update, context: PContext) -> None:
     query = update.callback_query
     assert query is not None
     actor = context.actor
-    _ = own(context)
+    _ = context.own()
     alert_id = parse_ack(query.data or "")
     if alert_id is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    try:
-        await alerts.acknowledge(
-            context.runtime.db,
-            alert_id=alert_id,
-            chat_id=actor.chat_id,
-            person=actor.author,
-            update_id=actor.update_id,
-        )
-    except UserError as error:
-        await query.answer(plain(error_text((actor.own_language,), error)), show_alert=True)
-        return
-    await query.answer(_("Acknowledged. Thank you."))
-    context.runtime.tallies.touch(alert_id)
+        raise UserError(N_("This button is no longer valid."))
+    await alerts.acknowledge(
+        context.unit, alert_id=alert_id, chat_id=actor.chat_id, person=actor.author
+    )
+    context.toast(_("Acknowledged. Thank you."))
 
 
 async def remind(context: PContext) -> None:
     """Repeating job: remind chats that have not acknowledged in time."""
-    runtime = context.runtime
-    if await alerts.send_reminders(runtime.db):
-        runtime.outbox.wake()
+    async with context.runtime.unit() as unit:
+        await alerts.send_reminders(unit)

@@ -1,6 +1,8 @@
-"""The gate, run first for every update (handler group -1): has this update been handled
-before? Is the chat registered? Who is acting, in which languages? Everything after it can
-rely on `context.actor`."""
+"""The gate, run first for every update (handler group -1). It opens the update's unit of work
+and claims the update in it (a redelivered update stops here, quietly), then answers: is the
+chat registered? Who is acting, in which languages? Everything after it can rely on
+`context.actor` and `context.unit`; the unit is committed by the handler that takes the update
+(handlers.wrapper), or by `finish_update` in the last group when none does."""
 
 from __future__ import annotations
 
@@ -12,47 +14,59 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core import directory
-from bot.core.i18n import N_, normalize_language, translator
+from bot.core.i18n import N_, normalize_language
 from bot.core.models import Person
-from bot.incidents import service as incidents
+from bot.lifecycle import chats
 from bot.render.common import text
 from handlers.context import Actor, PContext, render_text
 from handlers.errors import notify_failure
 
 log = logging.getLogger(__name__)
 
+# The handler group of `finish_update`: after every other.
+LAST_GROUP = 100
+
 
 async def gate(update: Update, context: PContext) -> None:
+    chat = update.effective_chat
+    user = update.effective_user
+    migration = _migration(update)  # a service message: its sender may be anyone, or none
+    if chat is None or (migration is None and (user is None or user.is_bot)):
+        raise ApplicationHandlerStop
     try:
-        await _gate(update, context)
+        context.begin(update, await context.runtime.db.begin())
+        if not await context.unit.claim(update.update_id):
+            log.info("event=duplicate_update update=%d", update.update_id)
+            await context.abandon()
+            raise ApplicationHandlerStop
+        if await _open(update, context):
+            return
+        # the update ends here: what the gate decided is stored and answered
+        await context.finish()
     except ApplicationHandlerStop:
         raise
     except Exception:
         # no handler may run without knowing who acts where: stop this update here
         log.exception("event=gate_failed update=%d", update.update_id)
+        await context.abandon()
         await notify_failure(update, context)
-        raise ApplicationHandlerStop from None
+    raise ApplicationHandlerStop
 
 
-async def _gate(update: Update, context: PContext) -> None:
+async def _open(update: Update, context: PContext) -> bool:
+    """Resolve the actor; False when the update goes no further than the gate."""
     runtime = context.runtime
-    db = runtime.db
-    if await _migration(update, context):
-        raise ApplicationHandlerStop
+    unit = context.unit
+    migration = _migration(update)
+    if migration is not None:
+        await chats.follow(unit, *migration)
+        return False
     chat = update.effective_chat
     user = update.effective_user
-    if chat is None or user is None or user.is_bot:
-        raise ApplicationHandlerStop
-    # one read for the update, the person and the chat
-    seen, known, registered = await directory.gate_lookup(
-        db,
-        update_id=update.update_id,
-        person_id=user.id,
-        chat_id=None if chat.type == TgChat.PRIVATE else chat.id,
+    assert chat is not None and user is not None
+    known, registered = await directory.gate_lookup(
+        unit, person_id=user.id, chat_id=None if chat.type == TgChat.PRIVATE else chat.id
     )
-    if seen:
-        log.info("event=duplicate_update update=%d", update.update_id)
-        raise ApplicationHandlerStop
     default = runtime.settings.i18n.default_language
     person = known or Person(id=user.id, name=user.full_name, username=user.username)
     own_language = person.language or normalize_language(user.language_code, default)
@@ -60,8 +74,8 @@ async def _gate(update: Update, context: PContext) -> None:
     if chat.type == TgChat.PRIVATE:
         if known is None:
             # a stranger (a journalist, say): a public contact line, nothing about incidents
-            await _press_contact(update, context, own_language)
-            raise ApplicationHandlerStop
+            _press_contact(update, context, own_language)
+            return False
         context.actor = Actor(
             person=person,
             chat=None,
@@ -71,18 +85,20 @@ async def _gate(update: Update, context: PContext) -> None:
             timezone=runtime.settings.i18n.timezone,
             update_id=update.update_id,
         )
-        return
+        return True
 
     if registered is None:
+        # store nothing, not even the claim; say so if the bot was addressed
+        log.info("event=unregistered_chat chat=%d", chat.id)
+        await context.abandon()
         await _not_registered(update, own_language)
-        raise ApplicationHandlerStop
-    # the bot is back in a chat that had blocked or removed it: what was held goes out
-    if _bot_added(update) and await directory.reinstate(db, chat.id):
-        runtime.outbox.wake()
-        await runtime.cards.catch_up()
+        return False
+    if _bot_added(update):
+        # the bot is back in a chat that had blocked or removed it: what was held goes out
+        await chats.reinstated(unit, chat.id)
     if known is None:
         # a member of a registered group: known from now on (name only, never their chatter)
-        await directory.remember_member(db, user.id, user.full_name, user.username, own_language)
+        await directory.ensure_person(unit, user.id, user.full_name, user.username, own_language)
     context.actor = Actor(
         person=person,
         chat=registered,
@@ -92,51 +108,27 @@ async def _gate(update: Update, context: PContext) -> None:
         timezone=registered.timezone,
         update_id=update.update_id,
     )
-
-
-async def _migration(update: Update, context: PContext) -> bool:
-    """A group upgraded to a supergroup: Telegram's service message in the old chat
-    (migrate_to_chat_id) or in the new one (migrate_from_chat_id). Follow the new id."""
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None:
-        return False
-    if message.migrate_to_chat_id:
-        old, new = chat.id, message.migrate_to_chat_id
-    elif message.migrate_from_chat_id:
-        old, new = message.migrate_from_chat_id, chat.id
-    else:
-        return False
-    log.info("event=chat_migrated old=%d new=%d", old, new)
-    runtime = context.runtime
-    if await incidents.was_processed(runtime.db, update.update_id):
-        return True
-    await directory.follow_migration(runtime.db, old, new, update.update_id)
-    # the supergroup gets the cards posted afresh, and what was queued for the group
-    await runtime.cards.catch_up()
-    runtime.outbox.wake()
     return True
 
 
-# The handler group of `handled`: after every other.
-HANDLED_GROUP = 100
+def _migration(update: Update) -> tuple[int, int] | None:
+    """A group upgraded to a supergroup: Telegram's service message in the old chat
+    (migrate_to_chat_id) or in the new one (migrate_from_chat_id): (old id, new id)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return None
+    if message.migrate_to_chat_id:
+        return chat.id, message.migrate_to_chat_id
+    if message.migrate_from_chat_id:
+        return message.migrate_from_chat_id, chat.id
+    return None
 
 
-async def unknown_button(update: Update, context: PContext) -> None:
-    """Callback data that no handler knows (forged, or from a retired keyboard)."""
-    query = update.callback_query
-    if query is not None:
-        tr = translator(context.actor.own_language)
-        await query.answer(tr.gettext("This button is no longer valid."), show_alert=True)
-
-
-async def handled(update: Update, context: PContext) -> None:
-    """Runs after every handler (the last group): an update that stored nothing (a /status, a
-    refusal, chatter) is marked handled too, so Telegram delivering it again after a crash
-    does not answer it twice. Updates that stored something were marked in that same
-    transaction (`Tx.claim_update`)."""
-    if context.known_actor is not None:
-        await incidents.mark_processed(context.runtime.db, update.update_id)
+async def finish_update(update: Update, context: PContext) -> None:
+    """The last group: an update that no handler took (chatter, a stale edit) is stored as
+    handled all the same, so Telegram delivering it again after a crash does nothing twice."""
+    await context.finish()
 
 
 def _bot_added(update: Update) -> bool:
@@ -153,18 +145,14 @@ def _addressed_to_bot(update: Update) -> bool:
     if update.callback_query is not None:
         return True
     if update.my_chat_member is not None:
-        return update.my_chat_member.new_chat_member.status in (
-            ChatMemberStatus.MEMBER,
-            ChatMemberStatus.ADMINISTRATOR,
-        )
+        return _bot_added(update)
     return bool(message and message.text and message.text.startswith("/"))
 
 
 async def _not_registered(update: Update, language: str) -> None:
-    """Say so (with the id an admin needs), store nothing, do nothing else."""
+    """Say so (with the id an admin needs), and do nothing else."""
     chat = update.effective_chat
     assert chat is not None
-    log.info("event=unregistered_chat chat=%d", chat.id)
     if not _addressed_to_bot(update):
         return
     html = render_text(
@@ -180,12 +168,9 @@ async def _not_registered(update: Update, language: str) -> None:
     await update.get_bot().send_message(chat.id, html)
 
 
-async def _press_contact(update: Update, context: PContext, language: str) -> None:
+def _press_contact(update: Update, context: PContext, language: str) -> None:
     if update.callback_query is not None:
-        await update.callback_query.answer()
-        return
-    message = update.effective_message
-    if message is None:
+        context.toast("")
         return
     configured = context.runtime.settings.media.press_contact
     line = configured.get(language) or next(iter(configured.values()), None)  # type: ignore[call-overload]
@@ -201,4 +186,4 @@ async def _press_contact(update: Update, context: PContext, language: str) -> No
             ),
         )
     )
-    await message.reply_html(html, do_quote=False)
+    context.answer(html)

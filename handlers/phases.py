@@ -5,15 +5,14 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.core.errors import UserError
-from bot.core.i18n import N_, Translator, each_language
+from bot.core.i18n import N_
 from bot.core.models import Country
 from bot.core.policy import Action
-from bot.core.vocabulary import AUTHORITY, parse_country
+from bot.core.vocabulary import parse_country
 from bot.incidents import phases
-from bot.render.common import FLAG
-from bot.render.phases import phase_name
-from bot.situation import surroundings as situation
-from handlers.context import PContext, answer, refuse
+from bot.render.phases import render_phase_changes
+from bot.resources import requests
+from handlers.context import PContext
 from handlers.targeting import target
 
 
@@ -27,46 +26,21 @@ async def deescalate(update: Update, context: PContext) -> None:
 
 async def _change(update: Update, context: PContext, *, up: bool) -> None:
     actor = context.actor
-    db = context.runtime.db
-    try:
-        incident, words = await target(context, list(context.args or []), Action.ESCALATE)
-        country: Country | None = None
-        if words:
-            country = parse_country(words[0])
-            if country is None or len(words) > 1:
-                raise UserError(N_("Usage: /escalate [#ref] [FR|BE] (and /deescalate)."))
-        async with db.read() as tx:
-            involved = await situation.involved_countries_in(tx, incident)
-        result = await phases.change(
-            db,
-            ref=incident.ref,
-            up=up,
-            country=country,
-            author=actor.author,
-            chat_id=actor.chat_id,
-            update_id=actor.update_id,
-            notify=context.runtime.settings.escalation.chats,
-            involved=involved,
-        )
-    except UserError as error:
-        await refuse(update, context, error)
-        return
-    await context.runtime.cards.touch_incident(incident.ref)
-    context.runtime.outbox.wake()
-
-    def block(tr: Translator) -> str:
-        _ = tr.gettext
-        lines = []
-        for changed, _old, new in result.changes:
-            message = _("{flag} #{ref}: {phase}.") if up else _("{flag} #{ref}: back to {phase}.")
-            authority = _("{authority} in charge").format(authority=_(AUTHORITY[(changed, new)]))
-            lines.append(
-                message.format(
-                    flag=FLAG[changed], ref=incident.ref, phase=phase_name(tr, changed, new)
-                )
-                + " "
-                + authority
-            )
-        return "\n".join(lines)
-
-    await answer(update, context, each_language(actor.languages, block))
+    unit = context.unit
+    incident, words = await target(context, list(context.args or []), Action.ESCALATE)
+    country: Country | None = None
+    if words:
+        country = parse_country(words[0])
+        if country is None or len(words) > 1:
+            raise UserError(N_("Usage: /escalate [#ref] [FR|BE] (and /deescalate)."))
+    result = await phases.change(
+        unit,
+        ref=incident.ref,
+        up=up,
+        country=country,
+        author=actor.author,
+        chat_id=actor.chat_id,
+        notify=context.runtime.settings.escalation.chats,
+        involved=await requests.involved_countries_in(unit, incident),
+    )
+    context.answer(render_phase_changes(incident.ref, result.changes, up, actor.languages))

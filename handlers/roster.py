@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import html as html_module
-import re
 from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram import Update
 
 from bot.core import vocabulary
 from bot.core.db import utcnow
@@ -22,160 +19,117 @@ from bot.render.keyboards import (
     unit_keyboard,
 )
 from bot.render.roster import render_rollcall, render_roster, render_unit
-from bot.resources import requests
-from bot.resources import units as resources
+from bot.resources import requests, units
 from bot.runtime import Runtime
-from handlers.context import RUNTIME_KEY, PContext, answer, error_text, own, refuse, say, send_html
-from handlers.requests import AnyApp, apply
-
-
-def _toast(html: str) -> str:
-    return html_module.unescape(re.sub(r"<[^>]+>", "", html))[:200]
+from handlers.context import RUNTIME_KEY, PContext
+from handlers.requests import AnyApp
 
 
 async def roster(update: Update, context: PContext) -> None:
     """/roster [type] [FR|BE]"""
     actor = context.actor
-    runtime = context.runtime
+    settings = context.runtime.settings
     words = list(context.args or [])
     type_: ResourceType | None = None
     country: Country | None = None
-    try:
-        while words:
-            found_country = vocabulary.parse_country(words[0])
-            if found_country is not None and country is None:
-                country = found_country
-                words = words[1:]
-                continue
-            found_type, used = vocabulary.parse_type_words(words)
-            if found_type is None or type_ is not None:
-                raise UserError(
-                    N_("I do not know the resource type {type}. Types: {types}."),
-                    type=words[0],
-                    types=[Term(label) for label in vocabulary.TYPE.values()],
-                )
-            type_ = found_type
-            words = words[used:]
-    except UserError as error:
-        await refuse(update, context, error)
-        return
-    units = await resources.roster(runtime.db, type_, country)
-    html = render_roster(
-        units,
-        type_,
-        country,
-        actor.languages,
-        actor.timezone,
-        utcnow(),
-        runtime.settings.roster.stale_after_hours,
+    while words:
+        found_country = vocabulary.parse_country(words[0])
+        if found_country is not None and country is None:
+            country = found_country
+            words = words[1:]
+            continue
+        found_type, used = vocabulary.parse_type_words(words)
+        if found_type is None or type_ is not None:
+            raise UserError(
+                N_("I do not know the resource type {type}. Types: {types}."),
+                type=words[0],
+                types=[Term(label) for label in vocabulary.TYPE.values()],
+            )
+        type_ = found_type
+        words = words[used:]
+    found = await units.roster_in(context.unit, type_, country)
+    context.answer(
+        render_roster(
+            found,
+            type_,
+            country,
+            actor.languages,
+            actor.timezone,
+            utcnow(),
+            settings.roster.stale_after_hours,
+        )
     )
-    await answer(update, context, html)
+
+
+_UNIT_USAGE = N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")
 
 
 async def unit(update: Update, context: PContext) -> None:
     """/unit <code> [available|unavailable|maintenance|en route|on scene] [note]"""
     actor = context.actor
-    runtime = context.runtime
-    message = update.effective_message
-    assert message is not None
+    work = context.unit
     words = list(context.args or [])
-    stale = runtime.settings.roster.stale_after_hours
-    try:
-        if not words:
-            raise UserError(
-                N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")
-            )
-        code = words[0]
-        if len(words) == 1:
-            found = await resources.get_unit(runtime.db, code)
-            if found is None:
-                raise UserError(N_("There is no unit {code} in the roster."), code=code)
-            html = render_unit(found, actor.languages, actor.timezone, utcnow(), stale)
-            keyboard = (
-                unit_keyboard(found, actor.languages)
-                if resources.may_manage(actor.person, actor.chat, found.agency)
-                else None
-            )
-            await send_html(message, html, reply_markup=keyboard)
-            return
-        status, used = vocabulary.parse_status_words(words[1:])
-        if status is None:
-            raise UserError(
-                N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")
-            )
-        note = " ".join(words[1 + used :]).strip() or None
-        if isinstance(status, OfferStatus):
-            result = await requests.advance(
-                runtime.db,
-                code=code,
-                to=status,
-                person=actor.person,
-                chat=actor.chat,
-                update_id=actor.update_id,
-            )
-            if result.refusal is not None:
-                raise UserError(result.refusal)
-            await apply(context.application, result.effects)
-            changed = result.offer.unit.code
-            label = vocabulary.OFFER_STATUS[status]
-        else:
-            updated = await resources.set_status(
-                runtime.db,
-                code=code,
-                status=status,
-                note=note,
-                person=actor.person,
-                chat=actor.chat,
-                update_id=actor.update_id,
-            )
-            changed = updated.code
-            label = vocabulary.UNIT_STATUS[updated.status]
-    except UserError as error:
-        await refuse(update, context, error)
+    stale = context.runtime.settings.roster.stale_after_hours
+    if not words:
+        raise UserError(_UNIT_USAGE)
+    code = words[0]
+    if len(words) == 1:
+        found = await units.unit_in(work, code)
+        if found is None:
+            raise UserError(N_("There is no unit {code} in the roster."), code=code)
+        keyboard = (
+            unit_keyboard(found, actor.languages)
+            if units.may_manage(actor.person, actor.chat, found.agency)
+            else None
+        )
+        context.answer(
+            render_unit(found, actor.languages, actor.timezone, utcnow(), stale), markup=keyboard
+        )
         return
-    await say(update, context, N_("✅ {code}: {status}."), code=changed, status=Term(label))
+    status, used = vocabulary.parse_status_words(words[1:])
+    if status is None:
+        raise UserError(_UNIT_USAGE)
+    note = " ".join(words[1 + used :]).strip() or None
+    if isinstance(status, OfferStatus):
+        result = await requests.advance(
+            work, code=code, to=status, person=actor.person, chat=actor.chat
+        )
+        if result.refusal is not None:
+            raise UserError(result.refusal)
+        changed = result.offer.unit.code
+        label = vocabulary.OFFER_STATUS[status]
+    else:
+        updated = await units.set_status(
+            work, code=code, status=status, note=note, person=actor.person, chat=actor.chat
+        )
+        changed = updated.code
+        label = vocabulary.UNIT_STATUS[updated.status]
+    context.say(N_("✅ {code}: {status}."), code=changed, status=Term(label))
 
 
 async def unit_button(update: Update, context: PContext) -> None:
     query = update.callback_query
     assert query is not None
     actor = context.actor
-    runtime = context.runtime
-    _ = own(context)
+    _ = context.own()
     press = parse_unit_press(query.data or "")
     if press is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+        raise UserError(N_("This button is no longer valid."))
     unit_id, status = press
-    try:
-        changed = await resources.set_status_by_id(
-            runtime.db,
-            unit_id=unit_id,
-            status=status,
-            person=actor.person,
-            chat=actor.chat,
-            update_id=actor.update_id,
-        )
-    except UserError as error:
-        await query.answer(_toast(error_text((actor.own_language,), error)), show_alert=True)
-        return
-    await query.answer(f"{changed.code}: {_(vocabulary.UNIT_STATUS[changed.status])}")
-    html = render_unit(
-        changed,
-        actor.languages,
-        actor.timezone,
-        utcnow(),
-        runtime.settings.roster.stale_after_hours,
+    changed = await units.set_status_by_id(
+        context.unit, unit_id=unit_id, status=status, person=actor.person, chat=actor.chat
     )
-    await _edit(query, html, unit_keyboard(changed, actor.languages))
-
-
-async def _edit(query: CallbackQuery, html: str, markup: InlineKeyboardMarkup | None) -> None:
-    try:
-        await query.edit_message_text(html, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
+    context.toast(f"{changed.code}: {_(vocabulary.UNIT_STATUS[changed.status])}")
+    context.edit_pressed(
+        render_unit(
+            changed,
+            actor.languages,
+            actor.timezone,
+            utcnow(),
+            context.runtime.settings.roster.stale_after_hours,
+        ),
+        unit_keyboard(changed, actor.languages),
+    )
 
 
 def _agency_of(context: PContext) -> str:
@@ -188,73 +142,53 @@ def _agency_of(context: PContext) -> str:
 async def rollcall(update: Update, context: PContext) -> None:
     """/rollcall: the roll-call now, in this agency chat."""
     actor = context.actor
-    runtime = context.runtime
-    message = update.effective_message
-    assert message is not None
-    try:
-        agency = _agency_of(context)
-        units = await resources.agency_units(runtime.db, agency)
-        if not units:
-            raise UserError(N_("The roster has no unit of {agency}."), agency=agency)
-    except UserError as error:
-        await refuse(update, context, error)
-        return
+    agency = _agency_of(context)
+    found = await units.agency_units_in(context.unit, agency)
+    if not found:
+        raise UserError(N_("The roster has no unit of {agency}."), agency=agency)
     html = render_rollcall(
         agency,
-        units,
+        found,
         actor.languages,
         actor.timezone,
         utcnow(),
-        runtime.settings.roster.stale_after_hours,
+        context.runtime.settings.roster.stale_after_hours,
     )
-    markup = InlineKeyboardMarkup.de_json(rollcall_keyboard(units, actor.languages), context.bot)
-    await send_html(message, html, reply_markup=markup)
+    context.answer(html, markup=rollcall_keyboard(found, actor.languages))
 
 
 async def rollcall_button(update: Update, context: PContext) -> None:
     query = update.callback_query
     assert query is not None
     actor = context.actor
-    runtime = context.runtime
-    _ = own(context)
+    _ = context.own()
     press = parse_rollcall_press(query.data or "")
-    try:
-        if press is None:
-            raise UserError(N_("This button is no longer valid."))
-        agency = _agency_of(context)
-        units = await resources.confirm(
-            runtime.db,
-            agency=agency,
-            unit_id=press[1],
-            person=actor.person,
-            chat=actor.chat,
-            update_id=actor.update_id,
-        )
-    except UserError as error:
-        await query.answer(_toast(error_text((actor.own_language,), error)), show_alert=True)
-        return
-    await query.answer(_("Confirmed. Thank you."))
+    if press is None:
+        raise UserError(N_("This button is no longer valid."))
+    agency = _agency_of(context)
+    found = await units.confirm(
+        context.unit, agency=agency, unit_id=press[1], person=actor.person, chat=actor.chat
+    )
+    context.toast(_("Confirmed. Thank you."))
     html = render_rollcall(
         agency,
-        units,
+        found,
         actor.languages,
         actor.timezone,
         utcnow(),
-        runtime.settings.roster.stale_after_hours,
+        context.runtime.settings.roster.stale_after_hours,
     )
-    markup = InlineKeyboardMarkup.de_json(rollcall_keyboard(units, actor.languages), context.bot)
-    await _edit(query, html, markup)
+    context.edit_pressed(html, rollcall_keyboard(found, actor.languages))
 
 
 async def rollcall_job(context: PContext) -> None:
     """The daily roll-call, through the outbox to every agency chat."""
     runtime = context.runtime
     day = utcnow().astimezone(ZoneInfo(runtime.settings.i18n.timezone)).date().isoformat()
-    sent = await resources.rollcall(
-        runtime.db, stale_after_hours=runtime.settings.roster.stale_after_hours, day=day
-    )
-    if sent:
-        runtime.outbox.wake()
+    async with runtime.unit() as work:
+        await units.rollcall(
+            work, stale_after_hours=runtime.settings.roster.stale_after_hours, day=day
+        )
 
 
 def schedule_rollcall(application: AnyApp) -> None:

@@ -12,7 +12,7 @@ from bot.geo import gazetteer, sites
 from bot.render.common import text
 from bot.render.places import place_label
 from bot.render.sites import render_sites
-from handlers.context import PContext, answer, refuse
+from handlers.context import PContext
 from handlers.targeting import refusal, split_ref, target
 
 
@@ -50,12 +50,8 @@ async def where_from(
 async def sites_command(update: Update, context: PContext) -> None:
     actor = context.actor
     settings = context.runtime.settings.sites
-    try:
-        if not may(actor.person, Action.VIEW_SITES):
-            raise refusal(Action.VIEW_SITES)
-        where, lat, lon, _ = await where_from(context, list(context.args or []), Action.VIEW_SITES)
-        found = await sites.near(context.runtime.db, lat, lon, settings.near_km)
-    except UserError as error:
-        await refuse(update, context, error)
-        return
-    await answer(update, context, render_sites(where, found, settings.near_km, actor.languages))
+    if not may(actor.person, Action.VIEW_SITES):
+        raise refusal(Action.VIEW_SITES)
+    where, lat, lon, _ = await where_from(context, list(context.args or []), Action.VIEW_SITES)
+    found = await sites.near_in(context.unit, lat, lon, settings.near_km)
+    context.answer(render_sites(where, found, settings.near_km, actor.languages))

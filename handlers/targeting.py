@@ -36,16 +36,16 @@ async def target(context: PContext, words: list[str], action: Action) -> tuple[I
     """The incident the command acts on and the remaining words; refuses when the actor may
     not act on it. In a group, only that group's incidents can be reached."""
     actor = context.actor
-    db = context.runtime.db
+    unit = context.unit
     ref, rest = split_ref(words)
     incident: Incident | None
     if ref is not None:
-        incident = await incidents.get(db, ref)
+        incident = await incidents.incident_in(unit, ref)
         # another chat's incident is answered exactly like a missing one: no leak
         if incident is None or (actor.chat is not None and incident.chat_id != actor.chat_id):
             raise UserError(N_("There is no incident #{ref} here."), ref=ref)
     elif actor.chat is not None:
-        incident = await incidents.latest_open(db, actor.chat_id)
+        incident = await incidents.latest_open_in(unit, actor.chat_id)
         if incident is None:
             raise UserError(
                 N_(

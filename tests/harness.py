@@ -171,12 +171,12 @@ class Harness:
                 message="the bot did not confirm every update",
             )
         await self.app.update_queue.join()
-        # what the updates caused: messages to other chats, card, tally and request card edits
+        # what the updates caused: messages to other chats, card, tally and request card edits,
+        # and the writes that wait for the next unit of work (the message ids of answers)
         for _ in range(3):
             await self.runtime.outbox.drained()
-            await self.runtime.cards.idle()
-            await self.runtime.tallies.idle()
-            await self.runtime.request_cards.idle()
+            await self.runtime.live.idle()
+        await self.runtime.db.flush()
 
     # --- playing users ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from bot.render.keyboards import ack_data
 from bot.simulator import SimChat, TelegramSimulator
 from tests.conftest import settings_data
 from tests.harness import Harness
+from tests.units import once
 
 FR = translator("fr").gettext
 NL = translator("nl").gettext
@@ -169,10 +170,10 @@ async def test_acknowledgements_update_the_tally_and_count_once(h: Harness) -> N
 async def test_chats_that_did_not_acknowledge_are_reminded_once(h: Harness) -> None:
     await h.say(h.liaison, h.liaison_fr, "/alert Nuage toxique")
     await h.press(h.commander, h.ops, _alert_messages(h, h.ops)[0], ack_data(1))
-    async with h.runtime.db.transaction() as tx:  # the reminder time has come
+    async with h.runtime.db.unit() as tx:  # the reminder time has come
         await tx.execute("UPDATE alerts SET remind_at = '2000-01-01T00:00:00+00:00'")
-    assert await alerts.send_reminders(h.runtime.db) == 11
-    assert await alerts.send_reminders(h.runtime.db) == 0
+    assert await once(h.runtime.db, alerts.send_reminders) == 11
+    assert await once(h.runtime.db, alerts.send_reminders) == 0
     h.runtime.outbox.wake()
     await h.settle()
     assert len(_alert_messages(h, h.ops)) == 1  # acknowledged: no reminder

@@ -16,6 +16,7 @@ from bot.incidents import service as incidents
 from bot.simulator import SimChat, TelegramSimulator
 from tests.conftest import settings_data
 from tests.harness import Harness
+from tests.units import once
 
 BASIC_GROUP = -4001  # a basic group, registered, that an admin later upgrades
 
@@ -231,16 +232,16 @@ async def test_a_migration_learnt_from_a_card_edit_loses_nothing(h: Harness) -> 
     new_id = h.sim.migrate_to_supergroup(group)
     # the service messages never reach the bot: it learns from Telegram's 400
     h.sim.world.updates.clear()
-    await incidents.add_note(
+    await once(
         h.runtime.db,
+        incidents.add_note,
         ref=ref,
         text="Route coupée",
         author=Author(h.commander.id, "Marc"),
         chat_id=group.id,
         message_id=None,
-        update_id=None,
     )
-    await h.runtime.cards.touch_incident(ref)
+    await h.runtime.live.catch_up()
     await h.settle()
     await _migrated_state(h, group.id, new_id)
     card = h.card(new_id)

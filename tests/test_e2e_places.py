@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.i18n import translator
 from bot.geo import gazetteer
 from bot.incidents import service as incidents
-from bot.render.places import place_data
+from bot.render.keyboards import place_data
 from tests.harness import Harness
 
 FR = translator("fr").gettext

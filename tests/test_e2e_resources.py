@@ -14,7 +14,7 @@ import pytest
 from bot.core.i18n import translator
 from bot.core.models import OfferStatus, RequestStatus, UnitStatus
 from bot.render.keyboards import offer_data, parse_offer_press, rollcall_data, unit_data
-from bot.resources import requests
+from bot.resources import requests, roster_csv
 from bot.resources import units as resources
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
 from tests.harness import Harness
@@ -49,7 +49,7 @@ def _harness(sim: TelegramSimulator, tmp_path: Path, **requests_settings: object
 async def h(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Harness]:
     running = _harness(sim, tmp_path, extra_offers=3)
     await running.start()
-    await resources.import_roster(running.runtime.db, ROSTER)
+    await roster_csv.import_roster(running.runtime.db, ROSTER)
     yield running
     await running.stop()
 
@@ -77,9 +77,10 @@ def _offer_id(message: SimMessage) -> int:
 
 async def _request_card(h: Harness, chat: SimChat, number: int = 1) -> str:
     """The request card as the chat shows it (the message the bot keeps editing)."""
-    state = await requests.card_state(h.runtime.db, number)
-    assert state is not None and state[1] is not None, h.sim.dump()
-    return h.sim.message(chat, state[1]).text or ""
+    async with h.runtime.db.read() as tx:
+        state = await requests.card_state(tx, number)
+    assert state is not None and state[1]["card_message_id"] is not None, h.sim.dump()
+    return h.sim.message(chat, state[1]["card_message_id"]).text or ""
 
 
 async def test_a_request_goes_to_the_nearest_agencies_and_exactly_two_commit(h: Harness) -> None:
@@ -179,7 +180,7 @@ async def test_a_decline_moves_to_the_next_unit(sim: TelegramSimulator, tmp_path
     h = _harness(sim, tmp_path, extra_offers=0)
     await h.start()
     try:
-        await resources.import_roster(h.runtime.db, ROSTER)
+        await roster_csv.import_roster(h.runtime.db, ROSTER)
         await _located_incident(h)
         await h.say(h.commander, h.ops, "/request 1 ambulance")
         wapi = _offers(h, h.agency_wapi)
@@ -207,7 +208,7 @@ async def test_an_unanswered_offer_times_out_even_across_a_restart(
     h = _harness(sim, tmp_path, extra_offers=0, offer_timeout_minutes=0.02)  # 1.2 s
     await h.start()
     try:
-        await resources.import_roster(h.runtime.db, ROSTER)
+        await roster_csv.import_roster(h.runtime.db, ROSTER)
         await _located_incident(h)
         await h.say(h.commander, h.ops, "/request 1 ambulance")
         assert len(_offers(h, h.agency_wapi)) == 1

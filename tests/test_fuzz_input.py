@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import handlers
 from bot.incidents import service as incidents
 from bot.render.keyboards import offer_data, statement_data, status_data
-from bot.resources import units as resources
+from bot.resources import roster_csv
 from bot.simulator import SimChat, SimUser, TelegramSimulator
 from tests.harness import Harness
 
@@ -102,7 +102,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     errors = Errors()
     logging.getLogger().addHandler(errors)
     await h.start()
-    await resources.import_roster(h.runtime.db, ROSTER)
+    await roster_csv.import_roster(h.runtime.db, ROSTER)
     for user in (h.commander, h.commander_fr, h.liaison, h.spokesperson, h.admin, h.responder):
         await h.say(user, sim.private_chat(user), "/start")
         await h.say(user, h.ops_fr, "Bonjour")
@@ -174,7 +174,8 @@ async def _settle(h: Harness) -> None:
     await h.sim.wait_for(lambda: not h.sim.world.updates.pending, timeout=20, interval=0.002)
     await h.app.update_queue.join()
     await h.runtime.outbox.drained()
-    await h.runtime.cards.idle()
+    await h.runtime.live.idle()
+    await h.runtime.db.flush()
 
 
 COMMANDS = [f"/{c.name}" for c in handlers.COMMANDS]

@@ -19,6 +19,7 @@ from bot.core.models import (
 )
 from bot.incidents import service as incidents
 from tests.conftest import COMMANDER, OPS_BILINGUAL, OPS_FR, RESPONDER, settings_data
+from tests.units import once
 
 BOSS = Author(COMMANDER, "Marc (Telegram name)", "mdelattre")
 FIREFIGHTER = Author(RESPONDER, "Jean Pompier", None)
@@ -33,8 +34,14 @@ async def _declare(
 ) -> int:
     registered = await directory.get_chat(db, chat)
     assert registered is not None
-    incident = await incidents.declare(
-        db, chat=registered, title=title, author=BOSS, exercise=exercise, update_id=update_id
+    incident = await once(
+        db,
+        incidents.declare,
+        chat=registered,
+        title=title,
+        author=BOSS,
+        exercise=exercise,
+        update_id=update_id,
     )
     return incident.ref
 
@@ -57,8 +64,9 @@ async def test_declare_gives_short_references_and_a_card_to_publish(db: Database
 
 async def test_a_redelivered_update_has_no_second_effect(db: Database) -> None:
     ref = await _declare(db, update_id=10)
-    await incidents.add_note(
+    await once(
         db,
+        incidents.add_note,
         ref=ref,
         text="Nuage jaune",
         author=FIREFIGHTER,
@@ -67,8 +75,9 @@ async def test_a_redelivered_update_has_no_second_effect(db: Database) -> None:
         update_id=11,
     )
     with pytest.raises(AlreadyProcessed):
-        await incidents.add_note(
+        await once(
             db,
+            incidents.add_note,
             ref=ref,
             text="Nuage jaune",
             author=FIREFIGHTER,
@@ -86,50 +95,54 @@ async def test_a_redelivered_update_has_no_second_effect(db: Database) -> None:
 
 async def test_location_sets_coordinates_and_is_on_the_timeline(db: Database) -> None:
     ref = await _declare(db)
-    incident = await incidents.add_location(
+    incident = await once(
         db,
+        incidents.locate,
         ref=ref,
         lat=50.6071,
         lon=3.3894,
         author=FIREFIGHTER,
         chat_id=OPS_BILINGUAL,
         message_id=9,
-        update_id=None,
     )
     assert (incident.lat, incident.lon) == (50.6071, 3.3894)
     last = (await incidents.timeline(db, ref, last=1))[0]
     assert last.kind is TimelineKind.LOCATION and last.author is not None
     assert last.author.name == "Jean Pompier"
     with pytest.raises(UserError):
-        await incidents.add_location(
+        await once(
             db,
+            incidents.locate,
             ref=ref,
             lat=123.0,
             lon=3.0,
             author=FIREFIGHTER,
             chat_id=OPS_BILINGUAL,
             message_id=10,
-            update_id=None,
         )
 
 
 async def test_changes_are_recorded_and_a_closed_incident_refuses_more(db: Database) -> None:
     ref = await _declare(db)
-    common = dict(ref=ref, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None)
-    await incidents.change_status(db, status=IncidentStatus.ACTIVE, **common)
-    await incidents.change_severity(db, severity=Severity.SEVERE, **common)
-    await incidents.change_text(
-        db, field=IncidentField.LOCATION, value="Gare de triage de Tournai", **common
+    common = dict(ref=ref, author=BOSS, chat_id=OPS_BILINGUAL)
+    await once(db, incidents.change_status, status=IncidentStatus.ACTIVE, **common)
+    await once(db, incidents.change_severity, severity=Severity.SEVERE, **common)
+    await once(
+        db,
+        incidents.change_text,
+        field=IncidentField.LOCATION,
+        value="Gare de triage de Tournai",
+        **common,
     )
-    incident = await incidents.assign(
-        db, assignment=Assignment.SPOKESPERSON, assignee=FIREFIGHTER, **common
+    incident = await once(
+        db, incidents.assign, assignment=Assignment.SPOKESPERSON, assignee=FIREFIGHTER, **common
     )
     assert incident.spokesperson is not None and incident.spokesperson.id == RESPONDER
     assert incident.severity is Severity.SEVERE
     assert incident.location_text == "Gare de triage de Tournai"
     # the same status again is not a change
-    await incidents.change_status(db, status=IncidentStatus.ACTIVE, **common)
-    closed = await incidents.close(db, **common)
+    await once(db, incidents.change_status, status=IncidentStatus.ACTIVE, **common)
+    closed = await once(db, incidents.close, **common)
     assert closed.status is IncidentStatus.CLOSED and closed.closed_at is not None
     kinds = [e.kind for e in await incidents.timeline(db, ref, last=50)]
     assert kinds == [
@@ -141,14 +154,14 @@ async def test_changes_are_recorded_and_a_closed_incident_refuses_more(db: Datab
         TimelineKind.CLOSED,
     ]
     with pytest.raises(UserError) as caught:
-        await incidents.add_note(
+        await once(
             db,
+            incidents.add_note,
             ref=ref,
             text="encore",
             author=FIREFIGHTER,
             chat_id=OPS_BILINGUAL,
             message_id=1,
-            update_id=None,
         )
     assert caught.value.params == {"ref": ref}
     assert await incidents.latest_open(db, OPS_BILINGUAL) is None
@@ -158,8 +171,9 @@ async def test_changes_are_recorded_and_a_closed_incident_refuses_more(db: Datab
 async def test_empty_or_huge_notes_change_nothing(db: Database, bad: str) -> None:
     ref = await _declare(db)
     with pytest.raises(UserError):
-        await incidents.add_note(
+        await once(
             db,
+            incidents.add_note,
             ref=ref,
             text=bad,
             author=FIREFIGHTER,
@@ -168,21 +182,23 @@ async def test_empty_or_huge_notes_change_nothing(db: Database, bad: str) -> Non
             update_id=99,
         )
     assert len(await incidents.timeline(db, ref, last=50)) == 1
-    assert not await incidents.was_processed(db, 99)
+    assert not await db.claimed(99)
 
 
 async def test_replies_reach_the_incident_of_any_of_its_messages(db: Database) -> None:
     ref = await _declare(db)
-    await incidents.remember_message(db, OPS_BILINGUAL, 42, ref)
-    await incidents.remember_message(db, OPS_BILINGUAL, 42, ref)  # harmless twice
-    assert await incidents.incident_of_message(db, OPS_BILINGUAL, 42) == ref
-    assert await incidents.incident_of_message(db, OPS_FR, 42) is None
+    await once(db, incidents.link_message, OPS_BILINGUAL, 42, ref)
+    await once(db, incidents.link_message, OPS_BILINGUAL, 42, ref)  # harmless twice
+    async with db.read() as tx:
+        link = await incidents.message_link(tx, OPS_BILINGUAL, 42)
+        assert link is not None and link.incident_ref == ref
+        assert await incidents.message_link(tx, OPS_FR, 42) is None
 
 
 async def test_database_keeps_command_changes_until_the_file_entry_changes(
     db: Database, settings: Settings, tmp_path: object
 ) -> None:
-    await directory.set_language(db, COMMANDER, "Marc", None, "nl")
+    await once(db, directory.set_language, COMMANDER, "Marc", None, "nl")
     await directory.seed(db, settings)  # same file: the database wins
     person = await directory.get_person(db, COMMANDER)
     assert person is not None and person.language == "nl"
@@ -203,5 +219,5 @@ async def test_state_survives_reopening_the_database(settings: Settings) -> None
     again = Database(settings.storage.path)
     await again.open()
     assert (await incidents.get(again, ref)) is not None
-    assert await incidents.was_processed(again, 5)
+    assert await again.claimed(5)
     await again.close()

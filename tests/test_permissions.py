@@ -31,10 +31,11 @@ from bot.alerts import service as alerts
 from bot.core.i18n import translator
 from bot.core.models import Assignment, Author, Severity
 from bot.incidents import service as incidents
-from bot.resources import units as resources
+from bot.resources import roster_csv
 from bot.simulator import SimChat, SimUser, TelegramSimulator
 from bot.statements import service as media
 from tests.harness import Harness
+from tests.units import once
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -243,7 +244,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         alerts={"kinds": ["operations"], "countries": ["BE"]},
     )
     await h.start()
-    await resources.import_roster(h.runtime.db, ROSTER)
+    await roster_csv.import_roster(h.runtime.db, ROSTER)
     users = {
         "none": h.responder,  # replaced by a new person in each cell
         "responder": h.responder,
@@ -293,51 +294,61 @@ async def _fresh(w: World) -> dict[str, Any]:
     db = h.runtime.db
     ops = await _chat(h, h.ops.id)
     commander = Author(h.commander.id, "Marc Delattre")
-    incident = await incidents.declare(
-        db, chat=ops, title=TITLE, author=commander, exercise=False, update_id=None
+    incident = await once(
+        db,
+        incidents.declare,
+        chat=ops,
+        title=TITLE,
+        author=commander,
+        exercise=False,
     )
     ref = incident.ref
-    await incidents.change_severity(
-        db, ref=ref, severity=Severity.MODERATE, author=commander, chat_id=ops.id, update_id=None
-    )
-    await incidents.assign(
+    await once(
         db,
+        incidents.change_severity,
+        ref=ref,
+        severity=Severity.MODERATE,
+        author=commander,
+        chat_id=ops.id,
+    )
+    await once(
+        db,
+        incidents.assign,
         ref=ref,
         assignment=Assignment.SPOKESPERSON,
         assignee=Author(h.spokesperson.id, "Pieter Claeys"),
         author=commander,
         chat_id=ops.id,
-        update_id=None,
     )
-    sent = await alerts.broadcast(
+    sent = await once(
         db,
+        alerts.broadcast,
         author=Author(h.liaison.id, "Sophie Vandamme"),
         origin_chat_id=h.liaison_fr.id,
         severity=Severity.SEVERE,
         texts={"": TITLE},
         incident_ref=ref,
         config=h.runtime.settings.alerts,
-        update_id=None,
     )
-    await incidents.add_location(
+    await once(
         db,
+        incidents.locate,
         ref=ref,
         lat=50.61,
         lon=3.39,
         author=commander,
         chat_id=ops.id,
         message_id=None,
-        update_id=None,
     )
-    draft = await media.propose(
+    draft = await once(
         db,
+        media.propose,
         incident_ref=ref,
         author=commander,
         origin_chat_id=ops.id,
         texts={"": TITLE},
-        update_id=None,
     )
-    await h.runtime.cards.touch_incident(ref)
+    await h.runtime.live.catch_up()
     await _settle(h)
     w.values = {"ref": ref, "alert": sent.id, "statement": draft.id}
     return w.values
@@ -366,8 +377,8 @@ async def _settle(h: Harness) -> None:
     await h.sim.wait_for(lambda: not updates.pending, timeout=10, interval=0.002)
     await h.app.update_queue.join()
     await h.runtime.outbox.drained()
-    await h.runtime.cards.idle()
-    await h.runtime.tallies.idle()
+    await h.runtime.live.idle()
+    await h.runtime.db.flush()
 
 
 def _translated(*messages: str) -> list[str]:

@@ -20,6 +20,7 @@ from bot.reports import evaluations
 from bot.reports import report as reports
 from tests.conftest import COMMANDER, OPS_BILINGUAL
 from tests.harness import Harness
+from tests.units import once
 
 EN = translator("en").gettext
 FR = translator("fr").gettext
@@ -39,32 +40,37 @@ async def _scripted(db: Database) -> int:
         languages=("fr", "nl"),
         timezone="Europe/Brussels",
     )
-    incident = await incidents.declare(
-        db, chat=chat, title="Incendie, dépôt chimique", author=MARC, exercise=True, update_id=None
+    incident = await once(
+        db,
+        incidents.declare,
+        chat=chat,
+        title="Incendie, dépôt chimique",
+        author=MARC,
+        exercise=True,
     )
     ref = incident.ref
-    common = dict(author=MARC, chat_id=OPS_BILINGUAL, update_id=None, notify={})
-    await incidents.add_note(
+    common = dict(author=MARC, chat_id=OPS_BILINGUAL, notify={})
+    await once(
         db,
+        incidents.add_note,
         ref=ref,
         text="Panache vers la France",
         author=MARC,
         chat_id=OPS_BILINGUAL,
         message_id=None,
-        update_id=None,
     )
-    await phases.change(db, ref=ref, up=True, country=None, **common)  # type: ignore[arg-type]
-    await phases.change(db, ref=ref, up=True, country=Country.FR, **common)  # type: ignore[arg-type]
-    await phases.change(db, ref=ref, up=False, country=Country.FR, **common)  # type: ignore[arg-type]
-    await incidents.close(db, ref=ref, author=MARC, chat_id=OPS_BILINGUAL, update_id=None)
-    assert await evaluations.ask(db, ref) == 1
+    await once(db, phases.change, ref=ref, up=True, country=None, **common)  # type: ignore[arg-type]
+    await once(db, phases.change, ref=ref, up=True, country=Country.FR, **common)  # type: ignore[arg-type]
+    await once(db, phases.change, ref=ref, up=False, country=Country.FR, **common)  # type: ignore[arg-type]
+    await once(db, incidents.close, ref=ref, author=MARC, chat_id=OPS_BILINGUAL)
+    assert await once(db, evaluations.ask, ref) == 1
     # the script's clock: every time set to a known moment
     t0 = incident.declared_at.replace(hour=10, minute=0, second=0, microsecond=0)
 
     def at(minutes: int) -> str:
         return to_db_time(t0 + timedelta(minutes=minutes))
 
-    async with db.transaction() as tx:
+    async with db.unit() as tx:
         await tx.execute(
             "UPDATE incidents SET declared_at = ?, closed_at = ? WHERE id = ?",
             (at(0), at(120), ref),

@@ -16,14 +16,15 @@ from bot.core.db import Database, to_db_time
 from bot.core.i18n import translator
 from bot.core.models import Author, OfferStatus, Person, ResourceType
 from bot.incidents import phases
-from bot.incidents.service import add_location, close, declare, incident_in
+from bot.incidents import service as incidents
+from bot.incidents.service import incident_in
 from bot.render.report import render_report
 from bot.reports import evaluations
 from bot.reports.report import collect, to_json
-from bot.resources import requests
-from bot.resources import units as resources
-from bot.situation import surroundings as situation
+from bot.resources import requests, roster_csv
+from bot.resources.requests import involved_countries_in
 from bot.situation.map import map_data
+from bot.situation.surroundings import surroundings_in
 from tests.conftest import (
     AGENCY_SDIS59,
     COMMANDER,
@@ -33,6 +34,7 @@ from tests.conftest import (
     OPS_BILINGUAL,
     settings_data,
 )
+from tests.units import once
 
 FR = translator("fr").gettext
 NL = translator("nl").gettext
@@ -52,7 +54,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[Database, Settings]]:
     db = Database(settings.storage.path)
     await db.open()
     await directory.seed(db, settings)
-    await resources.import_roster(db, ROSTER)
+    await roster_csv.import_roster(db, ROSTER)
     yield db, settings
     await db.close()
 
@@ -63,32 +65,35 @@ async def test_request_times_and_durations_in_the_report(
     db, settings = setup
     chat = await directory.get_chat(db, OPS_BILINGUAL)
     assert chat is not None
-    incident = await declare(
-        db, chat=chat, title="Feu de stockage, Comines", author=BOSS, exercise=False, update_id=None
+    incident = await once(
+        db,
+        incidents.declare,
+        chat=chat,
+        title="Feu de stockage, Comines",
+        author=BOSS,
+        exercise=False,
     )
     ref = incident.ref
-    await add_location(
+    await once(
         db,
+        incidents.locate,
         ref=ref,
         lat=50.7754,
         lon=3.0012,
         author=BOSS,
         chat_id=chat.id,
-        message_id=None,
-        update_id=None,
     )
-    outcome = await requests.create(
+    request = await once(
         db,
+        requests.create,
         ref=ref,
         type_=ResourceType.FIRE_ENGINE,
         quantity=1,
         note="citerne en feu",
         author=BOSS,
         chat_id=chat.id,
-        update_id=None,
         settings=settings.requests,
     )
-    request = outcome.request
     async with db.read() as tx:
         row = await tx.one(
             "SELECT o.id FROM request_offers o JOIN units u ON u.id = o.unit_id"
@@ -98,18 +103,23 @@ async def test_request_times_and_durations_in_the_report(
     assert row is not None
     offer_id = row["id"]
     agency_chat = await directory.get_chat(db, AGENCY_SDIS59)
-    await requests.answer(
+    await once(
         db,
+        requests.answer,
         offer_id=offer_id,
         commit=True,
         person=SDIS,
         chat=agency_chat,
-        update_id=None,
         settings=settings.requests,
     )
     for to in (OfferStatus.EN_ROUTE, OfferStatus.ON_SCENE):
-        await requests.advance(
-            db, offer_id=offer_id, to=to, person=SDIS, chat=agency_chat, update_id=None
+        await once(
+            db,
+            requests.advance,
+            offer_id=offer_id,
+            to=to,
+            person=SDIS,
+            chat=agency_chat,
         )
     # on the map: the committed French engine, and the Belgian one as the nearest available
     async with db.read() as tx:
@@ -120,17 +130,22 @@ async def test_request_times_and_durations_in_the_report(
         ("FR-SDIS59-FPT-1", True),
         ("BE-WAPI-FPT-1", False),
     }
-    await requests.release(
-        db, ref=ref, code="FR-SDIS59-FPT-1", author=BOSS, chat_id=chat.id, update_id=None
+    await once(
+        db,
+        requests.release,
+        ref=ref,
+        code="FR-SDIS59-FPT-1",
+        author=BOSS,
+        chat_id=chat.id,
     )
     # France is involved now: its unit crossed the border
     async with db.read() as tx:
         current = await incident_in(tx, ref)
         assert current is not None
-        assert [c.value for c in await situation.involved_countries_in(tx, current)] == ["FR"]
-    await close(db, ref=ref, author=BOSS, chat_id=chat.id, update_id=None)
+        assert [c.value for c in await involved_countries_in(tx, current)] == ["FR"]
+    await once(db, incidents.close, ref=ref, author=BOSS, chat_id=chat.id)
     # the commander and SDIS 59 (its unit crossed the border) are asked; ZS WAPI is not
-    assert await evaluations.ask(db, ref) == 2
+    assert await once(db, evaluations.ask, ref) == 2
     async with db.read() as tx:
         parties = await evaluations.of_incident_in(tx, ref)
         asked = await tx.all("SELECT chat_id FROM outbox WHERE purpose = 'evaluation'")
@@ -138,7 +153,7 @@ async def test_request_times_and_durations_in_the_report(
     assert {r["chat_id"] for r in asked} == {OPS_BILINGUAL, AGENCY_SDIS59}
 
     # the script's clock: requested 10:00, committed 10:04, on scene 10:19, released 11:49
-    async with db.transaction() as tx:
+    async with db.unit() as tx:
         t0 = request.created_at.replace(hour=10, minute=0, second=0, microsecond=0)
 
         def at(minutes: int) -> str:
@@ -176,60 +191,59 @@ async def test_one_escalation_raises_every_country_whose_units_are_there(
     db, settings = setup
     chat = await directory.get_chat(db, OPS_BILINGUAL)
     assert chat is not None
-    incident = await declare(
-        db, chat=chat, title="Feu, site Seveso", author=BOSS, exercise=False, update_id=None
+    incident = await once(
+        db, incidents.declare, chat=chat, title="Feu, site Seveso", author=BOSS, exercise=False
     )
     ref = incident.ref
-    await add_location(
+    await once(
         db,
+        incidents.locate,
         ref=ref,
         lat=50.7754,
         lon=3.0012,
         author=BOSS,
         chat_id=chat.id,
-        message_id=None,
-        update_id=None,
     )
-    outcome = await requests.create(
+    request = await once(
         db,
+        requests.create,
         ref=ref,
         type_=ResourceType.FIRE_ENGINE,
         quantity=1,
         note=None,
         author=BOSS,
         chat_id=chat.id,
-        update_id=None,
         settings=settings.requests,
     )
     async with db.read() as tx:
         row = await tx.one(
             "SELECT o.id FROM request_offers o JOIN units u ON u.id = o.unit_id"
             " WHERE u.code = 'FR-SDIS59-FPT-1' AND o.request_id = ?",
-            (outcome.request.id,),
+            (request.id,),
         )
     assert row is not None
-    await requests.answer(
+    await once(
         db,
+        requests.answer,
         offer_id=row["id"],
         commit=True,
         person=SDIS,
         chat=await directory.get_chat(db, AGENCY_SDIS59),
-        update_id=None,
         settings=settings.requests,
     )
     async with db.read() as tx:
         current = await incident_in(tx, ref)
         assert current is not None
-        involved = await situation.involved_countries_in(tx, current)
+        involved = await involved_countries_in(tx, current)
     notify = {"BE.provincial": [LIAISON_BE], "FR.departmental": [LIAISON_FR]}
-    change = await phases.change(
+    change = await once(
         db,
+        phases.change,
         ref=ref,
         up=True,
         country=None,
         author=BOSS,
         chat_id=chat.id,
-        update_id=None,
         notify=notify,
         involved=involved,
     )
@@ -239,7 +253,7 @@ async def test_one_escalation_raises_every_country_whose_units_are_there(
     ]
     async with db.read() as tx:
         told = await tx.all("SELECT chat_id, html FROM outbox WHERE purpose = 'phase'")
-        around = await situation.surroundings_in(tx, current)
+        around = await surroundings_in(tx, current)
     by_chat = {r["chat_id"]: r["html"] for r in told}
     assert set(by_chat) == {LIAISON_BE, LIAISON_FR}
     assert FR("the préfet") in by_chat[LIAISON_FR]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import resources as package_files
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from bot.config import RequestSettings, Settings, parse_settings
 from bot.core import directory, vocabulary
 from bot.core.db import Database
+from bot.core.effects import Effects, Live, LiveKind
 from bot.core.errors import UserError
 from bot.core.i18n import translator
 from bot.core.models import (
@@ -22,6 +24,7 @@ from bot.core.models import (
     OfferStatus,
     Person,
     RequestStatus,
+    ResourceRequest,
     ResourceType,
     Role,
     Unit,
@@ -29,8 +32,9 @@ from bot.core.models import (
 )
 from bot.geo import distance as geo
 from bot.geo import gazetteer
-from bot.incidents.service import add_location, declare
-from bot.resources import requests
+from bot.incidents import service as incidents
+from bot.lifecycle import closing, locating
+from bot.resources import requests, roster_csv
 from bot.resources import units as resources
 from tests.conftest import (
     AGENCY_FLUVIA,
@@ -43,6 +47,7 @@ from tests.conftest import (
     OPS_BILINGUAL,
     settings_data,
 )
+from tests.units import once, with_effects
 
 RAIL_YARD = (50.6140, 3.4060)  # Tournai
 BOSS = Author(COMMANDER, "Marc Delattre", "mdelattre")
@@ -75,7 +80,7 @@ async def rdb(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(settings.storage.path)
     await database.open()
     await directory.seed(database, settings)
-    await resources.import_roster(database, ROSTER)
+    await roster_csv.import_roster(database, ROSTER)
     yield database
     await database.close()
 
@@ -83,19 +88,18 @@ async def rdb(tmp_path: Path) -> AsyncIterator[Database]:
 async def _incident(db: Database, located: bool = True) -> int:
     chat = await directory.get_chat(db, OPS_BILINGUAL)
     assert chat is not None
-    incident = await declare(
-        db, chat=chat, title="Fuite de chlore", author=BOSS, exercise=False, update_id=None
+    incident = await once(
+        db, incidents.declare, chat=chat, title="Fuite de chlore", author=BOSS, exercise=False
     )
     if located:
-        await add_location(
+        await once(
             db,
+            incidents.locate,
             ref=incident.ref,
             lat=RAIL_YARD[0],
             lon=RAIL_YARD[1],
             author=BOSS,
             chat_id=OPS_BILINGUAL,
-            message_id=None,
-            update_id=None,
         )
     return incident.ref
 
@@ -106,18 +110,28 @@ async def _request(
     quantity: int = 2,
     type_: ResourceType = ResourceType.AMBULANCE,
     **settings: float,
-) -> requests.Outcome:
-    return await requests.create(
+) -> Outcome:
+    request, effects = await with_effects(
         db,
+        requests.create,
         ref=ref,
         type_=type_,
         quantity=quantity,
         note=None,
         author=BOSS,
         chat_id=OPS_BILINGUAL,
-        update_id=None,
         settings=RequestSettings(**settings),  # type: ignore[arg-type]
     )
+    return Outcome(request, effects)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A request as made, and what its unit of work left to do (offers' time-outs, the
+    outbox to wake, the cards to refresh)."""
+
+    request: ResourceRequest
+    effects: Effects
 
 
 def _chat_for(person: Person) -> int:
@@ -130,13 +144,13 @@ async def _press(
     db: Database, offer_id: int, person: Person, commit: bool = True, **settings: float
 ) -> requests.OfferAnswer:
     chat = await directory.get_chat(db, _chat_for(person))
-    return await requests.answer(
+    return await once(
         db,
+        requests.answer,
         offer_id=offer_id,
         commit=commit,
         person=person,
         chat=chat,
-        update_id=None,
         settings=RequestSettings(**{"extra_offers": 0, **settings}),  # type: ignore[arg-type]
     )
 
@@ -292,31 +306,31 @@ async def test_the_sample_roster_imports_and_round_trips(tmp_path: Path) -> None
     await db.open()
     try:
         sample = (package_files.files("bot") / "data" / "roster_sample.csv").read_text("utf-8")
-        report = await resources.import_roster(db, sample)
+        report = await roster_csv.import_roster(db, sample)
         assert report.added >= 40 and report.updated == 0
         units = await resources.roster(db)
         assert len(units) == report.added
         assert all(u.sample for u in units)
         assert {u.country for u in units} == {Country.FR, Country.BE}
         assert len({u.type for u in units}) >= 14
-        exported = await resources.export_roster(db)
-        again = await resources.import_roster(db, exported)
+        exported = await roster_csv.export_roster(db)
+        again = await roster_csv.import_roster(db, exported)
         assert (again.added, again.updated) == (0, report.added)
-        assert await resources.export_roster(db) != ""
+        assert await roster_csv.export_roster(db) != ""
     finally:
         await db.close()
 
 
 async def test_a_bad_file_is_rejected_whole_with_line_and_column(rdb: Database) -> None:
-    before = await resources.export_roster(rdb)
+    before = await roster_csv.export_roster(rdb)
     bad = (
         "code,type,name,agency,country,lat,lon,capacity,status\n"
         "BE-NEW-1,ambulance,Nouvelle,ZS WAPI,BE,50.6,3.4,1,available\n"
         "BE-NEW-2,fusée,Fusée,ZS WAPI,DE,50.6,east,0,flying\n"
         "BE-NEW-1,ambulance,Double,ZS WAPI,BE,50.6,3.4,1,available\n"
     )
-    with pytest.raises(resources.RosterFileError) as caught:
-        await resources.import_roster(rdb, bad, source="bad.csv")
+    with pytest.raises(roster_csv.RosterFileError) as caught:
+        await roster_csv.import_roster(rdb, bad, source="bad.csv")
     problems = caught.value.problems
     assert "bad.csv:3:2 (type): unknown type 'fusée'" in problems
     assert "bad.csv:3:5 (country): 'DE' is neither FR nor BE" in problems
@@ -325,19 +339,19 @@ async def test_a_bad_file_is_rejected_whole_with_line_and_column(rdb: Database) 
     assert any(p.startswith("bad.csv:3:9 (status)") for p in problems)
     assert "bad.csv:4:1 (code): BE-NEW-1 is already on line 2" in problems
     # nothing half-imported: the good line 2 is not there either
-    assert await resources.export_roster(rdb) == before
+    assert await roster_csv.export_roster(rdb) == before
     assert await resources.get_unit(rdb, "BE-NEW-1") is None
 
 
 async def test_header_problems_and_spreadsheet_dialects(rdb: Database) -> None:
-    with pytest.raises(resources.RosterFileError) as caught:
-        resources.parse_csv("code,type,colour\nX,ambulance,red\n", "h.csv")
+    with pytest.raises(roster_csv.RosterFileError) as caught:
+        roster_csv.parse_csv("code,type,colour\nX,ambulance,red\n", "h.csv")
     assert "h.csv:1:3 (colour): unknown column" in caught.value.problems
     assert "h.csv:1: missing column 'lat'" in caught.value.problems
-    with pytest.raises(resources.RosterFileError):
-        resources.parse_csv("", "empty.csv")
+    with pytest.raises(roster_csv.RosterFileError):
+        roster_csv.parse_csv("", "empty.csv")
     # French spreadsheets: semicolons and decimal commas
-    entries = resources.parse_csv(
+    entries = roster_csv.parse_csv(
         "\ufeffcode;type;name;agency;country;lat;lon;capacity;status\n"
         "FR-X-1;autopompe;FPT Halluin;SDIS 59;FR;50,7836;3,1256;1;disponible\n"
     )
@@ -353,48 +367,48 @@ async def test_only_the_owning_agency_or_an_admin_changes_a_unit(rdb: Database) 
     fluvia_chat = await directory.get_chat(rdb, AGENCY_FLUVIA)
     wapi_chat = await directory.get_chat(rdb, AGENCY_WAPI)
     with pytest.raises(UserError):
-        await resources.set_status(
+        await once(
             rdb,
+            resources.set_status,
             code="BE-WAPI-AMB-1",
             status=UnitStatus.MAINTENANCE,
             note=None,
             person=FLUVIA,
             chat=fluvia_chat,
-            update_id=None,
         )
     # a Fluvia officer is no more allowed in the WAPI chat
     with pytest.raises(UserError):
-        await resources.set_status(
+        await once(
             rdb,
+            resources.set_status,
             code="BE-WAPI-AMB-1",
             status=UnitStatus.MAINTENANCE,
             note=None,
             person=FLUVIA,
             chat=wapi_chat,
-            update_id=None,
         )
     unit = await resources.get_unit(rdb, "be-wapi-amb-1")
     assert unit is not None and unit.status is UnitStatus.AVAILABLE
     # someone with no agency configured, in WAPI's own chat, speaks for WAPI
     nobody = Person(id=77, name="Stagiaire")
-    changed = await resources.set_status(
+    changed = await once(
         rdb,
+        resources.set_status,
         code="BE-WAPI-AMB-1",
         status=UnitStatus.MAINTENANCE,
         note="pneu crevé",
         person=nobody,
         chat=wapi_chat,
-        update_id=None,
     )
     assert changed.status is UnitStatus.MAINTENANCE and changed.confirmed_by == "Stagiaire"
-    changed = await resources.set_status(
+    changed = await once(
         rdb,
+        resources.set_status,
         code="BE-WAPI-AMB-1",
         status=UnitStatus.AVAILABLE,
         note=None,
         person=ADMIN,
         chat=None,
-        update_id=None,
     )
     assert changed.status is UnitStatus.AVAILABLE
 
@@ -418,7 +432,7 @@ async def test_the_nearest_units_are_offered_first_in_their_agency_chats(rdb: Da
     ]
     distances = [o.distance_km for o in request.offers]
     assert distances == sorted(distances)
-    assert outcome.effects.expiries and outcome.effects.queued
+    assert outcome.effects.expiries and outcome.effects.outbox
     async with rdb.read() as tx:
         rows = await tx.all("SELECT chat_id, html FROM outbox WHERE purpose = 'offer'")
     chats = sorted(row["chat_id"] for row in rows)
@@ -437,7 +451,7 @@ async def test_many_concurrent_commits_fill_exactly_the_quantity(tmp_path: Path)
     first = Database(settings.storage.path)
     await first.open()
     await directory.seed(first, settings)
-    await resources.import_roster(first, ROSTER)
+    await roster_csv.import_roster(first, ROSTER)
     ref = await _incident(first)
     outcome = await _request(first, ref, quantity=2, extra_offers=10)
     offers = outcome.request.offers
@@ -495,13 +509,13 @@ async def test_another_agency_cannot_answer_an_offer(rdb: Database) -> None:
     offer = outcome.request.offers[0]
     chat = await directory.get_chat(rdb, AGENCY_WAPI)
     with pytest.raises(UserError):
-        await requests.answer(
+        await once(
             rdb,
+            requests.answer,
             offer_id=offer.id,
             commit=True,
             person=FLUVIA,
             chat=chat,
-            update_id=None,
             settings=RequestSettings(),
         )
     request = await requests.get_request(rdb, outcome.request.id)
@@ -519,10 +533,10 @@ async def test_declines_and_time_outs_move_to_the_next_units(rdb: Database) -> N
     waiting = [o for o in request.offers if o.status is OfferStatus.OFFERED]
     assert [o.unit.code for o in waiting] == ["BE-WAPI-AMB-2"]
     # nobody answers: at its time-out, the next unit is asked
-    effects = await requests.expire_overdue(
-        rdb, RequestSettings(extra_offers=0), now=waiting[0].expires_at
+    _, effects = await with_effects(
+        rdb, requests.expire_overdue, RequestSettings(extra_offers=0), now=waiting[0].expires_at
     )
-    assert outcome.request.id in effects.requests
+    assert Live(LiveKind.REQUEST, outcome.request.id, OPS_BILINGUAL) in effects.live
     request = await requests.get_request(rdb, outcome.request.id)
     assert request is not None
     states = {o.unit.code: o.status for o in request.offers}
@@ -570,8 +584,18 @@ async def test_a_request_waits_for_the_incident_location(rdb: Database) -> None:
     assert outcome.request.status is RequestStatus.WAITING_LOCATION
     assert outcome.request.offers == ()
     place = gazetteer.place("Doornik")
-    effects = await requests.located(
-        rdb, ref=ref, settings=RequestSettings(extra_offers=0), place=place, author=BOSS
+    assert place is not None
+    _, effects = await with_effects(
+        rdb,
+        locating.locate,
+        ref=ref,
+        lat=place.lat,
+        lon=place.lon,
+        text=place.name,
+        keep_text=True,
+        settings=RequestSettings(extra_offers=0),
+        author=BOSS,
+        chat_id=None,
     )
     assert effects.expiries
     request = await requests.get_request(rdb, outcome.request.id)
@@ -585,53 +609,82 @@ async def test_release_en_route_on_scene_and_cancel(rdb: Database) -> None:
     first, second = outcome.request.offers
     await _press(rdb, first.id, WAPI)
     chat = await directory.get_chat(rdb, AGENCY_WAPI)
-    moved = await requests.advance(
-        rdb, code=first.unit.code, to=OfferStatus.EN_ROUTE, person=WAPI, chat=chat, update_id=None
+    moved = await once(
+        rdb,
+        requests.advance,
+        code=first.unit.code,
+        to=OfferStatus.EN_ROUTE,
+        person=WAPI,
+        chat=chat,
     )
     assert moved.refusal is None and moved.offer.en_route_at is not None
-    moved = await requests.advance(
-        rdb, offer_id=first.id, to=OfferStatus.ON_SCENE, person=WAPI, chat=chat, update_id=None
+    moved = await once(
+        rdb,
+        requests.advance,
+        offer_id=first.id,
+        to=OfferStatus.ON_SCENE,
+        person=WAPI,
+        chat=chat,
     )
     assert moved.offer.status is OfferStatus.ON_SCENE
-    released, _ = await requests.release(
-        rdb, ref=ref, code=first.unit.code, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+    released = await once(
+        rdb,
+        requests.release,
+        ref=ref,
+        code=first.unit.code,
+        author=BOSS,
+        chat_id=OPS_BILINGUAL,
     )
     assert released.status is OfferStatus.RELEASED and released.released_at is not None
     unit = await resources.get_unit(rdb, first.unit.code)
     assert unit is not None and unit.status is UnitStatus.AVAILABLE and unit.incident_ref is None
     with pytest.raises(UserError):
-        await requests.release(
-            rdb, ref=ref, code=first.unit.code, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+        await once(
+            rdb,
+            requests.release,
+            ref=ref,
+            code=first.unit.code,
+            author=BOSS,
+            chat_id=OPS_BILINGUAL,
         )
     # the request is still open for one more: cancel it; the second offer is withdrawn
-    cancelled = await requests.cancel(
-        rdb, ref=ref, request_id=None, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+    cancelled = await once(
+        rdb,
+        requests.cancel,
+        ref=ref,
+        request_id=None,
+        author=BOSS,
+        chat_id=OPS_BILINGUAL,
     )
-    assert cancelled.request.status is RequestStatus.CANCELLED
-    assert {o.unit.code: o.status for o in cancelled.request.offers}[second.unit.code] is (
+    assert cancelled.status is RequestStatus.CANCELLED
+    assert {o.unit.code: o.status for o in cancelled.offers}[second.unit.code] is (
         OfferStatus.WITHDRAWN
     )
     late = await _press(rdb, second.id, WAPI)
     assert late.refusal is not None
     with pytest.raises(UserError):
-        await requests.cancel(
-            rdb, ref=ref, request_id=None, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None
+        await once(
+            rdb,
+            requests.cancel,
+            ref=ref,
+            request_id=None,
+            author=BOSS,
+            chat_id=OPS_BILINGUAL,
         )
 
 
 async def test_closing_the_incident_releases_its_units_and_ends_its_requests(
     rdb: Database,
 ) -> None:
-    from bot.incidents.service import close
-
     ref = await _incident(rdb)
     outcome = await _request(rdb, ref, quantity=2, extra_offers=0)
     first, second = outcome.request.offers
     await _press(rdb, first.id, WAPI)
-    assert await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre") == requests.Effects()
-    await close(rdb, ref=ref, author=BOSS, chat_id=OPS_BILINGUAL, update_id=None)
-    effects = await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre")
-    assert effects.requests == {outcome.request.id} and effects.queued
+    committed = await resources.get_unit(rdb, first.unit.code)
+    assert committed is not None and committed.status is UnitStatus.COMMITTED
+    _, effects = await with_effects(rdb, closing.close, ref=ref, author=BOSS, chat_id=OPS_BILINGUAL)
+    assert Live(LiveKind.REQUEST, outcome.request.id, OPS_BILINGUAL) in effects.live
+    assert effects.outbox
     request = await requests.get_request(rdb, outcome.request.id)
     assert request is not None and request.status is RequestStatus.CANCELLED
     states = {o.unit.code: o.status for o in request.offers}
@@ -645,32 +698,32 @@ async def test_closing_the_incident_releases_its_units_and_ends_its_requests(
         told = await tx.all("SELECT chat_id FROM outbox WHERE purpose = 'release'")
     assert [row["chat_id"] for row in told] == [AGENCY_WAPI]
     # once is enough
-    assert await requests.close_out(rdb, OPS_BILINGUAL, "Marc Delattre") == requests.Effects()
+    _, again = await with_effects(rdb, requests.close_out, ref=ref, by="Marc Delattre")
+    assert again.live == set() and not again.outbox
 
 
 # --- rendering --------------------------------------------------------------------------------
 
 
 async def test_cards_render_in_each_language_and_escape_what_users_typed(rdb: Database) -> None:
-    from bot.incidents.service import get
     from bot.render.requests import render_crossing, render_offer, render_request_card
     from bot.render.roster import render_rollcall, render_roster
     from bot.simulator.html import parse_html
 
     ref = await _incident(rdb)
-    outcome = await requests.create(
+    outcome = await once(
         rdb,
+        requests.create,
         ref=ref,
         type_=ResourceType.AMBULANCE,
         quantity=2,
         note="<b>accès</b> par la rue & le pont",
         author=BOSS,
         chat_id=OPS_BILINGUAL,
-        update_id=None,
         settings=RequestSettings(extra_offers=1),
     )
-    answer = await _press(rdb, outcome.request.offers[2].id, SDIS)  # VSAV Tourcoing
-    request, incident = answer.request, await get(rdb, ref)
+    answer = await _press(rdb, outcome.offers[2].id, SDIS)  # VSAV Tourcoing
+    request, incident = answer.request, await incidents.get(rdb, ref)
     assert incident is not None
     now = answer.offer.decided_at
     assert now is not None

@@ -1,5 +1,11 @@
-"""The SQLite database: one aiosqlite connection, versioned migrations, one lock-guarded
-transaction per unit of work."""
+"""The database: one aiosqlite connection, versioned migrations, and units of work.
+
+A unit of work is one transaction that writes: the claim of the update it serves, the
+update's writes, its outbox rows and the live messages it makes stale, committed together or
+not at all, and the effects to apply once it committed (bot.core.effects). Reads that change
+nothing use `read()`. Everything specific to SQLite (its pragmas, `BEGIN IMMEDIATE`,
+the row type) lives in this module.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,16 @@ from typing import Any
 
 import aiosqlite
 
+from bot.core.effects import Effects
+
 log = logging.getLogger(__name__)
 
+# A row read from the database: by column name (row["id"]) or position.
 Row = sqlite3.Row
+
+# Writes that may wait for the next unit of work (the message id of an answer, known only
+# once Telegram accepted it): stored within this many seconds at the latest.
+DEFERRED_DELAY = 1.0
 
 
 def utcnow() -> datetime:
@@ -61,23 +74,53 @@ class Tx:
             return row
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of a query, or of a write with RETURNING."""
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def claim_update(self, update_id: int | None) -> None:
-        """Record that this update's effects are being stored; raise if they already were.
 
-        Called inside the transaction that stores the effects, so both land or neither does.
-        """
-        if update_id is None:
-            return
+class UnitOfWork(Tx):
+    """One transaction that writes, and the effects to apply once it has committed."""
+
+    def __init__(self, conn: aiosqlite.Connection, db: Database) -> None:
+        super().__init__(conn)
+        self._db = db
+        self.effects = Effects()
+        self.open = True
+        self._savepoints = 0
+
+    async def claim(self, update_id: int) -> bool:
+        """Record that this update's effects are being stored here; False if they already
+        were. In the same transaction as the effects, so both land or neither does."""
+        stored = await self.all(
+            "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)"
+            " ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+            (update_id, to_db_time(utcnow())),
+        )
+        return bool(stored)
+
+    @asynccontextmanager
+    async def attempt(self) -> AsyncIterator[None]:
+        """Work that may be refused: on any exception its writes and effects are undone (a
+        savepoint), while what came before in the unit (the update's claim) stays."""
+        self._savepoints += 1
+        name = f"attempt_{self._savepoints}"
+        saved = self.effects.checkpoint()
+        await self._conn.execute(f"SAVEPOINT {name}")
         try:
-            await self.execute(
-                "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)",
-                (update_id, to_db_time(utcnow())),
-            )
-        except sqlite3.IntegrityError:
-            raise AlreadyProcessed(update_id) from None
+            yield
+        except BaseException:
+            await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            await self._conn.execute(f"RELEASE SAVEPOINT {name}")
+            self.effects.restore(saved)
+            raise
+        await self._conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    async def commit(self) -> None:
+        await self._db._end(self, "COMMIT")
+
+    async def rollback(self) -> None:
+        await self._db._end(self, "ROLLBACK")
 
 
 class Database:
@@ -87,6 +130,10 @@ class Database:
         # One connection serves every coroutine: the lock keeps units of work from
         # interleaving inside each other's transactions.
         self._lock = asyncio.Lock()
+        self._deferred: list[tuple[str, Sequence[Any]]] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self.transactions = 0  # begun since open (tests count them)
 
     async def open(self) -> None:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -100,6 +147,9 @@ class Database:
 
     async def close(self) -> None:
         if self._conn is not None:
+            await self.flush()
+            if self._flush is not None:
+                self._flush.cancel()
             await self._conn.close()
             self._conn = None
 
@@ -109,31 +159,98 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
+    async def begin(self) -> UnitOfWork:
+        """Open a unit of work that its owner ends with `commit()` or `rollback()`: the
+        update's, which spans the gate and the handler. Takes SQLite's write lock at once."""
+        await self._lock.acquire()
+        try:
+            conn = self.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            self.transactions += 1
+            unit = UnitOfWork(conn, self)
+            await self._store_deferred(unit)
+        except BaseException:
+            if self._conn is not None and self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            self._lock.release()
+            raise
+        return unit
+
+    async def _end(self, unit: UnitOfWork, how: str) -> None:
+        if not unit.open:
+            return
+        unit.open = False
+        conn = self.conn
+        try:
+            await conn.execute(how)
+        except BaseException:
+            if conn.in_transaction:  # a COMMIT that failed leaves the transaction open
+                await conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._lock.release()
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        """A unit of work that writes: takes SQLite's write lock at once."""
-        async with self._unit("BEGIN IMMEDIATE") as tx:
-            yield tx
+    async def unit(self, update_id: int | None = None) -> AsyncIterator[UnitOfWork]:
+        """A unit of work, committed when the block ends (rolled back if it raises). With an
+        `update_id`, the update is claimed first: AlreadyProcessed if it was before."""
+        unit = await self.begin()
+        try:
+            if update_id is not None and not await unit.claim(update_id):
+                raise AlreadyProcessed(update_id)
+            yield unit
+        except BaseException:
+            await unit.rollback()
+            raise
+        await unit.commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """A consistent read. It takes the same lock: with one connection, a read between
         another coroutine's statements would see its uncommitted rows."""
-        async with self._unit("BEGIN") as tx:
-            yield tx
-
-    @asynccontextmanager
-    async def _unit(self, begin: str) -> AsyncIterator[Tx]:
         async with self._lock:
             conn = self.conn
-            await conn.execute(begin)
+            await conn.execute("BEGIN")
+            self.transactions += 1
             try:
                 yield Tx(conn)
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
+            finally:
                 await conn.execute("COMMIT")
+
+    async def claimed(self, update_id: int) -> bool:
+        """Whether an update's effects are stored (its claim committed)."""
+        async with self.read() as tx:
+            row = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))
+        return row is not None
+
+    def defer(self, sql: str, params: Sequence[Any]) -> None:
+        """A write that need not have a transaction of its own: it is stored at the start of
+        the next unit of work, or within DEFERRED_DELAY seconds. Lost if the process dies
+        before: only for what can be lost (which message an answer became)."""
+        self._deferred.append((sql, params))
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(DEFERRED_DELAY, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush = None
+        if self._deferred and self._conn is not None:
+            self._flushing = asyncio.get_running_loop().create_task(self.flush())
+
+    async def flush(self) -> None:
+        """Store the deferred writes now."""
+        if self._deferred and self._conn is not None:
+            unit = await self.begin()
+            await unit.commit()
+
+    async def _store_deferred(self, unit: UnitOfWork) -> None:
+        pending, self._deferred = self._deferred, []
+        try:
+            for sql, params in pending:
+                await unit.execute(sql, params)
+        except BaseException:
+            self._deferred = pending + self._deferred
+            raise
 
     async def _migrate(self) -> None:
         conn = self.conn

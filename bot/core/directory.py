@@ -1,11 +1,12 @@
-"""Registered chats and known people: seeded from the configuration, changed by commands."""
+"""Registered chats and known people (the `chats` and `people` tables): seeded from the
+configuration, changed by commands."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.config import Settings
-from bot.core.db import Database, Row, Tx, to_db_time, utcnow
+from bot.core.db import Database, Row, Tx, UnitOfWork, to_db_time, utcnow
 from bot.core.models import Chat, ChatKind, Country, Person, Role
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def seed(db: Database, settings: Settings) -> None:
     admin who edits the file gets what they wrote.
     """
     now = to_db_time(utcnow())
-    async with db.transaction() as tx:
+    async with db.unit() as tx:
         for chat in settings.chats:
             seed_json = chat.model_dump_json()
             row = await tx.one("SELECT seed FROM chats WHERE id = ?", (chat.id,))
@@ -111,7 +112,12 @@ async def seed(db: Database, settings: Settings) -> None:
 
 async def get_chat(db: Database, chat_id: int) -> Chat | None:
     async with db.read() as tx:
-        row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        return await registered_chat_in(tx, chat_id)
+
+
+async def registered_chat_in(tx: Tx, chat_id: int) -> Chat | None:
+    """A registered chat, reachable or not."""
+    row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
     return _chat(row) if row else None
 
 
@@ -121,17 +127,13 @@ async def get_person(db: Database, person_id: int) -> Person | None:
 
 
 async def gate_lookup(
-    db: Database, *, update_id: int, person_id: int, chat_id: int | None
-) -> tuple[bool, Person | None, Chat | None]:
-    """What the gate needs for one update, in one read: was it handled before, who acts,
-    and the registered chat (None for a private chat or an unknown one)."""
-    async with db.read() as tx:
-        seen = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))
-        person = await person_in(tx, person_id)
-        row = None
-        if chat_id is not None:
-            row = await tx.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
-    return seen is not None, person, _chat(row) if row else None
+    tx: Tx, *, person_id: int, chat_id: int | None
+) -> tuple[Person | None, Chat | None]:
+    """What the gate needs for one update: who acts, and the registered chat (None for a
+    private chat or an unknown one)."""
+    person = await person_in(tx, person_id)
+    chat = await registered_chat_in(tx, chat_id) if chat_id is not None else None
+    return person, chat
 
 
 async def person_in(tx: Tx, person_id: int) -> Person | None:
@@ -139,11 +141,10 @@ async def person_in(tx: Tx, person_id: int) -> Person | None:
     return _person(row) if row else None
 
 
-async def find_by_username(db: Database, username: str) -> Person | None:
-    async with db.read() as tx:
-        row = await tx.one(
-            "SELECT * FROM people WHERE lower(username) = lower(?)", (username.lstrip("@"),)
-        )
+async def find_by_username(tx: Tx, username: str) -> Person | None:
+    row = await tx.one(
+        "SELECT * FROM people WHERE lower(username) = lower(?)", (username.lstrip("@"),)
+    )
     return _person(row) if row else None
 
 
@@ -164,17 +165,16 @@ async def ensure_person(
 
 
 async def set_language(
-    db: Database,
-    person_id: int,
-    name: str,
-    username: str | None,
-    language: str,
-    update_id: int | None = None,
+    unit: UnitOfWork, person_id: int, name: str, username: str | None, language: str
 ) -> None:
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await ensure_person(tx, person_id, name, username)
-        await tx.execute("UPDATE people SET language = ? WHERE id = ?", (language, person_id))
+    await ensure_person(unit, person_id, name, username)
+    await unit.execute("UPDATE people SET language = ? WHERE id = ?", (language, person_id))
+
+
+async def set_chat_languages(unit: UnitOfWork, chat_id: int, languages: list[str]) -> None:
+    await unit.execute(
+        "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
+    )
 
 
 async def chat_names(db: Database) -> dict[int, str]:
@@ -183,66 +183,35 @@ async def chat_names(db: Database) -> dict[int, str]:
     return {row["id"]: row["name"] for row in rows}
 
 
-async def set_chat_languages(
-    db: Database, chat_id: int, languages: list[str], update_id: int | None = None
-) -> None:
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await tx.execute(
-            "UPDATE chats SET languages = ? WHERE id = ?", (",".join(languages), chat_id)
-        )
-
-
-async def follow_migration(db: Database, old_id: int, new_id: int, update_id: int | None) -> None:
-    """Telegram's service message about a group's upgrade, in the old or the new chat."""
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await migrate_chat(tx, old_id, new_id)
-
-
-# Where a chat's id is kept besides `chats` (incidents follow it by ON UPDATE CASCADE too).
-# Tables of features not installed yet are skipped.
-_CHAT_COLUMNS = (
-    ("incidents", "chat_id"),
-    ("cards", "chat_id"),
-    ("timeline", "chat_id"),
-    ("outbox", "chat_id"),
-    ("alert_targets", "chat_id"),
-    ("alert_acks", "chat_id"),
-    ("alerts", "origin_chat_id"),
-    ("statements", "origin_chat_id"),
-    ("requests", "chat_id"),
-)
-
-
-async def migrate_chat(tx: Tx, old_id: int, new_id: int) -> None:
-    """A group became a supergroup with a new id: follow it everywhere, lose nothing.
-
-    Idempotent: Telegram tells it twice (a service message in each chat) and a refused call
-    tells it again. Message ids do not carry over to the supergroup, so the cards there are
-    posted again (their version is bumped for the card publisher) and replies to the old
-    group's messages are forgotten.
-    """
-    if old_id == new_id:
-        return
-    exists = await tx.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
+async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
+    """A group became a supergroup with a new id (told twice by Telegram, and again by a
+    refused call: idempotent)."""
+    exists = await unit.one("SELECT 1 FROM chats WHERE id = ?", (new_id,))
     if exists is None:
-        await tx.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
-    await tx.execute("DELETE FROM incident_messages WHERE chat_id = ?", (old_id,))
-    await tx.execute(
-        "UPDATE cards SET message_id = NULL, version = version + 1 WHERE chat_id = ?", (old_id,)
+        await unit.execute("UPDATE chats SET id = ? WHERE id = ?", (new_id, old_id))
+
+
+async def mark_unreachable(unit: UnitOfWork, chat_id: int) -> bool:
+    """The bot was blocked or removed there. True the first time."""
+    changed = await unit.execute(
+        "UPDATE chats SET unreachable_at = ? WHERE id = ? AND unreachable_at IS NULL",
+        (to_db_time(utcnow()), chat_id),
     )
-    await tx.execute(
-        "UPDATE alerts SET tally_message_id = NULL WHERE origin_chat_id = ?", (old_id,)
+    return changed > 0
+
+
+async def reinstate(unit: UnitOfWork, chat_id: int) -> bool:
+    """The bot can write to this chat again. True if it was marked unreachable."""
+    changed = await unit.execute(
+        "UPDATE chats SET unreachable_at = NULL WHERE id = ? AND unreachable_at IS NOT NULL",
+        (chat_id,),
     )
-    tables = {row["name"] for row in await tx.all("SELECT name FROM sqlite_master")}
-    if "requests" in tables:  # a resource request's card, like an incident's
-        await tx.execute("UPDATE requests SET card_message_id = NULL WHERE chat_id = ?", (old_id,))
-    for table, column in _CHAT_COLUMNS:
-        if table in tables:
-            await tx.execute(
-                f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_id, old_id)
-            )
+    return changed > 0
+
+
+async def chat_name_in(tx: Tx, chat_id: int) -> str:
+    row = await tx.one("SELECT name FROM chats WHERE id = ?", (chat_id,))
+    return row["name"] if row else str(chat_id)
 
 
 async def liaison_chats(tx: Tx, country: Country | None = None) -> list[Chat]:
@@ -271,27 +240,3 @@ async def reachable_chats(tx: Tx, kind: ChatKind | None = None) -> list[Chat]:
             (kind.value,),
         )
     return [_chat(row) for row in rows]
-
-
-async def remember_member(
-    db: Database, person_id: int, name: str, username: str | None, language: str | None
-) -> None:
-    async with db.transaction() as tx:
-        await ensure_person(tx, person_id, name, username, language)
-
-
-async def reinstate(db: Database, chat_id: int) -> bool:
-    """The bot can write to this chat again: messages held back become due. True if it was
-    marked unreachable."""
-    async with db.transaction() as tx:
-        changed = await tx.execute(
-            "UPDATE chats SET unreachable_at = NULL WHERE id = ? AND unreachable_at IS NOT NULL",
-            (chat_id,),
-        )
-        if changed:
-            await tx.execute(
-                "UPDATE outbox SET status = 'pending', not_before = ?, claimed_until = NULL"
-                " WHERE chat_id = ? AND status = 'unreachable'",
-                (to_db_time(utcnow()), chat_id),
-            )
-    return bool(changed)

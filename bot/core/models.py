@@ -159,14 +159,15 @@ class TimelineEntry(_Model):
     at: datetime
 
 
-class IncidentCard(_Model):
-    """Where an incident's card lives in one chat."""
+@dataclass(frozen=True)
+class MessageLink:
+    """What a bot message is about: an incident, and for some messages more (`purpose`: the
+    outbox's, e.g. "request" for a request card, "evaluation" for an evaluation question, with
+    the request's or evaluation's id as `subject_id`)."""
 
     incident_ref: int
-    chat_id: int
-    message_id: int | None
-    version: int
-    shown_version: int
+    purpose: str | None
+    subject_id: int | None
 
 
 # --- resources: the roster and requests (EMSI statuses, EDXL-RM lifecycle) ---------------
@@ -565,3 +566,28 @@ class Report:
             for u in r.units
             if u.crossed_border and u.committed_at is not None
         ]
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One unit as a roster file gives it."""
+
+    code: str
+    type: ResourceType
+    name: str
+    agency: str
+    country: Country
+    lat: float
+    lon: float
+    capacity: int
+    status: UnitStatus
+    note: str | None
+    sample: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    removed: int
+    kept_committed: list[str]

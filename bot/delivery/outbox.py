@@ -1,12 +1,18 @@
-"""The durable outbox and its sender: the only path to chats other than the one that asked.
+"""The durable outbox (the `outbox` table) and its sender: the only path to chats other than
+the one that asked.
 
-Services call `enqueue` inside their own transaction, so a message exists exactly when the
-change that caused it does. The sender delivers rows oldest first, one at a time per chat (so
-each chat reads them in order), several chats at once. PTB's AIORateLimiter keeps the pace
-Telegram allows (about 30 messages/s overall, 20/min per group). A 429 waits `retry_after`;
+Services call `enqueue` inside their unit of work, so a message exists exactly when the change
+that caused it does (and the sender is woken once it committed). The sender delivers rows
+oldest first, one at a time per chat (so each chat reads them in order), several chats at
+once. PTB's AIORateLimiter keeps the pace Telegram allows (about 30 messages/s overall, 20/min
+per group). A 429 waits `retry_after`;
 5xx and time-outs are retried with backoff; a chat that blocked or removed the bot is marked
 unreachable and the liaison chats are told. A row is marked sent with its message id; a crash
 between Telegram's answer and that mark can repeat that one message after restart, never more.
+
+What a chat's migration or unreachability means beyond this table (bot.lifecycle.chats), and
+what a delivered row means to its purpose (an alert's delivery, a link to its incident), is
+given to the sender by the composition root: this module knows no domain.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.core.db import Database, Row, Tx, to_db_time, utcnow
-from bot.core.directory import migrate_chat
+from bot.core.db import Database, Row, Tx, UnitOfWork, to_db_time, utcnow
+from bot.core.effects import Effects
 from bot.core.html import split_message
 
 log = logging.getLogger(__name__)
@@ -32,15 +38,17 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 CLAIM_SECONDS = 60
 
-# After a row is delivered: what its purpose needs done with the message id (e.g. remember
-# that this message is about an incident, so replies to it reach the timeline).
-DeliveredHook = Callable[[Tx, Row, int], Awaitable[None]]
-# When a chat blocked or removed the bot: (transaction, chat id, Telegram's words).
-UnreachableHook = Callable[[Tx, int, str], Awaitable[None]]
+# After a row is delivered: what its purpose needs done with the message id, in the unit of
+# work that marks it sent (e.g. an alert's delivery to that chat).
+DeliveredHook = Callable[[UnitOfWork, Row, int], Awaitable[None]]
+# When a chat blocked or removed the bot: (chat id, Telegram's words).
+UnreachableHook = Callable[[int, str], Awaitable[None]]
+# When a group became a supergroup: (old id, new id).
+MigratedHook = Callable[[int, int], Awaitable[None]]
 
 
 async def enqueue(
-    tx: Tx,
+    tx: UnitOfWork,
     *,
     chat_id: int,
     html: str,
@@ -78,7 +86,35 @@ async def enqueue(
             ),
         )
         first = first if first is not None else row_id
+    tx.effects.outbox = True
     return first
+
+
+async def hold_chat(unit: UnitOfWork, chat_id: int, error: str) -> None:
+    """The chat cannot be reached: its pending rows wait until it can."""
+    await unit.execute(
+        "UPDATE outbox SET status = 'unreachable', last_error = ?, claimed_until = NULL"
+        " WHERE chat_id = ? AND status = 'pending'",
+        (error[:500], chat_id),
+    )
+
+
+async def resume_chat(unit: UnitOfWork, chat_id: int) -> None:
+    """The chat can be reached again: what was held goes out now."""
+    await unit.execute(
+        "UPDATE outbox SET status = 'pending', not_before = ?, claimed_until = NULL"
+        " WHERE chat_id = ? AND status = 'unreachable'",
+        (to_db_time(utcnow()), chat_id),
+    )
+    unit.effects.outbox = True
+
+
+async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: what was queued for it goes to the new id."""
+    await unit.execute(
+        "UPDATE outbox SET chat_id = ?, claimed_until = NULL WHERE chat_id = ?", (new_id, old_id)
+    )
+    unit.effects.outbox = True
 
 
 class OutboxSender:
@@ -89,10 +125,14 @@ class OutboxSender:
         *,
         concurrency: int = 8,
         poll_interval: float = 1.0,
-        on_unreachable: UnreachableHook | None = None,
+        on_unreachable: UnreachableHook,
+        on_migrated: MigratedHook,
+        apply: Callable[[Effects], Awaitable[None]],
     ) -> None:
+        self._apply = apply
         self._db = db
         self._on_unreachable = on_unreachable
+        self._on_migrated = on_migrated
         self._bot = bot
         self._concurrency = concurrency
         self._poll_interval = poll_interval
@@ -100,18 +140,18 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._hooks: dict[str, DeliveredHook] = {}
-        self._after: dict[str, Callable[[Row], None]] = {}
+        self._hooks: dict[str, list[DeliveredHook]] = {}
+        self._every: list[DeliveredHook] = []
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def on_delivered(
-        self, purpose: str, hook: DeliveredHook, after: Callable[[Row], None] | None = None
-    ) -> None:
-        """`hook` runs in the transaction that marks the row sent; `after`, once committed."""
-        self._hooks[purpose] = hook
-        if after is not None:
-            self._after[purpose] = after
+    def on_delivered(self, purpose: str | None, hook: DeliveredHook) -> None:
+        """`hook` runs in the unit of work that marks a row of this purpose (None: of any
+        purpose) sent; the effects it records are applied once that committed."""
+        if purpose is None:
+            self._every.append(hook)
+        else:
+            self._hooks.setdefault(purpose, []).append(hook)
 
     def wake(self) -> None:
         """Something was queued: deliver now rather than at the next poll."""
@@ -120,7 +160,7 @@ class OutboxSender:
     async def start(self) -> None:
         """Start delivering. What was queued before a stop or a crash is due at once: a claim
         left by a sender that died is released (one instance per database for now)."""
-        async with self._db.transaction() as tx:
+        async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET claimed_until = NULL, not_before = ? WHERE status = 'pending'",
                 (to_db_time(utcnow()),),
@@ -212,7 +252,7 @@ class OutboxSender:
         now = utcnow()
         until = to_db_time(now + timedelta(seconds=CLAIM_SECONDS))
         claimed = []
-        async with self._db.transaction() as tx:
+        async with self._db.unit() as tx:
             for row in await self._heads(tx, to_db_time(now), limit):
                 if row["id"] in self._in_flight:
                     continue
@@ -240,9 +280,12 @@ class OutboxSender:
             seconds = retry if isinstance(retry, (int, float)) else retry.total_seconds()
             await self._retry(row, seconds, f"429 retry after {seconds}", count=False)
         except ChatMigrated as exc:
-            await self._migrated(row, exc.new_chat_id)
+            await self._on_migrated(row["chat_id"], exc.new_chat_id)
+            self.wake()
         except Forbidden as exc:
-            await self.chat_unreachable(row["chat_id"], exc.message)
+            log.warning("event=chat_unreachable chat=%s error=%s", row["chat_id"], exc.message)
+            await self._on_unreachable(row["chat_id"], exc.message)
+            self.wake()
         except BadRequest as exc:
             await self._fail(row, f"400 {exc.message}")
         except (TimedOut, NetworkError) as exc:  # 5xx, time-outs, connection trouble
@@ -254,24 +297,15 @@ class OutboxSender:
             await self._sent(row, message.message_id)
 
     async def _sent(self, row: Row, message_id: int) -> None:
-        async with self._db.transaction() as tx:
+        async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
                 " attempts = attempts + 1, claimed_until = NULL WHERE id = ?",
                 (message_id, to_db_time(utcnow()), row["id"]),
             )
-            if row["incident_id"] is not None:
-                await tx.execute(
-                    "INSERT INTO incident_messages (chat_id, message_id, incident_id)"
-                    " VALUES (?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
-                    (row["chat_id"], message_id, row["incident_id"]),
-                )
-            hook = self._hooks.get(row["purpose"])
-            if hook is not None:
+            for hook in [*self._every, *self._hooks.get(row["purpose"], [])]:
                 await hook(tx, row, message_id)
-        after = self._after.get(row["purpose"])
-        if after is not None:
-            after(row)
+        await self._apply(tx.effects)
         log.info(
             "event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"], row["purpose"]
         )
@@ -282,7 +316,7 @@ class OutboxSender:
             await self._fail(row, f"gave up after {attempts} attempts: {error}")
             return
         not_before = to_db_time(utcnow() + timedelta(seconds=seconds))
-        async with self._db.transaction() as tx:
+        async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?,"
                 " claimed_until = NULL WHERE id = ?",
@@ -297,34 +331,10 @@ class OutboxSender:
         )
 
     async def _fail(self, row: Row, error: str) -> None:
-        async with self._db.transaction() as tx:
+        async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL"
                 " WHERE id = ?",
                 (error[:500], row["id"]),
             )
         log.error("event=outbox_failed id=%s chat=%s error=%s", row["id"], row["chat_id"], error)
-
-    async def chat_unreachable(self, chat_id: int, error: str) -> None:
-        """The bot was blocked or removed (a 403 to a message or a card edit): stop sending
-        there and tell the liaisons, once."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE outbox SET status = 'unreachable', last_error = ?, claimed_until = NULL"
-                " WHERE chat_id = ? AND status = 'pending'",
-                (error[:500], chat_id),
-            )
-            first = await tx.execute(
-                "UPDATE chats SET unreachable_at = ? WHERE id = ? AND unreachable_at IS NULL",
-                (to_db_time(utcnow()), chat_id),
-            )
-            if first and self._on_unreachable is not None:
-                await self._on_unreachable(tx, chat_id, error)
-        log.warning("event=chat_unreachable chat=%s error=%s", chat_id, error)
-        self.wake()
-
-    async def _migrated(self, row: Row, new_chat_id: int) -> None:
-        async with self._db.transaction() as tx:
-            await migrate_chat(tx, row["chat_id"], new_chat_id)
-            await tx.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", (row["id"],))
-        self.wake()

@@ -168,12 +168,12 @@ async def import_sites(
     default_radius_km: float = 1.0,
     replace: bool = False,
 ) -> ImportReport:
-    """Add or update every site of the file in one transaction; with `replace`, sites that
+    """Add or update every site of the file in one unit of work; with `replace`, sites that
     are not in the file are removed."""
     sites = parse_csv(content, source, default_radius_km)
     now = to_db_time(utcnow())
     added = updated = removed = 0
-    async with db.transaction() as tx:
+    async with db.unit() as tx:
         for site in sites:
             values = (
                 site.name,

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.core.db import Database, Tx, from_db_time, to_db_time, utcnow
+from bot.core.db import Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import chat_in, ensure_person
 from bot.core.errors import UserError
-from bot.core.i18n import N_, each_language
+from bot.core.i18n import N_
 from bot.core.models import Author, Country, Incident, Level, PhasePeriod, PhaseState, TimelineKind
 from bot.core.vocabulary import LADDER, config_key
 from bot.delivery.outbox import enqueue
 from bot.incidents.service import incident_in, record
-from bot.render.phases import phase_notice
+from bot.render.phases import render_phase_notice
 
 
 @dataclass
@@ -80,99 +80,89 @@ async def history_in(tx: Tx, incident: Incident) -> list[PhasePeriod]:
 
 
 async def change(
-    db: Database,
+    unit: UnitOfWork,
     *,
     ref: int,
     up: bool,
     country: Country | None,
     author: Author,
     chat_id: int,
-    update_id: int | None,
     notify: Mapping[str, Sequence[int]],
     involved: Sequence[Country] = (),
 ) -> Change:
     """/escalate or /deescalate: one level up or down for `country`, or for every country
     involved when None. `notify`: chat ids per "BE.provincial" key (the configuration)."""
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        incident = await incident_in(tx, ref)
-        if incident is None:
-            raise UserError(N_("There is no incident #{ref}."), ref=ref)
-        if not incident.is_open:
-            raise UserError(N_("Incident #{ref} is closed."), ref=ref)
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-        also = [*involved, *([country] if country else [])]
-        states = await current_in(tx, incident, also)
-        if country is not None:
-            states = [s for s in states if s.country is country]
-        result = Change(incident)
-        now = utcnow()
-        for state in states:
-            ladder = LADDER[state.country]
-            index = ladder.index(state.level) + (1 if up else -1)
-            if not 0 <= index < len(ladder):
-                continue
-            new = ladder[index]
-            row = await tx.one(
-                "SELECT id FROM incident_phases WHERE incident_id = ? AND country = ?"
-                " AND ended_at IS NULL",
-                (ref, state.country.value),
-            )
-            if row is None:  # the communal phase since the declaration, now on record
-                await tx.execute(
-                    "INSERT INTO incident_phases (incident_id, country, level, started_at,"
-                    " ended_at) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        ref,
-                        state.country.value,
-                        state.level.value,
-                        to_db_time(incident.declared_at),
-                        to_db_time(now),
-                    ),
-                )
-            else:
-                await tx.execute(
-                    "UPDATE incident_phases SET ended_at = ? WHERE id = ?",
-                    (to_db_time(now), row["id"]),
-                )
-            phase_id = await tx.execute(
+    incident = await incident_in(unit, ref)
+    if incident is None:
+        raise UserError(N_("There is no incident #{ref}."), ref=ref)
+    if not incident.is_open:
+        raise UserError(N_("Incident #{ref} is closed."), ref=ref)
+    await ensure_person(unit, author.id, author.name, author.username, author.language)
+    also = [*involved, *([country] if country else [])]
+    states = await current_in(unit, incident, also)
+    if country is not None:
+        states = [s for s in states if s.country is country]
+    result = Change(incident)
+    now = utcnow()
+    for state in states:
+        ladder = LADDER[state.country]
+        index = ladder.index(state.level) + (1 if up else -1)
+        if not 0 <= index < len(ladder):
+            continue
+        new = ladder[index]
+        row = await unit.one(
+            "SELECT id FROM incident_phases WHERE incident_id = ? AND country = ?"
+            " AND ended_at IS NULL",
+            (ref, state.country.value),
+        )
+        if row is None:  # the communal phase since the declaration, now on record
+            await unit.execute(
                 "INSERT INTO incident_phases (incident_id, country, level, started_at,"
-                " started_by) VALUES (?, ?, ?, ?, ?)",
-                (ref, state.country.value, new.value, to_db_time(now), author.id),
+                " ended_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    ref,
+                    state.country.value,
+                    state.level.value,
+                    to_db_time(incident.declared_at),
+                    to_db_time(now),
+                ),
             )
-            await record(
-                tx,
-                ref,
-                TimelineKind.PHASE,
-                author,
-                chat_id,
-                field=state.country.value,
-                text=new.value,
+        else:
+            await unit.execute(
+                "UPDATE incident_phases SET ended_at = ? WHERE id = ?",
+                (to_db_time(now), row["id"]),
             )
-            result.changes.append((state.country, state.level, new))
-            await _notify(tx, incident, state.country, state.level, new, phase_id, notify)
-        if not result.changes:
-            raise UserError(
-                N_("#{ref} is already at the highest level.")
-                if up
-                else N_("#{ref} is already at the communal level."),
-                ref=ref,
-            )
-        changed = await incident_in(tx, ref)
+        phase_id = await unit.execute(
+            "INSERT INTO incident_phases (incident_id, country, level, started_at,"
+            " started_by) VALUES (?, ?, ?, ?, ?)",
+            (ref, state.country.value, new.value, to_db_time(now), author.id),
+        )
+        await record(
+            unit,
+            ref,
+            TimelineKind.PHASE,
+            author,
+            chat_id,
+            field=state.country.value,
+            text=new.value,
+        )
+        result.changes.append((state.country, state.level, new))
+        await _notify(unit, incident, state.country, state.level, new, phase_id, notify)
+    if not result.changes:
+        raise UserError(
+            N_("#{ref} is already at the highest level.")
+            if up
+            else N_("#{ref} is already at the communal level."),
+            ref=ref,
+        )
+    changed = await incident_in(unit, ref)
     assert changed is not None
     result.incident = changed
     return result
 
 
-def render_notice(
-    incident: Incident, country: Country, old: Level, new: Level, languages: Sequence[str]
-) -> str:
-    """What the authorities' chats read: which incident, which level now, who is in charge."""
-    return each_language(languages, lambda tr: phase_notice(tr, incident, country, old, new))
-
-
 async def _notify(
-    tx: Tx,
+    tx: UnitOfWork,
     incident: Incident,
     country: Country,
     old: Level,
@@ -193,7 +183,7 @@ async def _notify(
         await enqueue(
             tx,
             chat_id=chat_id,
-            html=render_notice(incident, country, old, new, chat.languages),
+            html=render_phase_notice(incident, country, old, new, chat.languages),
             purpose="phase",
             incident_ref=incident.ref,
             subject_id=phase_id,

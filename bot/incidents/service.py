@@ -1,9 +1,14 @@
-"""Incidents and their timelines: every change is one transaction that also records the
-update it serves and marks the incident's cards for a refresh."""
+"""Incidents, their timelines, and which bot messages are about them.
+
+Each write takes the caller's unit of work (bot.core.db): it checks, writes, records the change
+on the timeline and bumps the incident's cards, all in that one transaction. What follows from
+a change across other domains (a location that waiting requests need, a closing that ends the
+requests) is bot.lifecycle's.
+"""
 
 from __future__ import annotations
 
-from bot.core.db import Database, Row, Tx, from_db_time, to_db_time, utcnow
+from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import ensure_person, person_in
 from bot.core.errors import UserError
 from bot.core.i18n import N_
@@ -15,6 +20,7 @@ from bot.core.models import (
     Incident,
     IncidentField,
     IncidentStatus,
+    MessageLink,
     PersonRef,
     Role,
     Severity,
@@ -22,6 +28,7 @@ from bot.core.models import (
     TimelineKind,
 )
 from bot.core.text import clean_text
+from bot.incidents import cards
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
@@ -86,7 +93,8 @@ async def incident_in(tx: Tx, ref: int) -> Incident | None:
     return _incident(row) if row else None
 
 
-async def _open_incident(tx: Tx, ref: int) -> Incident:
+async def open_incident_in(tx: Tx, ref: int) -> Incident:
+    """The incident, if it exists and is open; else the refusal."""
     incident = await incident_in(tx, ref)
     if incident is None:
         raise UserError(N_("There is no incident #{ref}."), ref=ref)
@@ -96,7 +104,7 @@ async def _open_incident(tx: Tx, ref: int) -> Incident:
 
 
 async def record(
-    tx: Tx,
+    unit: UnitOfWork,
     ref: int,
     kind: TimelineKind,
     author: Author | None,
@@ -108,10 +116,11 @@ async def record(
     lon: float | None = None,
     message_id: int | None = None,
 ) -> None:
+    """A timeline entry; every card of the incident shows it."""
     now = to_db_time(utcnow())
     if author is not None:
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-    await tx.execute(
+        await ensure_person(unit, author.id, author.name, author.username, author.language)
+    await unit.execute(
         "INSERT INTO timeline (incident_id, kind, author_id, chat_id, message_id, field, text,"
         " lat, lon, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -127,173 +136,120 @@ async def record(
             now,
         ),
     )
-    await tx.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (now, ref))
-    # every change shows on every card of the incident
-    await tx.execute("UPDATE cards SET version = version + 1 WHERE incident_id = ?", (ref,))
+    await unit.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (now, ref))
+    await cards.bump(unit, ref)
 
 
-async def declare(
-    db: Database, *, chat: Chat, title: str, author: Author, exercise: bool, update_id: int | None
-) -> Incident:
-    title = clean_text(title, MAX_TITLE, N_("title"))
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-        person = await person_in(tx, author.id)
-        # whoever declares as a commander commands until /assign says otherwise
-        commander_id = author.id if person and Role.COMMANDER in person.roles else None
-        now = to_db_time(utcnow())
-        ref = await tx.execute(
-            "INSERT INTO incidents (chat_id, title, status, country, commander_id, exercise,"
-            " declared_by, declared_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                chat.id,
-                title,
-                IncidentStatus.REPORTED.value,
-                chat.country.value,
-                commander_id,
-                int(exercise),
-                author.id,
-                now,
-                now,
-            ),
-        )
-        await tx.execute(
-            "INSERT INTO cards (incident_id, chat_id, version, shown_version) VALUES (?, ?, 1, 0)",
-            (ref, chat.id),
-        )
-        await record(tx, ref, TimelineKind.DECLARED, author, chat.id, text=title)
-        incident = await incident_in(tx, ref)
+async def _reloaded(tx: Tx, ref: int) -> Incident:
+    incident = await incident_in(tx, ref)
     assert incident is not None
     return incident
 
 
+async def declare(
+    unit: UnitOfWork, *, chat: Chat, title: str, author: Author, exercise: bool
+) -> Incident:
+    title = clean_text(title, MAX_TITLE, N_("title"))
+    await ensure_person(unit, author.id, author.name, author.username, author.language)
+    person = await person_in(unit, author.id)
+    # whoever declares as a commander commands until /assign says otherwise
+    commander_id = author.id if person and Role.COMMANDER in person.roles else None
+    now = to_db_time(utcnow())
+    ref = await unit.execute(
+        "INSERT INTO incidents (chat_id, title, status, country, commander_id, exercise,"
+        " declared_by, declared_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            chat.id,
+            title,
+            IncidentStatus.REPORTED.value,
+            chat.country.value,
+            commander_id,
+            int(exercise),
+            author.id,
+            now,
+            now,
+        ),
+    )
+    await cards.create(unit, ref, chat.id)
+    await record(unit, ref, TimelineKind.DECLARED, author, chat.id, text=title)
+    return await _reloaded(unit, ref)
+
+
 async def add_note(
-    db: Database,
+    unit: UnitOfWork,
     *,
     ref: int,
     text: str,
     author: Author,
     chat_id: int,
     message_id: int | None,
-    update_id: int | None,
 ) -> Incident:
     text = clean_text(text, MAX_NOTE, N_("note"))
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        await record(tx, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
+    await open_incident_in(unit, ref)
+    await record(unit, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
+    return await _reloaded(unit, ref)
 
 
-def _check_coordinates(lat: float, lon: float) -> None:
+def check_coordinates(lat: float, lon: float) -> None:
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise UserError(N_("Those coordinates are not on Earth."))
 
 
-async def add_location(
-    db: Database,
-    *,
-    ref: int,
-    lat: float,
-    lon: float,
-    author: Author,
-    chat_id: int,
-    message_id: int | None,
-    update_id: int | None,
-) -> Incident:
-    _check_coordinates(lat, lon)
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        await tx.execute("UPDATE incidents SET lat = ?, lon = ? WHERE id = ?", (lat, lon, ref))
-        await record(
-            tx, ref, TimelineKind.LOCATION, author, chat_id, lat=lat, lon=lon, message_id=message_id
-        )
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
-
-
 async def locate(
-    db: Database,
+    unit: UnitOfWork,
     *,
     ref: int,
-    text: str | None,
     lat: float,
     lon: float,
-    author: Author,
-    chat_id: int,
-    update_id: int | None,
+    author: Author | None,
+    chat_id: int | None,
+    text: str | None = None,
+    keep_text: bool = False,
+    message_id: int | None = None,
 ) -> Incident:
-    """A named place: the location's text (when given) and its coordinates, in one change."""
-    _check_coordinates(lat, lon)
+    """The incident's coordinates (a shared location, or a named place), and the location's
+    text when one is given; `keep_text`: only if the incident has none yet."""
+    check_coordinates(lat, lon)
     value = clean_text(text, MAX_FIELD, N_("value")) if text is not None else None
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        if value is not None:
-            await tx.execute("UPDATE incidents SET location_text = ? WHERE id = ?", (value, ref))
-            await record(
-                tx,
-                ref,
-                TimelineKind.FIELD,
-                author,
-                chat_id,
-                field=IncidentField.LOCATION.value,
-                text=value,
-            )
-        await tx.execute("UPDATE incidents SET lat = ?, lon = ? WHERE id = ?", (lat, lon, ref))
-        await record(tx, ref, TimelineKind.LOCATION, author, chat_id, lat=lat, lon=lon)
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
+    incident = await open_incident_in(unit, ref)
+    if value is not None and not (keep_text and incident.location_text):
+        await unit.execute("UPDATE incidents SET location_text = ? WHERE id = ?", (value, ref))
+        await record(
+            unit,
+            ref,
+            TimelineKind.FIELD,
+            author,
+            chat_id,
+            field=IncidentField.LOCATION.value,
+            text=value,
+        )
+    await unit.execute("UPDATE incidents SET lat = ?, lon = ? WHERE id = ?", (lat, lon, ref))
+    await record(
+        unit, ref, TimelineKind.LOCATION, author, chat_id, lat=lat, lon=lon, message_id=message_id
+    )
+    return await _reloaded(unit, ref)
 
 
 async def change_status(
-    db: Database,
-    *,
-    ref: int,
-    status: IncidentStatus,
-    author: Author,
-    chat_id: int,
-    update_id: int | None,
+    unit: UnitOfWork, *, ref: int, status: IncidentStatus, author: Author, chat_id: int
 ) -> Incident:
-    if status is IncidentStatus.CLOSED:
-        return await close(db, ref=ref, author=author, chat_id=chat_id, update_id=update_id)
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        incident = await _open_incident(tx, ref)
-        if incident.status is not status:
-            await tx.execute("UPDATE incidents SET status = ? WHERE id = ?", (status.value, ref))
-            await record(tx, ref, TimelineKind.STATUS, author, chat_id, text=status.value)
-        changed = await incident_in(tx, ref)
-    assert changed is not None
-    return changed
+    """Reported, active, contained. Closing is more than a status: bot.lifecycle.closing."""
+    assert status is not IncidentStatus.CLOSED, "closing is bot.lifecycle.closing's"
+    incident = await open_incident_in(unit, ref)
+    if incident.status is not status:
+        await unit.execute("UPDATE incidents SET status = ? WHERE id = ?", (status.value, ref))
+        await record(unit, ref, TimelineKind.STATUS, author, chat_id, text=status.value)
+    return await _reloaded(unit, ref)
 
 
 async def change_severity(
-    db: Database,
-    *,
-    ref: int,
-    severity: Severity,
-    author: Author,
-    chat_id: int,
-    update_id: int | None,
+    unit: UnitOfWork, *, ref: int, severity: Severity, author: Author, chat_id: int
 ) -> Incident:
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        incident = await _open_incident(tx, ref)
-        if incident.severity is not severity:
-            await tx.execute(
-                "UPDATE incidents SET severity = ? WHERE id = ?", (severity.value, ref)
-            )
-            await record(tx, ref, TimelineKind.SEVERITY, author, chat_id, text=severity.value)
-        changed = await incident_in(tx, ref)
-    assert changed is not None
-    return changed
+    incident = await open_incident_in(unit, ref)
+    if incident.severity is not severity:
+        await unit.execute("UPDATE incidents SET severity = ? WHERE id = ?", (severity.value, ref))
+        await record(unit, ref, TimelineKind.SEVERITY, author, chat_id, text=severity.value)
+    return await _reloaded(unit, ref)
 
 
 _TEXT_COLUMNS = {
@@ -304,26 +260,21 @@ _TEXT_COLUMNS = {
 
 
 async def change_text(
-    db: Database,
+    unit: UnitOfWork,
     *,
     ref: int,
     field: IncidentField,
     value: str,
     author: Author,
     chat_id: int,
-    update_id: int | None,
 ) -> Incident:
     """/set title|type|location: free text fields."""
     column, limit = _TEXT_COLUMNS[field]
     value = clean_text(value, limit, N_("value"))
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        await tx.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (value, ref))
-        await record(tx, ref, TimelineKind.FIELD, author, chat_id, field=field.value, text=value)
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
+    await open_incident_in(unit, ref)
+    await unit.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (value, ref))
+    await record(unit, ref, TimelineKind.FIELD, author, chat_id, field=field.value, text=value)
+    return await _reloaded(unit, ref)
 
 
 _ASSIGNMENT_COLUMN = {
@@ -334,46 +285,44 @@ _ASSIGNMENT_COLUMN = {
 
 
 async def assign(
-    db: Database,
+    unit: UnitOfWork,
     *,
     ref: int,
     assignment: Assignment,
     assignee: Author,
     author: Author,
     chat_id: int,
-    update_id: int | None,
 ) -> Incident:
     column = _ASSIGNMENT_COLUMN[assignment]
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        await ensure_person(tx, assignee.id, assignee.name, assignee.username)
-        await tx.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (assignee.id, ref))
-        person = await person_in(tx, assignee.id)
-        name = person.name if person else assignee.name
-        await record(
-            tx, ref, TimelineKind.ASSIGNED, author, chat_id, field=assignment.value, text=name
-        )
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
+    await open_incident_in(unit, ref)
+    await ensure_person(unit, assignee.id, assignee.name, assignee.username)
+    await unit.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (assignee.id, ref))
+    person = await person_in(unit, assignee.id)
+    name = person.name if person else assignee.name
+    await record(
+        unit, ref, TimelineKind.ASSIGNED, author, chat_id, field=assignment.value, text=name
+    )
+    return await _reloaded(unit, ref)
 
 
-async def close(
-    db: Database, *, ref: int, author: Author, chat_id: int, update_id: int | None
-) -> Incident:
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await _open_incident(tx, ref)
-        now = to_db_time(utcnow())
-        await tx.execute(
-            "UPDATE incidents SET status = ?, closed_at = ? WHERE id = ?",
-            (IncidentStatus.CLOSED.value, now, ref),
-        )
-        await record(tx, ref, TimelineKind.CLOSED, author, chat_id)
-        incident = await incident_in(tx, ref)
-    assert incident is not None
-    return incident
+async def close(unit: UnitOfWork, *, ref: int, author: Author, chat_id: int) -> Incident:
+    """The incident's own part of closing it (bot.lifecycle.closing does the rest)."""
+    await open_incident_in(unit, ref)
+    now = to_db_time(utcnow())
+    await unit.execute(
+        "UPDATE incidents SET status = ?, closed_at = ? WHERE id = ?",
+        (IncidentStatus.CLOSED.value, now, ref),
+    )
+    await record(unit, ref, TimelineKind.CLOSED, author, chat_id)
+    return await _reloaded(unit, ref)
+
+
+async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: its incidents and timeline follow it; replies to the old
+    group's messages are forgotten (message ids do not carry over)."""
+    await unit.execute("UPDATE incidents SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+    await unit.execute("UPDATE timeline SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+    await unit.execute("DELETE FROM incident_messages WHERE chat_id = ?", (old_id,))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -384,40 +333,50 @@ async def get(db: Database, ref: int) -> Incident | None:
         return await incident_in(tx, ref)
 
 
+async def latest_open_in(tx: Tx, chat_id: int) -> Incident | None:
+    row = await tx.one(
+        _INCIDENT_SELECT + " WHERE i.chat_id = ? AND i.status != ? ORDER BY i.id DESC LIMIT 1",
+        (chat_id, IncidentStatus.CLOSED.value),
+    )
+    return _incident(row) if row else None
+
+
 async def latest_open(db: Database, chat_id: int) -> Incident | None:
     async with db.read() as tx:
-        row = await tx.one(
-            _INCIDENT_SELECT + " WHERE i.chat_id = ? AND i.status != ? ORDER BY i.id DESC LIMIT 1",
-            (chat_id, IncidentStatus.CLOSED.value),
-        )
-    return _incident(row) if row else None
+        return await latest_open_in(tx, chat_id)
 
 
-async def latest(db: Database, chat_id: int) -> Incident | None:
+async def latest_in(tx: Tx, chat_id: int) -> Incident | None:
     """The chat's most recent incident, open or closed."""
-    async with db.read() as tx:
-        row = await tx.one(
-            _INCIDENT_SELECT + " WHERE i.chat_id = ? ORDER BY i.id DESC LIMIT 1", (chat_id,)
-        )
+    row = await tx.one(
+        _INCIDENT_SELECT + " WHERE i.chat_id = ? ORDER BY i.id DESC LIMIT 1", (chat_id,)
+    )
     return _incident(row) if row else None
+
+
+async def open_in_chat_in(tx: Tx, chat_id: int) -> list[Incident]:
+    rows = await tx.all(
+        _INCIDENT_SELECT + " WHERE i.chat_id = ? AND i.status != ? ORDER BY i.id",
+        (chat_id, IncidentStatus.CLOSED.value),
+    )
+    return [_incident(row) for row in rows]
 
 
 async def open_in_chat(db: Database, chat_id: int) -> list[Incident]:
     async with db.read() as tx:
-        rows = await tx.all(
-            _INCIDENT_SELECT + " WHERE i.chat_id = ? AND i.status != ? ORDER BY i.id",
-            (chat_id, IncidentStatus.CLOSED.value),
-        )
+        return await open_in_chat_in(tx, chat_id)
+
+
+async def open_everywhere_in(tx: Tx) -> list[Incident]:
+    rows = await tx.all(
+        _INCIDENT_SELECT + " WHERE i.status != ? ORDER BY i.id", (IncidentStatus.CLOSED.value,)
+    )
     return [_incident(row) for row in rows]
 
 
 async def open_everywhere(db: Database) -> list[Incident]:
     async with db.read() as tx:
-        rows = await tx.all(
-            _INCIDENT_SELECT + " WHERE i.status != ? ORDER BY i.id",
-            (IncidentStatus.CLOSED.value,),
-        )
-    return [_incident(row) for row in rows]
+        return await open_everywhere_in(tx)
 
 
 async def timeline(db: Database, ref: int, last: int) -> list[TimelineEntry]:
@@ -436,41 +395,44 @@ async def timeline_in(tx: Tx, ref: int, last: int) -> list[TimelineEntry]:
     return [_entry(row) for row in reversed(rows)]
 
 
-async def timelines(db: Database, refs: list[int], last: int) -> dict[int, list[TimelineEntry]]:
-    async with db.read() as tx:
-        return {ref: await timeline_in(tx, ref, last) for ref in refs}
+async def timelines_in(tx: Tx, refs: list[int], last: int) -> dict[int, list[TimelineEntry]]:
+    return {ref: await timeline_in(tx, ref, last) for ref in refs}
 
 
-async def incident_of_message(db: Database, chat_id: int, message_id: int) -> int | None:
-    """The incident a bot message in this chat is about, if any."""
-    async with db.read() as tx:
-        row = await tx.one(
-            "SELECT incident_id FROM incident_messages WHERE chat_id = ? AND message_id = ?",
-            (chat_id, message_id),
-        )
-    return int(row["incident_id"]) if row else None
+# --- which bot messages are about which incident ------------------------------------------
+
+_LINK = (
+    "INSERT INTO incident_messages (chat_id, message_id, incident_id, purpose, subject_id)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING"
+)
 
 
-async def remember_message(db: Database, chat_id: int, message_id: int, ref: int) -> None:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO incident_messages (chat_id, message_id, incident_id) VALUES (?, ?, ?)"
-            " ON CONFLICT (chat_id, message_id) DO NOTHING",
-            (chat_id, message_id, ref),
-        )
+async def link_message(
+    tx: Tx,
+    chat_id: int,
+    message_id: int,
+    ref: int,
+    purpose: str | None = None,
+    subject_id: int | None = None,
+) -> None:
+    """A bot message about the incident: a reply to it reaches the incident (its timeline,
+    or what `purpose` says: a request card, an evaluation question)."""
+    await tx.execute(_LINK, (chat_id, message_id, ref, purpose, subject_id))
 
 
-async def mark_processed(db: Database, update_id: int) -> None:
-    """An update handled without a stored effect: remembered, so it is not handled twice."""
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)"
-            " ON CONFLICT (update_id) DO NOTHING",
-            (update_id, to_db_time(utcnow())),
-        )
+def link_message_later(db: Database, chat_id: int, message_id: int, ref: int) -> None:
+    """The same for an answer just sent: stored with the next unit of work, not in a
+    transaction of its own."""
+    db.defer(_LINK, (chat_id, message_id, ref, "answer", None))
 
 
-async def was_processed(db: Database, update_id: int) -> bool:
-    async with db.read() as tx:
-        row = await tx.one("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,))
-    return row is not None
+async def message_link(tx: Tx, chat_id: int, message_id: int) -> MessageLink | None:
+    """What a bot message in this chat is about, if anything."""
+    row = await tx.one(
+        "SELECT incident_id, purpose, subject_id FROM incident_messages"
+        " WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+    if row is None:
+        return None
+    return MessageLink(row["incident_id"], row["purpose"], row["subject_id"])

@@ -19,7 +19,7 @@ from bot.core.vocabulary import STATUS_MARK as UNIT_MARK
 from bot.core.vocabulary import UNIT_STATUS
 from bot.render.common import SEVERITY_MARK, STATUS_MARK
 
-PREFIX = "i1"
+CARD_PREFIX = "i1"
 _STATUS_CODES = {
     IncidentStatus.ACTIVE: "act",
     IncidentStatus.CONTAINED: "con",
@@ -41,17 +41,17 @@ class CardPress:
 
 
 def status_data(ref: int, status: IncidentStatus) -> str:
-    return f"{PREFIX}:{ref}:st:{_STATUS_CODES[status]}"
+    return f"{CARD_PREFIX}:{ref}:st:{_STATUS_CODES[status]}"
 
 
 def severity_data(ref: int, severity: Severity) -> str:
-    return f"{PREFIX}:{ref}:sv:{_SEVERITY_CODES[severity]}"
+    return f"{CARD_PREFIX}:{ref}:sv:{_SEVERITY_CODES[severity]}"
 
 
 def parse_card_press(data: str) -> CardPress | None:
     """The press a callback carries, or None when it is not one of ours."""
     parts = data.split(":")
-    if len(parts) != 4 or parts[0] != PREFIX or not parts[1].isdigit() or len(parts[1]) > 9:
+    if len(parts) != 4 or parts[0] != CARD_PREFIX or not parts[1].isdigit() or len(parts[1]) > 9:
         return None
     ref = int(parts[1])
     if parts[2] == "st":
@@ -257,3 +257,55 @@ def rollcall_keyboard(units: Sequence[Unit], languages: Sequence[str]) -> dict[s
         ]
     )
     return InlineKeyboardMarkup(rows).to_dict()
+
+
+# --- after-action evaluations: a rating from 1 to 5 --------------------------------------------
+
+
+RATING_PREFIX = "e1"  # e1:<evaluation id>:<rating 1..5>
+
+
+def rating_data(evaluation_id: int, rating: int) -> str:
+    return f"{RATING_PREFIX}:{evaluation_id}:{rating}"
+
+
+def parse_rating(data: str) -> tuple[int, int] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == RATING_PREFIX
+        and parts[1].isdigit()
+        and len(parts[1]) <= 9
+        and parts[2] in {"1", "2", "3", "4", "5"}
+    ):
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+def rating_keyboard(evaluation_id: int) -> dict[str, object]:
+    return {
+        "inline_keyboard": [
+            [{"text": "★" * n, "callback_data": rating_data(evaluation_id, n)} for n in range(1, 6)]
+        ]
+    }
+
+
+# --- places that share a name: which one -------------------------------------------------------
+
+
+PLACE_PREFIX = "g1"  # g1:<incident ref>:<place id>
+
+
+def place_data(ref: int, place_id: int) -> str:
+    return f"{PLACE_PREFIX}:{ref}:{place_id}"
+
+
+def parse_place_press(data: str) -> tuple[int, int] | None:
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == PLACE_PREFIX
+        and all(p.isdigit() and 0 < len(p) <= 9 for p in parts[1:])
+    ):
+        return int(parts[1]), int(parts[2])
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.i18n import Translator
+from bot.core.i18n import Translator, each_language
 from bot.core.models import Country, Incident, Level, PhaseState, TimelineEntry
 from bot.core.vocabulary import AUTHORITY, LADDER, PHASE
 from bot.render.common import FLAG, text
@@ -75,3 +75,31 @@ def phase_notice(
     if incident.commander:
         lines.append(_("Commander: {name}").format(name=text(incident.commander.name)))
     return "\n".join(lines)
+
+
+def render_phase_changes(
+    ref: int, changes: Sequence[tuple[Country, Level, Level]], up: bool, languages: Sequence[str]
+) -> str:
+    """The commander's answer to /escalate or /deescalate: each country's new level."""
+
+    def block(tr: Translator) -> str:
+        _ = tr.gettext
+        lines = []
+        for changed, _old, new in changes:
+            message = _("{flag} #{ref}: {phase}.") if up else _("{flag} #{ref}: back to {phase}.")
+            authority = _("{authority} in charge").format(authority=_(AUTHORITY[(changed, new)]))
+            lines.append(
+                message.format(flag=FLAG[changed], ref=ref, phase=phase_name(tr, changed, new))
+                + " "
+                + authority
+            )
+        return "\n".join(lines)
+
+    return each_language(languages, block)
+
+
+def render_phase_notice(
+    incident: Incident, country: Country, old: Level, new: Level, languages: Sequence[str]
+) -> str:
+    """What the authorities' chats read: which incident, which level now, who is in charge."""
+    return each_language(languages, lambda tr: phase_notice(tr, incident, country, old, new))

@@ -6,23 +6,7 @@ from collections.abc import Sequence
 
 from bot.core.models import Place
 from bot.render.common import FLAG, coordinates, text
-
-PLACE_PREFIX = "g1"  # g1:<incident ref>:<place id>
-
-
-def place_data(ref: int, place_id: int) -> str:
-    return f"{PLACE_PREFIX}:{ref}:{place_id}"
-
-
-def parse_place_press(data: str) -> tuple[int, int] | None:
-    parts = data.split(":")
-    if (
-        len(parts) == 3
-        and parts[0] == PLACE_PREFIX
-        and all(p.isdigit() and 0 < len(p) <= 9 for p in parts[1:])
-    ):
-        return int(parts[1]), int(parts[2])
-    return None
+from bot.render.keyboards import place_data
 
 
 def place_label(place: Place) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.db import Database, Row, Tx, from_db_time, to_db_time, utcnow
+from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import chat_in, ensure_person
 from bot.core.errors import UserError
 from bot.core.i18n import N_, each_language
@@ -14,9 +14,10 @@ from bot.core.models import Author, Chat, ChatKind, Evaluation, Incident, Role
 from bot.core.text import clean_text
 from bot.delivery.outbox import enqueue
 from bot.incidents.service import incident_in
+from bot.render.keyboards import rating_keyboard
 from bot.render.report import evaluation_question
+from bot.resources import requests
 
-PREFIX = "e1"  # e1:<evaluation id>:<rating 1..5>
 MAX_COMMENT = 2000
 COMMAND = ""  # the party of the commander's evaluation
 
@@ -39,47 +40,6 @@ def _evaluation(row: Row) -> Evaluation:
 _SELECT = "SELECT e.*, p.name AS person FROM evaluations e LEFT JOIN people p ON p.id = e.person_id"
 
 
-def rating_data(evaluation_id: int, rating: int) -> str:
-    return f"{PREFIX}:{evaluation_id}:{rating}"
-
-
-def parse_rating(data: str) -> tuple[int, int] | None:
-    parts = data.split(":")
-    if (
-        len(parts) == 3
-        and parts[0] == PREFIX
-        and parts[1].isdigit()
-        and len(parts[1]) <= 9
-        and parts[2] in {"1", "2", "3", "4", "5"}
-    ):
-        return int(parts[1]), int(parts[2])
-    return None
-
-
-def rating_keyboard(evaluation_id: int) -> dict[str, object]:
-    return {
-        "inline_keyboard": [
-            [{"text": "★" * n, "callback_data": rating_data(evaluation_id, n)} for n in range(1, 6)]
-        ]
-    }
-
-
-async def crossing_agencies_in(tx: Tx, incident: Incident) -> list[str]:
-    """Agencies of the other country whose units were committed to the incident."""
-    table = await tx.one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'request_offers'"
-    )
-    if table is None:
-        return []
-    rows = await tx.all(
-        "SELECT DISTINCT u.agency FROM request_offers o JOIN requests r ON r.id = o.request_id"
-        " JOIN units u ON u.id = o.unit_id WHERE r.incident_id = ? AND u.country != ?"
-        " AND o.status IN ('committed', 'en_route', 'on_scene', 'released') ORDER BY u.agency",
-        (incident.ref, incident.country.value),
-    )
-    return [r["agency"] for r in rows]
-
-
 async def _agency_chat(tx: Tx, agency: str) -> Chat | None:
     rows = await tx.all(
         "SELECT id FROM chats WHERE kind = ? AND lower(agency) = lower(?) ORDER BY id",
@@ -96,47 +56,46 @@ def _question(incident: Incident, party: str, languages: Sequence[str]) -> str:
     return each_language(languages, lambda tr: evaluation_question(tr, incident, party))
 
 
-async def ask(db: Database, ref: int) -> int:
+async def ask(unit: UnitOfWork, ref: int) -> int:
     """Ask for the evaluations of a closed incident (once: asking again does nothing).
     Returns how many questions were queued."""
     queued = 0
-    async with db.transaction() as tx:
-        incident = await incident_in(tx, ref)
-        if incident is None or incident.is_open:
-            return 0
-        parties: list[tuple[str, Chat | None]] = [(COMMAND, await chat_in(tx, incident.chat_id))]
-        for agency in await crossing_agencies_in(tx, incident):
-            parties.append((agency, await _agency_chat(tx, agency)))
-        now = to_db_time(utcnow())
-        for party, chat in parties:
-            if chat is None:
-                continue
-            exists = await tx.one(
-                "SELECT 1 FROM evaluations WHERE incident_id = ? AND party = ?", (ref, party)
-            )
-            if exists is not None:
-                continue
-            evaluation_id = await tx.execute(
-                "INSERT INTO evaluations (incident_id, party, chat_id, asked_at)"
-                " VALUES (?, ?, ?, ?)",
-                (ref, party, chat.id, now),
-            )
-            await enqueue(
-                tx,
-                chat_id=chat.id,
-                html=_question(incident, party, chat.languages),
-                purpose="evaluation",
-                reply_markup=rating_keyboard(evaluation_id),
-                # not an incident message: a reply to it is the evaluation, not a note for
-                # the closed incident's timeline
-                subject_id=evaluation_id,
-                key=f"evaluation:{evaluation_id}",
-            )
-            queued += 1
+    incident = await incident_in(unit, ref)
+    if incident is None or incident.is_open:
+        return 0
+    parties: list[tuple[str, Chat | None]] = [(COMMAND, await chat_in(unit, incident.chat_id))]
+    for agency in await requests.crossing_agencies_in(unit, incident):
+        parties.append((agency, await _agency_chat(unit, agency)))
+    now = to_db_time(utcnow())
+    for party, chat in parties:
+        if chat is None:
+            continue
+        exists = await unit.one(
+            "SELECT 1 FROM evaluations WHERE incident_id = ? AND party = ?", (ref, party)
+        )
+        if exists is not None:
+            continue
+        evaluation_id = await unit.execute(
+            "INSERT INTO evaluations (incident_id, party, chat_id, asked_at) VALUES (?, ?, ?, ?)",
+            (ref, party, chat.id, now),
+        )
+        await enqueue(
+            unit,
+            chat_id=chat.id,
+            html=_question(incident, party, chat.languages),
+            purpose="evaluation",
+            reply_markup=rating_keyboard(evaluation_id),
+            # linked to the incident as an evaluation question: a reply to it is the
+            # evaluation's comment, not a note for the closed incident's timeline
+            incident_ref=ref,
+            subject_id=evaluation_id,
+            key=f"evaluation:{evaluation_id}",
+        )
+        queued += 1
     return queued
 
 
-async def on_delivered(tx: Tx, row: Row, message_id: int) -> None:
+async def on_delivered(tx: UnitOfWork, row: Row, message_id: int) -> None:
     """The question is in the chat: a reply to it is the evaluation's comment."""
     await tx.execute(
         "UPDATE evaluations SET message_id = ? WHERE id = ?", (message_id, row["subject_id"])
@@ -146,14 +105,6 @@ async def on_delivered(tx: Tx, row: Row, message_id: int) -> None:
 async def get(db: Database, evaluation_id: int) -> Evaluation | None:
     async with db.read() as tx:
         row = await tx.one(_SELECT + " WHERE e.id = ?", (evaluation_id,))
-    return _evaluation(row) if row else None
-
-
-async def of_message(db: Database, chat_id: int, message_id: int) -> Evaluation | None:
-    async with db.read() as tx:
-        row = await tx.one(
-            _SELECT + " WHERE e.chat_id = ? AND e.message_id = ?", (chat_id, message_id)
-        )
     return _evaluation(row) if row else None
 
 
@@ -182,49 +133,48 @@ async def _check(
 
 
 async def rate(
-    db: Database,
+    unit: UnitOfWork,
     *,
     evaluation_id: int,
     rating: int,
     author: Author,
     chat_id: int,
-    update_id: int | None,
 ) -> Evaluation:
     if not 1 <= rating <= 5:
         raise UserError(N_("A rating is from 1 to 5."))
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-        await _check(tx, evaluation_id, author, chat_id)
-        await tx.execute(
-            "UPDATE evaluations SET rating = ?, person_id = ?, answered_at = ? WHERE id = ?",
-            (rating, author.id, to_db_time(utcnow()), evaluation_id),
-        )
-        row = await tx.one(_SELECT + " WHERE e.id = ?", (evaluation_id,))
+    await ensure_person(unit, author.id, author.name, author.username, author.language)
+    await _check(unit, evaluation_id, author, chat_id)
+    await unit.execute(
+        "UPDATE evaluations SET rating = ?, person_id = ?, answered_at = ? WHERE id = ?",
+        (rating, author.id, to_db_time(utcnow()), evaluation_id),
+    )
+    row = await unit.one(_SELECT + " WHERE e.id = ?", (evaluation_id,))
     assert row is not None
     return _evaluation(row)
 
 
 async def comment(
-    db: Database,
+    unit: UnitOfWork,
     *,
     evaluation_id: int,
     text: str,
     author: Author,
     chat_id: int,
-    update_id: int | None,
 ) -> Evaluation:
     text = clean_text(text, MAX_COMMENT, N_("comment"))
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-        evaluation, _ = await _check(tx, evaluation_id, author, chat_id)
-        joined = f"{evaluation.comment}\n{text}" if evaluation.comment else text
-        await tx.execute(
-            "UPDATE evaluations SET comment = ?, person_id = COALESCE(person_id, ?),"
-            " answered_at = ? WHERE id = ?",
-            (joined[:MAX_COMMENT], author.id, to_db_time(utcnow()), evaluation_id),
-        )
-        row = await tx.one(_SELECT + " WHERE e.id = ?", (evaluation_id,))
+    await ensure_person(unit, author.id, author.name, author.username, author.language)
+    evaluation, _ = await _check(unit, evaluation_id, author, chat_id)
+    joined = f"{evaluation.comment}\n{text}" if evaluation.comment else text
+    await unit.execute(
+        "UPDATE evaluations SET comment = ?, person_id = COALESCE(person_id, ?),"
+        " answered_at = ? WHERE id = ?",
+        (joined[:MAX_COMMENT], author.id, to_db_time(utcnow()), evaluation_id),
+    )
+    row = await unit.one(_SELECT + " WHERE e.id = ?", (evaluation_id,))
     assert row is not None
     return _evaluation(row)
+
+
+async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: the evaluations asked there follow it."""
+    await unit.execute("UPDATE evaluations SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))

@@ -27,14 +27,7 @@ def minutes_between(start: datetime | None, end: datetime | None) -> float | Non
     return round((end - start).total_seconds() / 60, 1)
 
 
-async def _exists(tx: Tx, table: str) -> bool:
-    row = await tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
-    return row is not None
-
-
 async def _requests(tx: Tx, incident: Incident) -> list[RequestLine]:
-    if not await _exists(tx, "requests"):
-        return []
     found = []
     for r in await tx.all(
         "SELECT r.*, p.name AS person FROM requests r LEFT JOIN people p ON p.id = r.requested_by"
@@ -91,8 +84,6 @@ async def _requests(tx: Tx, incident: Incident) -> list[RequestLine]:
 
 
 async def _alerts(tx: Tx, ref: int) -> list[AlertLine]:
-    if not await _exists(tx, "alerts"):
-        return []
     found = []
     for a in await tx.all(
         "SELECT a.*, (SELECT COUNT(*) FROM alert_targets t WHERE t.alert_id = a.id) AS chats,"
@@ -116,8 +107,6 @@ async def _alerts(tx: Tx, ref: int) -> list[AlertLine]:
 
 
 async def _statements(tx: Tx, ref: int) -> list[StatementLine]:
-    if not await _exists(tx, "statements"):
-        return []
     rows = await tx.all(
         "SELECT * FROM statements WHERE incident_id = ? AND status = 'published' ORDER BY id",
         (ref,),
@@ -127,20 +116,24 @@ async def _statements(tx: Tx, ref: int) -> list[StatementLine]:
 
 async def collect(db: Database, ref: int) -> Report | None:
     async with db.read() as tx:
-        incident = await incident_in(tx, ref)
-        if incident is None:
-            return None
-        return Report(
-            incident=incident,
-            generated_at=utcnow(),
-            timeline=tuple(await timeline_in(tx, ref, ALL_ENTRIES)),
-            phases=tuple(await phases.history_in(tx, incident)),
-            requests=tuple(await _requests(tx, incident)),
-            alerts=tuple(await _alerts(tx, ref)),
-            statements=tuple(await _statements(tx, ref)),
-            evaluations=tuple(await evaluations.of_incident_in(tx, ref)),
-            duration_min=minutes_between(incident.declared_at, incident.closed_at),
-        )
+        return await collect_in(tx, ref)
+
+
+async def collect_in(tx: Tx, ref: int) -> Report | None:
+    incident = await incident_in(tx, ref)
+    if incident is None:
+        return None
+    return Report(
+        incident=incident,
+        generated_at=utcnow(),
+        timeline=tuple(await timeline_in(tx, ref, ALL_ENTRIES)),
+        phases=tuple(await phases.history_in(tx, incident)),
+        requests=tuple(await _requests(tx, incident)),
+        alerts=tuple(await _alerts(tx, ref)),
+        statements=tuple(await _statements(tx, ref)),
+        evaluations=tuple(await evaluations.of_incident_in(tx, ref)),
+        duration_min=minutes_between(incident.declared_at, incident.closed_at),
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.core.db import Database
+from bot.core.db import Database, Tx
 from bot.core.models import Incident
 from bot.geo import sites
 from bot.geo.distance import distance_km
@@ -23,21 +23,26 @@ async def map_data(
     type_label: Callable[[str], str],
     when: str = "",
 ) -> MapData:
+    async with db.read() as tx:
+        return await map_data_in(tx, incident, near_km, type_label, when)
+
+
+async def map_data_in(
+    tx: Tx,
+    incident: Incident,
+    near_km: float,
+    type_label: Callable[[str], str],
+    when: str = "",
+) -> MapData:
     assert incident.lat is not None and incident.lon is not None
     lat, lon = incident.lat, incident.lon
     units: list[MapUnit] = []
-    async with db.read() as tx:
-        found = await sites.near_in(tx, lat, lon, near_km)
-        table = await tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'units'")
-        rows = (
-            await tx.all(
-                "SELECT code, type, lat, lon, status, incident_id FROM units"
-                " WHERE incident_id = ? OR status = 'available'",
-                (incident.ref,),
-            )
-            if table is not None
-            else []
-        )
+    found = await sites.near_in(tx, lat, lon, near_km)
+    rows = await tx.all(
+        "SELECT code, type, lat, lon, status, incident_id FROM units"
+        " WHERE incident_id = ? OR status = 'available'",
+        (incident.ref,),
+    )
     nearest: dict[str, tuple[float, MapUnit]] = {}
     for row in rows:
         committed = row["incident_id"] == incident.ref and row["status"] == "committed"

@@ -6,29 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.db import Database, Tx
-from bot.core.models import Country, Incident, SiteNear, Surroundings
+from bot.core.models import Incident, SiteNear, Surroundings
 from bot.geo import sites
 from bot.incidents import phases
-
-
-async def involved_countries_in(tx: Tx, incident: Incident) -> list[Country]:
-    """Countries beyond the incident's own whose units were committed to it."""
-    table = await tx.one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'request_offers'"
-    )
-    if table is None:
-        return []
-    rows = await tx.all(
-        "SELECT DISTINCT u.country FROM request_offers o JOIN requests r ON r.id = o.request_id"
-        " JOIN units u ON u.id = o.unit_id WHERE r.incident_id = ?"
-        " AND o.status IN ('committed', 'en_route', 'on_scene', 'released')",
-        (incident.ref,),
-    )
-    return [Country(r["country"]) for r in rows if r["country"] != incident.country.value]
+from bot.resources import requests
 
 
 async def surroundings_in(tx: Tx, incident: Incident) -> Surroundings:
-    states = await phases.current_in(tx, incident, await involved_countries_in(tx, incident))
+    states = await phases.current_in(
+        tx, incident, await requests.involved_countries_in(tx, incident)
+    )
     found: list[SiteNear] = []
     if incident.lat is not None and incident.lon is not None:
         found = sites.warnings(await sites.near_in(tx, incident.lat, incident.lon, 0.0))

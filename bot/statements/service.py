@@ -1,12 +1,12 @@
-"""One voice to the media: statements are drafted by commanders and liaison officers,
-approved (or written) by the incident's spokesperson, and only then published to the media
-chats. Nobody else can speak to the media through Passerelle."""
+"""One voice to the media (the `statements` table): statements are drafted by commanders and
+liaison officers, approved (or written) by the incident's spokesperson, and only then published
+to the media chats. Nobody else can speak to the media through Passerelle."""
 
 from __future__ import annotations
 
 import json
 
-from bot.core.db import Database, Row, Tx, from_db_time, to_db_time, utcnow
+from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import chat_in, ensure_person, person_in, reachable_chats
 from bot.core.errors import Term, UserError
 from bot.core.i18n import N_
@@ -74,45 +74,42 @@ def _require_spokesperson(incident: Incident) -> PersonRef:
 
 
 async def propose(
-    db: Database,
+    unit: UnitOfWork,
     *,
     incident_ref: int,
     author: Author,
     origin_chat_id: int,
     texts: dict[str, str],
-    update_id: int | None,
 ) -> Statement:
     """A draft from a commander or liaison officer, or a statement published at once when
     the author is the incident's spokesperson."""
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        incident = await incidents.incident_in(tx, incident_ref)
-        if incident is None or not incident.is_open:
-            raise UserError(N_("There is no open incident #{ref}."), ref=incident_ref)
-        spokesperson = _require_spokesperson(incident)
-        await ensure_person(tx, author.id, author.name, author.username, author.language)
-        now = to_db_time(utcnow())
-        statement_id = await tx.execute(
-            "INSERT INTO statements (incident_id, author_id, origin_chat_id, texts, status,"
-            " spokesperson_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                incident.ref,
-                author.id,
-                origin_chat_id,
-                json.dumps(texts),
-                StatementStatus.DRAFT,
-                spokesperson.id,
-                now,
-            ),
-        )
-        statement = await _load(tx, statement_id)
-        if spokesperson.id == author.id:
-            return await _publish(tx, statement, author)
-        await _send_draft(tx, statement, spokesperson)
+    incident = await incidents.incident_in(unit, incident_ref)
+    if incident is None or not incident.is_open:
+        raise UserError(N_("There is no open incident #{ref}."), ref=incident_ref)
+    spokesperson = _require_spokesperson(incident)
+    await ensure_person(unit, author.id, author.name, author.username, author.language)
+    now = to_db_time(utcnow())
+    statement_id = await unit.execute(
+        "INSERT INTO statements (incident_id, author_id, origin_chat_id, texts, status,"
+        " spokesperson_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            incident.ref,
+            author.id,
+            origin_chat_id,
+            json.dumps(texts),
+            StatementStatus.DRAFT,
+            spokesperson.id,
+            now,
+        ),
+    )
+    statement = await _load(unit, statement_id)
+    if spokesperson.id == author.id:
+        return await _publish(unit, statement, author)
+    await _send_draft(unit, statement, spokesperson)
     return statement
 
 
-async def _send_draft(tx: Tx, statement: Statement, spokesperson: PersonRef) -> None:
+async def _send_draft(tx: UnitOfWork, statement: Statement, spokesperson: PersonRef) -> None:
     person = await person_in(tx, spokesperson.id)
     # the spokesperson reads it privately, in their own language
     language = person.reads(DEFAULT_LANGUAGE) if person else DEFAULT_LANGUAGE
@@ -127,7 +124,7 @@ async def _send_draft(tx: Tx, statement: Statement, spokesperson: PersonRef) -> 
     )
 
 
-async def _publish(tx: Tx, statement: Statement, approver: Author) -> Statement:
+async def _publish(tx: UnitOfWork, statement: Statement, approver: Author) -> Statement:
     now = to_db_time(utcnow())
     await tx.execute(
         "UPDATE statements SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
@@ -158,7 +155,7 @@ async def _publish(tx: Tx, statement: Statement, approver: Author) -> Statement:
     return published
 
 
-async def _tell_origin(tx: Tx, statement: Statement) -> None:
+async def _tell_origin(tx: UnitOfWork, statement: Statement) -> None:
     """The chat where the draft was written learns what became of it."""
     origin = await chat_in(tx, statement.origin_chat_id)
     if origin is None:
@@ -174,27 +171,24 @@ async def _tell_origin(tx: Tx, statement: Statement) -> None:
 
 
 async def decide(
-    db: Database,
+    unit: UnitOfWork,
     *,
     statement_id: int,
     version: int,
     approve: bool,
     person: Author,
-    update_id: int | None,
 ) -> Statement:
     """The spokesperson approves (publishes) or rejects the draft they were shown."""
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        statement = await _load(tx, statement_id)
-        _check_decider(statement, person, version)
-        if approve:
-            return await _publish(tx, statement, person)
-        await tx.execute(
-            "UPDATE statements SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-            (StatementStatus.REJECTED, person.id, to_db_time(utcnow()), statement.id),
-        )
-        rejected = await _load(tx, statement.id)
-        await _tell_origin(tx, rejected)
+    statement = await _load(unit, statement_id)
+    _check_decider(statement, person, version)
+    if approve:
+        return await _publish(unit, statement, person)
+    await unit.execute(
+        "UPDATE statements SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+        (StatementStatus.REJECTED, person.id, to_db_time(utcnow()), statement.id),
+    )
+    rejected = await _load(unit, statement.id)
+    await _tell_origin(unit, rejected)
     return rejected
 
 
@@ -219,48 +213,50 @@ def _check_decider(statement: Statement, person: Author, version: int) -> None:
         )
 
 
-async def start_edit(db: Database, *, statement_id: int, version: int, person: Author) -> None:
-    async with db.read() as tx:
-        statement = await _load(tx, statement_id)
-        _check_decider(statement, person, version)
+async def check_edit(tx: Tx, *, statement_id: int, version: int, person: Author) -> None:
+    """The spokesperson may rewrite this draft (before they are asked for the new text)."""
+    statement = await _load(tx, statement_id)
+    _check_decider(statement, person, version)
 
 
-async def remember_edit_prompt(db: Database, statement_id: int, message_id: int) -> None:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "UPDATE statements SET edit_prompt_id = ? WHERE id = ?", (message_id, statement_id)
-        )
+def remember_edit_prompt_later(db: Database, statement_id: int, message_id: int) -> None:
+    """The private message the spokesperson replies to with the new text (stored with the next
+    unit of work, which the reply's own is at the latest)."""
+    db.defer("UPDATE statements SET edit_prompt_id = ? WHERE id = ?", (message_id, statement_id))
 
 
-async def statement_of_prompt(db: Database, person_id: int, message_id: int) -> int | None:
-    async with db.read() as tx:
-        row = await tx.one(
-            "SELECT id FROM statements WHERE spokesperson_id = ? AND edit_prompt_id = ?"
-            " AND status = ?",
-            (person_id, message_id, StatementStatus.DRAFT),
-        )
+async def statement_of_prompt(tx: Tx, person_id: int, message_id: int) -> int | None:
+    row = await tx.one(
+        "SELECT id FROM statements WHERE spokesperson_id = ? AND edit_prompt_id = ? AND status = ?",
+        (person_id, message_id, StatementStatus.DRAFT),
+    )
     return int(row["id"]) if row else None
 
 
 async def edit(
-    db: Database, *, statement_id: int, texts: dict[str, str], person: Author, update_id: int | None
+    unit: UnitOfWork, *, statement_id: int, texts: dict[str, str], person: Author
 ) -> Statement:
     """The spokesperson rewrote the draft: a new version, shown again with fresh buttons."""
-    async with db.transaction() as tx:
-        await tx.claim_update(update_id)
-        statement = await _load(tx, statement_id)
-        _check_decider(statement, person, statement.version)
-        await tx.execute(
-            "UPDATE statements SET texts = ?, version = version + 1, edit_prompt_id = NULL"
-            " WHERE id = ?",
-            (json.dumps(texts), statement_id),
-        )
-        edited = await _load(tx, statement_id)
-        assert edited.incident.spokesperson is not None
-        await _send_draft(tx, edited, edited.incident.spokesperson)
+    statement = await _load(unit, statement_id)
+    _check_decider(statement, person, statement.version)
+    await unit.execute(
+        "UPDATE statements SET texts = ?, version = version + 1, edit_prompt_id = NULL"
+        " WHERE id = ?",
+        (json.dumps(texts), statement_id),
+    )
+    edited = await _load(unit, statement_id)
+    assert edited.incident.spokesperson is not None
+    await _send_draft(unit, edited, edited.incident.spokesperson)
     return edited
 
 
 async def get(db: Database, statement_id: int) -> Statement:
     async with db.read() as tx:
         return await _load(tx, statement_id)
+
+
+async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: the statements drafted there follow it."""
+    await unit.execute(
+        "UPDATE statements SET origin_chat_id = ? WHERE origin_chat_id = ?", (new_id, old_id)
+    )

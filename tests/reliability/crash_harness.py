@@ -37,7 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.db import Database
+from bot.core.effects import Live, LiveKind
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
+from bot.situation.card import CardView
 
 TOKEN = "424242:CRASH-harness-token"
 OPS = [-100700 - g for g in range(4)]
@@ -658,19 +661,17 @@ def _history_data(message: SimMessage) -> list[str]:
 
 
 async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """What each card must show now, rendered by the bot's own publisher code."""
-    from bot.core.db import Database
-    from bot.delivery.cards import CardPublisher
-
+    """What each card must show now, rendered by the bot's own card view."""
     db = Database(db_path)
     await db.open()
+    view = CardView(timeline_entries=5)
     try:
-        publisher = CardPublisher(db, None, min_interval=0, timeline_entries=5)  # type: ignore[arg-type]
         found = {}
-        for ref, chat_id in keys:
-            rendered = await publisher.render(ref, chat_id)
-            if rendered is not None:
-                found[(ref, chat_id)] = rendered[1]
+        async with db.read() as tx:
+            for ref, chat_id in keys:
+                shown = await view.read(tx, Live(LiveKind.CARD, ref, chat_id))
+                if shown is not None:
+                    found[(ref, chat_id)] = shown.html
         return found
     finally:
         await db.close()
