@@ -30,7 +30,7 @@ from bench.common import (
     wait_until,
 )
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
-from bot.config import RequestSettings
+from bot.core.config import RequestSettings
 from bot.core.db import Database, utcnow
 from bot.core.models import Country, ResourceType
 from bot.incidents import service as incidents

@@ -14,8 +14,8 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 import handlers
 from bot.alerts import service as alerts
 from bot.alerts.tally import TallyView
-from bot.config import Mode, Settings
 from bot.core import directory
+from bot.core.config import Mode, Settings
 from bot.core.db import Database, Row, UnitOfWork
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator

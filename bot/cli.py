@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot import app, demo
-from bot.config import ConfigError, Settings, load_settings
 from bot.core import logs
+from bot.core.config import ConfigError, Settings, load_settings
 from bot.core.db import Database
 from bot.geo import sites
 from bot.render.report import render_report

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import PassApp, build_application
-from bot.config import ConfigError, Settings, parse_settings
+from bot.core.config import ConfigError, Settings, parse_settings
 from bot.core.models import IncidentStatus, Severity
 from bot.render.keyboards import parse_card_press, parse_offer_press
 from bot.resources import roster_csv

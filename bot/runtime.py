@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.core.db import Database, UnitOfWork
 from bot.core.effects import Effects
 from bot.delivery.live import LiveMessages

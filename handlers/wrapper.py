@@ -6,7 +6,8 @@ what it wrote and becomes the refusal, in the reader's language (the button's to
 answer in the chat); any other error undoes it too and goes on to the error handler. Either
 way the unit is then committed (the update stays claimed: it is not handled twice) and the
 effects it collected are applied, only now: live messages refreshed, the outbox woken, the
-answer sent."""
+answer sent. A handler cancelled while the bot stops stores nothing: the update was not
+confirmed, and Telegram delivers it again."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ def handled(body: Callback) -> Callback:
                 await body(update, context)
         except UserError as error:
             context.refuse(error)
-        finally:
-            await context.finish()
+        except Exception:
+            await context.finish()  # handled, with an error: the error handler says so
+            raise
+        except BaseException:
+            await context.abandon()  # cancelled (shutting down): Telegram delivers it again
+            raise
+        await context.finish()
 
     run.__name__ = run.__qualname__ = getattr(body, "__name__", "handler")
     return run

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings, parse_settings
 from bot.core import directory
+from bot.core.config import Settings, parse_settings
 from bot.core.db import Database
 
 OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group

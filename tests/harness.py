@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import PassApp, build_application
-from bot.config import Mode, Settings, parse_settings
+from bot.core.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import TOKEN_ENV, ConfigError, Mode, load_settings, parse_settings
+from bot.core.config import TOKEN_ENV, ConfigError, Mode, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

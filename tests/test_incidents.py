@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings, parse_settings
 from bot.core import directory
+from bot.core.config import Settings, parse_settings
 from bot.core.db import AlreadyProcessed, Database
 from bot.core.errors import UserError
 from bot.core.models import (

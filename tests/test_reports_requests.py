@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, parse_settings
 from bot.core import directory
+from bot.core.config import Settings, parse_settings
 from bot.core.db import Database, to_db_time
 from bot.core.i18n import translator
 from bot.core.models import Author, OfferStatus, Person, ResourceType

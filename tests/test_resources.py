@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RequestSettings, Settings, parse_settings
 from bot.core import directory, vocabulary
+from bot.core.config import RequestSettings, Settings, parse_settings
 from bot.core.db import Database
 from bot.core.effects import Effects, Live, LiveKind
 from bot.core.errors import UserError

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.config import AlertSettings
+from bot.core.config import AlertSettings
 from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import chat_in, ensure_person, reachable_chats
 from bot.core.effects import Live, LiveKind

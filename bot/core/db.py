@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -133,7 +133,8 @@ class Database:
         self._deferred: list[tuple[str, Sequence[Any]]] = []
         self._flush: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
-        self.transactions = 0  # begun since open (tests count them)
+        # told of every transaction begun, "write" or "read" (tests count them)
+        self.observer: Callable[[str], None] | None = None
 
     async def open(self) -> None:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -166,7 +167,8 @@ class Database:
         try:
             conn = self.conn
             await conn.execute("BEGIN IMMEDIATE")
-            self.transactions += 1
+            if self.observer is not None:
+                self.observer("write")
             unit = UnitOfWork(conn, self)
             await self._store_deferred(unit)
         except BaseException:
@@ -211,7 +213,8 @@ class Database:
         async with self._lock:
             conn = self.conn
             await conn.execute("BEGIN")
-            self.transactions += 1
+            if self.observer is not None:
+                self.observer("read")
             try:
                 yield Tx(conn)
             finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.core.db import Database, Row, Tx, UnitOfWork, to_db_time, utcnow
 from bot.core.models import Chat, ChatKind, Country, Person, Role
 

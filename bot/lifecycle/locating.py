@@ -4,7 +4,7 @@ waited for it go out, in the same unit of work."""
 
 from __future__ import annotations
 
-from bot.config import RequestSettings
+from bot.core.config import RequestSettings
 from bot.core.db import UnitOfWork
 from bot.core.models import Author, Incident
 from bot.incidents import service as incidents

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import RequestSettings
+from bot.core.config import RequestSettings
 from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import ensure_person, liaison_chats
 from bot.core.effects import Live, LiveKind

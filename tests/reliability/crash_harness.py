@@ -9,15 +9,18 @@ file. Users declare incidents in four operations groups, reply to the cards, sha
 locations, type /log and /status, press the card's buttons, name the spokesperson, who
 publishes statements to the media; the liaison alerts 50 agency chats, whose duty officers
 acknowledge (sometimes twice); commanders request ambulances, and the agencies commit their
-units (sometimes pressing twice) or decline. Between the updates, at seeded random moments,
-the bot is killed with SIGKILL and started again.
+units (sometimes pressing twice) or decline; commanders close their incidents, which releases
+their units and asks for the after-action evaluations. Between the updates, at seeded random
+moments, the bot is killed with SIGKILL and started again; every second kill comes right after
+a /close (within 150 ms), while it is being handled.
 
 "Confirmed by Telegram" is the stand-in's getUpdates offset: an update is confirmed when the
 bot asks for updates with a higher offset, and the stand-in forgets it. Right after each
-kill, every confirmed update must have its effect in the database; at the end: no timeline
+kill, every confirmed update must have its whole effect in the database (a closed incident
+has its evaluation question, no open request and no unit still committed); at the end: no timeline
 entry, commitment or acknowledgement is doubled, every alert, statement and offer reached
-every target (duplicates counted: at most one per kill), and every card shows the final
-state. The counts are printed; any failure exits non-zero.
+every target (duplicates counted: at most one per kill), every evaluation question reached its
+chat, and every card shows the final state. The counts are printed; any failure exits non-zero.
 """
 
 from __future__ import annotations
@@ -102,6 +105,11 @@ class Counts:
     offer_duplicates: int = 0
     commits: int = 0
     acks: int = 0
+    closes: int = 0
+    close_kills: int = 0
+    evaluations: int = 0
+    evaluation_missing: int = 0
+    evaluation_duplicates: int = 0
     cards: int = 0
     cards_stale: int = 0
     card_duplicates: int = 0
@@ -136,6 +144,7 @@ class Counts:
             and self.alert_missing == 0
             and self.statement_missing == 0
             and self.offer_missing == 0
+            and self.evaluation_missing == 0
             and self.cards_stale == 0
             and self.outbox_not_sent == 0
             and self.token_in_log == 0
@@ -263,20 +272,31 @@ class Bot:
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
-    async def start(self) -> None:
+    async def start(self, prelude: str = "") -> None:
+        """`python -m bot`; `prelude`: Python run in the bot's process first (a test's crash
+        point)."""
+        arguments = ["--config", str(self.config), "--log-level", "INFO"]
+        if prelude:
+            command = [
+                "-c",
+                f"{prelude}\nimport runpy, sys\nsys.argv = ['bot', *{arguments!r}]\n"
+                "runpy.run_module('bot', run_name='__main__')",
+            ]
+        else:
+            command = ["-m", "bot", *arguments]
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "--config",
-                str(self.config),
-                "--log-level",
-                "INFO",
-                stdout=out,
-                stderr=out,
+                sys.executable, *command, stdout=out, stderr=out
             )
         self.starts += 1
+
+    async def exited(self, timeout: float) -> int:  # noqa: ASYNC109
+        """Wait for the process to end by itself; its exit code."""
+        assert self.process is not None
+        async with asyncio.timeout(timeout):
+            code = await self.process.wait()
+        self.process = None
+        return code
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -343,6 +363,7 @@ class Scenario:
         self.current: dict[int, Incident | None] = dict.fromkeys(OPS)
         self.alert_uids: list[str] = []
         self.statement_uids: list[str] = []
+        self.closes: list[int] = []  # the update ids of the /close commands sent
         queue = sim.world.updates
         original: Callable[[int], None] = queue.confirm
 
@@ -377,7 +398,7 @@ class Scenario:
         incident = self.current[chat.id]
         roll = rng.random()
         if incident is None:
-            incident = Incident(self.uid("I"), chat.id, steps_left=rng.randint(40, 90))
+            incident = Incident(self.uid("I"), chat.id, steps_left=rng.randint(15, 50))
             self.current[chat.id] = incident
             await self.sim.send_text(self.commanders[g], chat, f"/incident {incident.uid}")
             self.expect("declare", incident.uid)
@@ -387,6 +408,7 @@ class Scenario:
         if incident.steps_left <= 0:
             await self.sim.send_text(self.commanders[g], chat, "/close")
             self.expect("close", incident.uid)
+            self.closes.append(self.sim.world.updates.last_id)
             self.current[chat.id] = None
             return
         if not incident.assigned:
@@ -483,8 +505,23 @@ def _has_effect(conn: sqlite3.Connection, e: Expect) -> bool:
     if e.kind == "declare":
         return one("SELECT count(*) FROM incidents WHERE title = ?", (e.key,)).fetchone()[0] == 1
     if e.kind == "close":
-        row = one("SELECT status FROM incidents WHERE title = ?", (e.key,)).fetchone()
-        return row is not None and row[0] == "closed"
+        # all of it or none: closed, the evaluation question asked, no request left open, no
+        # unit left committed
+        row = one("SELECT id, status FROM incidents WHERE title = ?", (e.key,)).fetchone()
+        if row is None or row["status"] != "closed":
+            return False
+        ref = row["id"]
+        left = one(
+            "SELECT (SELECT count(*) FROM evaluations WHERE incident_id = ? AND party = '') = 1"
+            " AND (SELECT count(*) FROM requests WHERE incident_id = ?"
+            "      AND status IN ('open', 'waiting_location')) = 0"
+            " AND (SELECT count(*) FROM request_offers o JOIN requests r ON r.id = o.request_id"
+            "      WHERE r.incident_id = ? AND o.status IN ('committed', 'en_route', 'on_scene'))"
+            "     = 0"
+            " AND (SELECT count(*) FROM units WHERE incident_id = ?) = 0",
+            (ref, ref, ref, ref),
+        )
+        return bool(left.fetchone()[0])
     if e.kind == "assign":
         row = one("SELECT spokesperson_id FROM incidents WHERE title = ?", (e.key,)).fetchone()
         return row is not None and row[0] == SPOKESPERSON
@@ -586,6 +623,8 @@ async def _final_checks(
         targets = q("SELECT alert_id, chat_id, delivered_at FROM alert_targets").fetchall()
         offers = q("SELECT o.id, u.agency FROM request_offers o JOIN units u ON u.id = o.unit_id")
         offer_rows = offers.fetchall()
+        evaluations = q("SELECT id, chat_id FROM evaluations").fetchall()
+        counts.closes = q("SELECT count(*) FROM incidents WHERE status = 'closed'").fetchone()[0]
         cards = q("SELECT incident_id, chat_id, message_id, version, shown_version FROM cards")
         card_rows = cards.fetchall()
         titles = dict(q("SELECT id, title FROM incidents").fetchall())
@@ -626,6 +665,20 @@ async def _final_checks(
             counts.problems.append(f"offer {row['id']} not in its agency chat")
         counts.offer_duplicates += max(0, seen - 1)
         counts.repeat(chat.id, seen - 1)
+    # every evaluation question reached its chat (the command's, the crossing agencies')
+    for row in evaluations:
+        counts.evaluations += 1
+        prefix = f"e1:{row['id']}:"
+        seen = sum(
+            1
+            for m in sim.bot_messages(row["chat_id"])
+            if any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
+        )
+        if seen == 0:
+            counts.evaluation_missing += 1
+            counts.problems.append(f"evaluation {row['id']} not asked in {row['chat_id']}")
+        counts.evaluation_duplicates += max(0, seen - 1)
+        counts.repeat(row["chat_id"], seen - 1)
     # every card shows the final state; cards posted more than once
     rendered = await _render_cards(db_path, [(r[0], r[1]) for r in card_rows])
     for row in card_rows:
@@ -741,14 +794,24 @@ async def run(updates: int, kills: int, seed: int, workdir: Path, quiet: bool = 
 
     async def kill_at_moments() -> None:
         for number, moment in enumerate(moments, start=1):
-            while counts.updates < moment:
+            closes = len(scenario.closes)
+            after_close = number % 2 == 0
+            # every second kill: right after the next /close, while it is handled (or at its
+            # moment, when the scenario sends no more /close)
+            while not (after_close and len(scenario.closes) > closes) and (
+                counts.updates < moment or (after_close and counts.updates < updates)
+            ):
                 pushed.clear()
                 await pushed.wait()
-            since, waited = len(scenario.confirmed), time.monotonic()
-            # the bot is up and at work (it confirmed something since it started)
-            while len(scenario.confirmed) == since and time.monotonic() - waited < 5:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(rng.random() * 0.5)
+            if after_close and len(scenario.closes) > closes:
+                counts.close_kills += 1
+                await asyncio.sleep(rng.random() * 0.15)
+            else:
+                since, waited = len(scenario.confirmed), time.monotonic()
+                # the bot is up and at work (it confirmed something since it started)
+                while len(scenario.confirmed) == since and time.monotonic() - waited < 5:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(rng.random() * 0.5)
             await bot.kill()
             before = counts.missing_after_kill
             _check_confirmed(db_path, scenario, counts, "kill")
@@ -801,6 +864,11 @@ def _print(counts: Counts, elapsed: float) -> None:
         ("offers to agencies", counts.offers),
         ("offers missing", counts.offer_missing),
         ("offers repeated", counts.offer_duplicates),
+        ("incidents closed", counts.closes),
+        ("kills right after a /close", counts.close_kills),
+        ("evaluation questions asked", counts.evaluations),
+        ("evaluation questions missing in their chat", counts.evaluation_missing),
+        ("evaluation questions repeated", counts.evaluation_duplicates),
         ("cards", counts.cards),
         ("cards not showing the final state", counts.cards_stale),
         ("cards posted more than once (extra posts)", counts.card_duplicates),

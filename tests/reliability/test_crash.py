@@ -20,6 +20,10 @@ async def test_nothing_lost_nothing_doubled_across_kills(tmp_path: Path) -> None
     assert counts.doubled_timeline == counts.doubled_commitments == counts.doubled_acks == 0
     assert counts.alerts > 0 and counts.alert_missing == 0
     assert counts.cards > 0 and counts.cards_stale == 0
+    # incidents closed, some of them while the bot was killed: every one with its evaluation
+    # questions, asked and delivered
+    assert counts.closes > 0 and counts.close_kills > 0
+    assert counts.evaluations >= counts.closes and counts.evaluation_missing == 0
     assert counts.token_in_log == 0
     # repeated messages: at most one per chat and kill, a few in all per kill
     assert max(counts.repeated_per_chat.values(), default=0) <= counts.kills
@@ -36,6 +40,7 @@ _MUST_BE_ZERO = {
     "alert_missing",
     "statement_missing",
     "offer_missing",
+    "evaluation_missing",
     "cards_stale",
     "outbox_not_sent",
     "token_in_log",
