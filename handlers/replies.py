@@ -9,7 +9,6 @@ import html as html_module
 
 from telegram import Update
 
-from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.geo import gazetteer
 from bot.incidents import service as incidents
@@ -62,8 +61,9 @@ async def reply(update: Update, context: PContext) -> None:
 
 
 async def _place_for_request(context: PContext, ref: int, name: str) -> None:
-    """A place name in reply to a request card that waits for the incident's location. The
-    note is kept whatever the name: a name the gazetteer does not know is answered."""
+    """A place name in reply to a request card that waits for the incident's location (the
+    reply is on the timeline whatever the name; a name the gazetteer does not know, or that
+    several places share, is answered)."""
     found = gazetteer.lookup(name)
     shown = html_module.escape(name[:80], quote=False)
     if len(found) > 1:
@@ -83,18 +83,15 @@ async def _place_for_request(context: PContext, ref: int, name: str) -> None:
         )
         return
     actor = context.actor
-    try:
-        async with context.unit.attempt():
-            await locating.locate(
-                context.unit,
-                ref=ref,
-                lat=found[0].lat,
-                lon=found[0].lon,
-                text=found[0].name,
-                keep_text=True,
-                author=actor.author,
-                chat_id=actor.chat_id,
-                settings=context.runtime.settings.requests,
-            )
-    except UserError:
-        return  # the incident was closed meanwhile: the note stands, nothing to locate
+    # the incident is open (the note was just added to it): locating it cannot be refused
+    await locating.locate(
+        context.unit,
+        ref=ref,
+        lat=found[0].lat,
+        lon=found[0].lon,
+        text=found[0].name,
+        keep_text=True,
+        author=actor.author,
+        chat_id=actor.chat_id,
+        settings=context.runtime.settings.requests,
+    )

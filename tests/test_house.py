@@ -185,9 +185,8 @@ def test_no_handler_catches_user_errors_itself() -> None:
                 names |= {n.attr for n in ast.walk(node.type) if isinstance(n, ast.Attribute)}
                 if "UserError" in names:
                     found.append(module)
-    # the one wrapper does it; and a place name that cannot locate a closed incident keeps the
-    # note it came with (the reply's own savepoint)
-    assert found == ["handlers.replies", "handlers.wrapper"]
+    # the one wrapper does it
+    assert found == ["handlers.wrapper"]
 
 
 _WRITE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|DELETE FROM) ([a-z_]+)\b")

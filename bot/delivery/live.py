@@ -164,20 +164,22 @@ class LiveMessages:
                     message_id = None
                 else:
                     raise
-        posted = message_id is None
-        if message_id is None:
-            message = await self._bot.send_message(
-                live.chat_id, shown.html, parse_mode=ParseMode.HTML, reply_markup=shown.keyboard
-            )
-            message_id = message.message_id
-            if shown.pin:
-                try:
-                    await self._bot.pin_chat_message(
-                        live.chat_id, message_id, disable_notification=True
-                    )
-                except TelegramError as exc:
-                    # without the right to pin, the message still works unpinned
-                    log.warning("event=live_pin_failed live=%s error=%s", live, exc)
+        if message_id is not None:
+            async with self._db.unit() as unit:
+                await view.store(unit, live, message_id, shown.version, False)
+            return None
+        message = await self._bot.send_message(
+            live.chat_id, shown.html, parse_mode=ParseMode.HTML, reply_markup=shown.keyboard
+        )
+        # stored at once, before the pin: a reply to the new message must find it
         async with self._db.unit() as unit:
-            await view.store(unit, live, message_id, shown.version, posted)
+            await view.store(unit, live, message.message_id, shown.version, True)
+        if shown.pin:
+            try:
+                await self._bot.pin_chat_message(
+                    live.chat_id, message.message_id, disable_notification=True
+                )
+            except TelegramError as exc:
+                # without the right to pin, the message still works unpinned
+                log.warning("event=live_pin_failed live=%s error=%s", live, exc)
         return None
