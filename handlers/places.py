@@ -43,6 +43,23 @@ def _already_there(incident: Incident, places: list[Place]) -> bool:
     )
 
 
+async def locate_at(context: PContext, ref: int, place: Place, text: str | None = None) -> Incident:
+    """The incident at a named place: its coordinates, and as the location's text `text`, or
+    the place's name when the incident has no text yet."""
+    actor = context.actor
+    return await locating.locate(
+        context.unit,
+        ref=ref,
+        lat=place.lat,
+        lon=place.lon,
+        text=text if text is not None else place.name,
+        keep_text=text is None,
+        author=actor.author,
+        chat_id=actor.chat_id,
+        settings=context.runtime.settings.requests,
+    )
+
+
 async def set_location(context: PContext, incident: Incident, value: str) -> None:
     """/set location <text>: coordinates when the text names a known place."""
     actor = context.actor
@@ -55,17 +72,7 @@ async def set_location(context: PContext, incident: Incident, value: str) -> Non
     else:
         precise = False
     if found is not None and len(found[1]) == 1:
-        place = found[1][0]
-        incident = await locating.locate(
-            unit,
-            ref=incident.ref,
-            text=value,
-            lat=place.lat,
-            lon=place.lon,
-            author=actor.author,
-            chat_id=actor.chat_id,
-            settings=context.runtime.settings.requests,
-        )
+        incident = await locate_at(context, incident.ref, found[1][0], text=value)
     else:
         incident = await incidents.change_text(
             unit,
@@ -102,18 +109,7 @@ async def after_declare(context: PContext, incident: Incident) -> None:
     if len(places) > 1:
         ask_which(context, incident.ref, name, places)
         return
-    actor = context.actor
-    await locating.locate(
-        context.unit,
-        ref=incident.ref,
-        text=places[0].name,
-        keep_text=True,
-        lat=places[0].lat,
-        lon=places[0].lon,
-        author=actor.author,
-        chat_id=actor.chat_id,
-        settings=context.runtime.settings.requests,
-    )
+    await locate_at(context, incident.ref, places[0])
 
 
 async def place_button(update: Update, context: PContext) -> None:
@@ -135,17 +131,7 @@ async def place_button(update: Update, context: PContext) -> None:
         raise UserError(N_("This button is no longer valid."))
     if not may(actor.person, Action.UPDATE, incident):
         raise refusal(Action.UPDATE)
-    incident = await locating.locate(
-        unit,
-        ref=incident.ref,
-        text=place.name,
-        keep_text=True,
-        lat=place.lat,
-        lon=place.lon,
-        author=actor.author,
-        chat_id=actor.chat_id,
-        settings=context.runtime.settings.requests,
-    )
+    incident = await locate_at(context, incident.ref, place)
     context.toast(_("Location: {location}").format(location=place_label(place)))
     context.edit_pressed(
         render_text(

@@ -12,9 +12,9 @@ from telegram import Update
 from bot.core.i18n import N_
 from bot.geo import gazetteer
 from bot.incidents import service as incidents
-from bot.lifecycle import locating
 from bot.reports import evaluations
 from bot.resources import requests
+from handlers import places
 from handlers.context import PContext
 
 
@@ -82,16 +82,5 @@ async def _place_for_request(context: PContext, ref: int, name: str) -> None:
             name=shown,
         )
         return
-    actor = context.actor
     # the incident is open (the note was just added to it): locating it cannot be refused
-    await locating.locate(
-        context.unit,
-        ref=ref,
-        lat=found[0].lat,
-        lon=found[0].lon,
-        text=found[0].name,
-        keep_text=True,
-        author=actor.author,
-        chat_id=actor.chat_id,
-        settings=context.runtime.settings.requests,
-    )
+    await places.locate_at(context, ref, found[0])
