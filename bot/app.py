@@ -53,6 +53,9 @@ def build_application(settings: Settings) -> PassApp:
         .application_class(PassApplication)
         .token(settings.token)
         .base_url(settings.telegram.base_url)
+        # httpcore looks at every pooled connection on every request: a pool sized to what is
+        # sent at once (Telegram takes about 30 messages/s) costs less than its default of 256
+        .connection_pool_size(settings.telegram.connections)
         .defaults(defaults)
         .context_types(ContextTypes(context=PContext))
         # AIORateLimiter keeps us inside Telegram's limits and retries a 429 after retry_after

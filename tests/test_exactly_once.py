@@ -224,3 +224,45 @@ async def test_the_webhook_answers_only_once_the_update_is_handled(
         assert texts.count("Vent tournant") == 1
     finally:
         await h.stop()
+
+
+async def test_a_slow_update_holds_back_no_other_chat_and_is_confirmed_only_once_handled(
+    h: Harness,
+) -> None:
+    """Telegram answers the /log of one group slowly (2 s): the updates of another group that
+    arrive meanwhile are fetched and handled at once, and the offset sent to Telegram never
+    passes the slow update until it is handled."""
+    sim = h.sim
+    await h.say(h.commander, h.ops, "/incident Feu de cheminée")
+    await h.say(h.commander_fr, h.ops_fr, "/incident Accident, A22")
+    card_fr = h.card(h.ops_fr)
+    confirmed: list[int] = []
+    queue = sim.world.updates
+    original = queue.confirm
+
+    def confirm(offset: int) -> None:
+        confirmed.append(offset)
+        original(offset)
+
+    queue.confirm = confirm  # type: ignore[method-assign]
+    sim.faults.delay("sendMessage", 2.0, times=1, chat_id=h.ops.id)
+    started = asyncio.get_running_loop().time()
+    await sim.send_text(h.responder, h.ops, "/log Pompiers sur place")
+    slow = queue.last_id
+    await asyncio.sleep(0.3)  # the slow /log is in hand, its answer on its way
+    await sim.send_text(h.responder, h.ops_fr, "Blessé léger, conscient", reply_to=card_fr)
+    fast = queue.last_id
+
+    async def stored() -> bool:
+        entries = await incidents.timeline(h.runtime.db, 2, last=10)
+        return any(e.text == "Blessé léger, conscient" for e in entries)
+
+    while not await stored():
+        assert asyncio.get_running_loop().time() - started < 1.5, "held back by the slow update"
+        await asyncio.sleep(0.02)
+    # handled, yet not confirmed: an update before it is still in hand
+    assert all(offset <= slow for offset in confirmed), confirmed
+    assert any(u.update_id == fast for u in queue.pending)
+    await h.settle()
+    assert any(offset > fast for offset in confirmed)
+    assert "Pompiers sur place" in h.card(h.ops).text  # type: ignore[operator]

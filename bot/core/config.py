@@ -51,6 +51,9 @@ class TelegramSettings(_Strict):
     # Updates of different chats are handled at the same time, up to this many; those of one
     # chat always one after the other, in order. 1: one update at a time.
     concurrent_updates: Annotated[int, Field(ge=1, le=256)] = 64
+    # Connections to the Bot API held open for the bot's own calls (answers, edits, the
+    # outbox); getUpdates has its own.
+    connections: Annotated[int, Field(ge=1, le=256)] = 4
 
 
 class WebhookSettings(_Strict):

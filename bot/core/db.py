@@ -1,10 +1,15 @@
-"""The database: one aiosqlite connection, versioned migrations, and units of work.
+"""The database: SQLite, versioned migrations, and units of work.
 
 A unit of work is one transaction that writes: the claim of the update it serves, the
 update's writes, its outbox rows and the live messages it makes stale, committed together or
 not at all, and the effects to apply once it committed (bot.core.effects). Reads that change
-nothing use `read()`. Everything specific to SQLite (its pragmas, `BEGIN IMMEDIATE`,
-the row type) lives in this module.
+nothing use `read()`; long reads (a report, an export, the map) use `read_apart()`.
+
+Units of work and short reads run on the event loop, on one synchronous sqlite3 connection:
+they take well under a millisecond (docs/benchmarks.md), less than one hop to a database
+thread and back per statement would cost. Long reads run on a second connection in aiosqlite's
+thread, so they never stall the loop (WAL: they read the last committed state). Everything
+specific to SQLite (its pragmas, `BEGIN IMMEDIATE`, the row type, checkpoints) lives here.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,10 @@ Row = sqlite3.Row
 # Writes that may wait for the next unit of work (the message id of an answer, known only
 # once Telegram accepted it): stored within this many seconds at the latest.
 DEFERRED_DELAY = 1.0
+# Another process holding SQLite's write lock (a roster import from the command line): the
+# loop's connection never blocks on it, it tries again this often, for this long at most.
+BUSY_RETRY = 0.005
+BUSY_GIVE_UP = 30.0
 
 
 def utcnow() -> datetime:
@@ -50,39 +59,59 @@ class AlreadyProcessed(Exception):
 
 
 class Tx:
-    """A transaction in progress: the only way services touch the database."""
+    """A transaction in progress: the only way services touch the database. Its methods are
+    coroutines, whatever runs them (the loop's connection, aiosqlite's thread, a database
+    server): services are written once."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the last row id (for INSERT) or the row count."""
-        cursor = await self._conn.execute(sql, params)
-        try:
-            if sql.lstrip()[:6].upper() == "INSERT":
-                return cursor.lastrowid or 0
-            return cursor.rowcount
-        finally:
-            await cursor.close()
+        cursor = self._conn.execute(sql, params)
+        if sql.lstrip()[:6].upper() == "INSERT":
+            return cursor.lastrowid or 0
+        return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, rows)
+        self._conn.executemany(sql, rows)
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cursor:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row of a query, or of a write with RETURNING."""
+        return self._conn.execute(sql, params).fetchall()
+
+
+class ApartTx(Tx):
+    """A read on the connection in aiosqlite's thread: every statement waits there, not on
+    the loop."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._apart = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise RuntimeError("a read apart writes nothing")
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise RuntimeError("a read apart writes nothing")
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._apart.execute(sql, params) as cursor:
             row: Row | None = await cursor.fetchone()
             return row
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row of a query, or of a write with RETURNING."""
-        async with self._conn.execute(sql, params) as cursor:
+        async with self._apart.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
 
 class UnitOfWork(Tx):
     """One transaction that writes, and the effects to apply once it has committed."""
 
-    def __init__(self, conn: aiosqlite.Connection, db: Database) -> None:
+    def __init__(self, conn: sqlite3.Connection, db: Database) -> None:
         super().__init__(conn)
         self._db = db
         self.effects = Effects()
@@ -106,30 +135,32 @@ class UnitOfWork(Tx):
         self._savepoints += 1
         name = f"attempt_{self._savepoints}"
         saved = self.effects.checkpoint()
-        await self._conn.execute(f"SAVEPOINT {name}")
+        self._conn.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            await self._conn.execute(f"RELEASE SAVEPOINT {name}")
+            self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._conn.execute(f"RELEASE SAVEPOINT {name}")
             self.effects.restore(saved)
             raise
-        await self._conn.execute(f"RELEASE SAVEPOINT {name}")
+        self._conn.execute(f"RELEASE SAVEPOINT {name}")
 
     async def commit(self) -> None:
-        await self._db._end(self, "COMMIT")
+        self._db._end(self, "COMMIT")
 
     async def rollback(self) -> None:
-        await self._db._end(self, "ROLLBACK")
+        self._db._end(self, "ROLLBACK")
 
 
 class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._conn: aiosqlite.Connection | None = None
-        # One connection serves every coroutine: the lock keeps units of work from
-        # interleaving inside each other's transactions.
+        self._conn: sqlite3.Connection | None = None
+        self._apart: aiosqlite.Connection | None = None
+        # Units of work may span awaits (the gate's, until its handler commits): the lock
+        # keeps them, and reads, from interleaving inside each other's transactions.
         self._lock = asyncio.Lock()
+        self._apart_lock = asyncio.Lock()
         self._deferred: list[tuple[str, Sequence[Any]]] = []
         self._flush: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
@@ -137,25 +168,42 @@ class Database:
         self.observer: Callable[[str], None] | None = None
 
     async def open(self) -> None:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=512
+        )
         conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # checkpoints run apart (`checkpoint`), not in the middle of a unit of work's commit
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._conn = conn
-        await self._migrate()
+        conn.execute("PRAGMA busy_timeout = 5000")  # at start, another process may be writing
+        self._migrate()
+        # from now on never wait on the loop: BEGIN IMMEDIATE tries again instead (`begin`)
+        conn.execute("PRAGMA busy_timeout = 0")
+        apart = await aiosqlite.connect(self.path, isolation_level=None)
+        apart.row_factory = sqlite3.Row
+        await apart.execute("PRAGMA busy_timeout = 5000")
+        await apart.execute("PRAGMA query_only = ON")
+        self._apart = apart
 
     async def close(self) -> None:
         if self._conn is not None:
             await self.flush()
             if self._flush is not None:
                 self._flush.cancel()
-            await self._conn.close()
+            await self.checkpoint(truncate=True)
+            if self._apart is not None:
+                await self._apart.close()
+                self._apart = None
+            async with self._lock:
+                self._conn.execute("PRAGMA optimize")
+                self._conn.close()
             self._conn = None
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("database is not open")
         return self._conn
@@ -166,28 +214,43 @@ class Database:
         await self._lock.acquire()
         try:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            await self._begin_immediate(conn)
             if self.observer is not None:
                 self.observer("write")
             unit = UnitOfWork(conn, self)
             await self._store_deferred(unit)
         except BaseException:
             if self._conn is not None and self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
             self._lock.release()
             raise
         return unit
 
-    async def _end(self, unit: UnitOfWork, how: str) -> None:
+    async def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        waited = 0.0
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                # another process writes (a command-line import): wait without blocking
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if waited >= BUSY_GIVE_UP:
+                    raise
+            await asyncio.sleep(BUSY_RETRY)
+            waited += BUSY_RETRY
+
+    def _end(self, unit: UnitOfWork, how: str) -> None:
         if not unit.open:
             return
         unit.open = False
         conn = self.conn
         try:
-            await conn.execute(how)
+            conn.execute(how)
         except BaseException:
             if conn.in_transaction:  # a COMMIT that failed leaves the transaction open
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             raise
         finally:
             self._lock.release()
@@ -208,17 +271,33 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        """A consistent read. It takes the same lock: with one connection, a read between
-        another coroutine's statements would see its uncommitted rows."""
+        """A consistent short read, on the loop. It takes the units' lock: on the same
+        connection, a read between a unit's statements would see its uncommitted rows."""
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN")
+            conn.execute("BEGIN")
             if self.observer is not None:
                 self.observer("read")
             try:
                 yield Tx(conn)
             finally:
-                await conn.execute("COMMIT")
+                conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read_apart(self) -> AsyncIterator[Tx]:
+        """A consistent long read (a report, an export, the map's data) on the connection in
+        aiosqlite's thread: it sees what was committed when it began, and never stalls the
+        loop. Read-only."""
+        if self._apart is None:
+            raise RuntimeError("database is not open")
+        async with self._apart_lock:
+            await self._apart.execute("BEGIN")
+            if self.observer is not None:
+                self.observer("read")
+            try:
+                yield ApartTx(self._apart)
+            finally:
+                await self._apart.execute("COMMIT")
 
     async def claimed(self, update_id: int) -> bool:
         """Whether an update's effects are stored (its claim committed)."""
@@ -255,24 +334,57 @@ class Database:
             self._deferred = pending + self._deferred
             raise
 
-    async def _migrate(self) -> None:
+    # --- housekeeping ---------------------------------------------------------------------
+
+    async def checkpoint(self, *, truncate: bool = False) -> None:
+        """Copy the write-ahead log into the database file, apart from the loop (a passive
+        checkpoint waits for no one; a truncating one, at close, empties the log)."""
+        if self._apart is None:
+            return
+        async with self._apart_lock:
+            await self._apart.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)" if truncate else "PRAGMA wal_checkpoint(PASSIVE)"
+            )
+
+    async def forget_claims(self, older_than: timedelta, batch: int = 5000) -> int:
+        """Claims of updates older than Telegram could deliver again: dropped, a batch per
+        unit of work so that the loop is never held long. How many were dropped."""
+        cutoff = to_db_time(utcnow() - older_than)
+        dropped = 0
+        while True:
+            async with self.unit() as unit:
+                gone = await unit.execute(
+                    "DELETE FROM processed_updates WHERE update_id IN (SELECT update_id"
+                    " FROM processed_updates WHERE at < ? LIMIT ?)",
+                    (cutoff, batch),
+                )
+            dropped += gone
+            if gone < batch:
+                return dropped
+            await asyncio.sleep(0)  # let the updates waiting meanwhile go first
+
+    async def optimize(self) -> None:
+        """SQLite's own upkeep of its query planner statistics (cheap when nothing changed)."""
+        async with self._lock:
+            self.conn.execute("PRAGMA optimize")
+
+    def _migrate(self) -> None:
         conn = self.conn
-        async with conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = conn.execute("PRAGMA user_version").fetchone()
         current = int(row[0]) if row else 0
         for version, name, sql in _migrations():
             if version <= current:
                 continue
             log.info("event=migrate version=%d file=%s", version, name)
-            await conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _split_sql(sql):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {version:d}")
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version:d}")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            conn.execute("COMMIT")
 
 
 def _migrations() -> list[tuple[int, str, str]]:

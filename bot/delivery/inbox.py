@@ -1,4 +1,5 @@
-"""Telegram learns that an update was received only once its effects are stored.
+"""Telegram learns that an update was received only once its effects are stored, and one slow
+update does not hold back the others.
 
 PTB's updater puts the updates it fetched into `Application.update_queue` and at once asks for
 the next batch with a higher offset: Telegram then forgets the first batch, although the
@@ -7,41 +8,55 @@ good. In webhook mode PTB answers 200 as soon as the update is queued, with the 
 
 Here:
 
-- polling: the getUpdates request (`ConfirmWhenHandled`) first waits until every update
-  handed to the application so far is handled (`Inbox.join`), so the higher offset that
-  confirms them reaches Telegram only after their transactions committed. Updates of a batch
-  are still handled concurrently (handlers/ordering.py).
+- polling: every getUpdates goes through `ConfirmWhenHandled`, which sends Telegram the offset
+  of the first update still in hand (fetched, not yet handled), never a higher one: Telegram
+  forgets an update only once it and every update before it are handled, their effects
+  committed. Fetching goes on meanwhile: the updates Telegram sends again that are already in
+  hand are dropped from the answer, the new ones go to the application at once, and a slow
+  update in one chat delays no other chat (handlers/ordering.py keeps each chat in order).
 - webhook: `Inbox.put` returns, and so the webhook answers 200, only once that update is
   handled (`PassApplication.process_update` reports it).
 
-An update that a crash interrupts is delivered again; the gate and `Tx.claim_update` make
-that harmless.
+An update that a crash interrupts is delivered again; its claim (bot.core.db) makes that
+harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from telegram import Update
 from telegram._utils.types import ODVInput
 from telegram.ext import Application
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
+
+# While updates are in hand, Telegram is asked again this often for new ones (it answers at
+# once, with the updates in hand, so no long poll is possible until they are handled)...
+IN_HAND_POLL = 0.02
+# ...unless this many are in hand: the application has work enough, and asking would only
+# fetch them again. Then the next call waits until fewer are.
+BACKLOG = 32
 
 
 class Inbox(asyncio.Queue[object]):
-    """The application's update queue.
+    """The application's update queue, which knows which updates are in hand.
 
     `confirm_each`: `put` waits until that update was handled (webhook mode). Otherwise `put`
-    returns at once and the poller waits with `join` before confirming.
-    """
+    returns at once and getUpdates confirms only what precedes the updates in hand."""
 
     def __init__(self, *, confirm_each: bool) -> None:
         super().__init__()
         self._confirm_each = confirm_each
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+        self._in_hand: set[int] = set()
+        self.progress = asyncio.Event()  # set whenever an update is handled
 
     async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            self._in_hand.add(item.update_id)
         if not (self._confirm_each and isinstance(item, Update)):
             await super().put(item)
             return
@@ -60,9 +75,19 @@ class Inbox(asyncio.Queue[object]):
     def handled(self, update: object) -> None:
         """The application finished with this update (whatever the outcome)."""
         if isinstance(update, Update):
+            self._in_hand.discard(update.update_id)
+            self.progress.set()
             for done in self._waiting.pop(update.update_id, []):
                 if not done.done():
                     done.set_result(None)
+
+    def first_in_hand(self) -> int | None:
+        """The lowest id of the updates fetched and not yet handled."""
+        return min(self._in_hand) if self._in_hand else None
+
+    @property
+    def in_hand(self) -> int:
+        return len(self._in_hand)
 
 
 class PassApplication(Application[Any, Any, Any, Any, Any, Any]):
@@ -76,9 +101,15 @@ class PassApplication(Application[Any, Any, Any, Any, Any, Any]):
                 self.update_queue.handled(update)
 
 
+def _with(request_data: RequestData, **values: object) -> RequestData:
+    """The same getUpdates call with some parameters changed."""
+    parameters = {**request_data.parameters, **values}
+    return RequestData([RequestParameter.from_input(k, v) for k, v in parameters.items()])
+
+
 class ConfirmWhenHandled(HTTPXRequest):
-    """The request object of getUpdates: its next call (whose offset confirms what was
-    fetched) waits until the application handled everything it was given."""
+    """The request object of getUpdates: the offset it sends never confirms an update still in
+    hand; the updates already in hand that Telegram sends again are dropped from its answer."""
 
     def __init__(self, inbox: Inbox, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -94,13 +125,35 @@ class ConfirmWhenHandled(HTTPXRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        await self._inbox.join()
-        return await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+        timeouts: dict[str, Any] = {
+            "read_timeout": read_timeout,
+            "write_timeout": write_timeout,
+            "connect_timeout": connect_timeout,
+            "pool_timeout": pool_timeout,
+        }
+        asked = request_data.parameters if request_data is not None else {}
+        wanted = asked.get("offset")  # all before it were handed to the application
+        if request_data is None or not isinstance(wanted, int) or wanted <= 0:
+            return await super().do_request(url, method, request_data, **timeouts)
+        long_poll = bool(asked.get("timeout"))
+        while True:
+            while long_poll and self._inbox.in_hand >= BACKLOG:
+                self._inbox.progress.clear()
+                await self._inbox.progress.wait()
+            first = self._inbox.first_in_hand()
+            if first is None or first >= wanted:
+                # nothing in hand: the offset asked for confirms only handled updates
+                return await super().do_request(url, method, request_data, **timeouts)
+            # confirm what precedes the first update in hand; ask for the rest at once
+            status, body = await super().do_request(
+                url, method, _with(request_data, offset=first, timeout=0), **timeouts
+            )
+            if status != 200:
+                return status, body
+            answer = json.loads(body)
+            fresh = [u for u in answer.get("result", []) if u.get("update_id", -1) >= wanted]
+            if fresh or not long_poll:
+                answer["result"] = fresh
+                return status, json.dumps(answer).encode("utf-8")
+            # nothing new yet: ask again soon
+            await asyncio.sleep(IN_HAND_POLL)
