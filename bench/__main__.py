@@ -1,4 +1,4 @@
-"""python -m bench [--runs N] [--quick] [--only throughput,burst,fanout,scale]
+"""python -m bench [--runs N] [--quick] [--only throughput,burst,fanout,scale,commit]
 
 Starts the Telegram stand-in in this process and the bot (`python -m bot`) as a child process,
 plays each scenario `--runs` times and prints one table: the median of the runs and their
@@ -17,11 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, fanout, scale, throughput
+from bench import burst, commit, fanout, scale, throughput
 from bench.common import Results
 from bench.generate import Scale
 
-SCENARIOS = ("throughput", "burst", "fanout", "scale")
+SCENARIOS = ("throughput", "burst", "fanout", "scale", "commit")
 
 
 def machine() -> str:
@@ -46,7 +46,8 @@ async def run(runs: int, quick: bool, only: list[str]) -> Results:
     if quick:
         size = throughput.Size(groups=4, users=16, updates=60, paced_updates=40, rate=100.0)
         replies, groups = 20, 12
-        big, calls = Scale(incidents=200, entries=2_000, units=100, chats=20, people=50), 20
+        big = Scale(incidents=200, entries=2_000, units=100, chats=20, people=50, claims=2_000)
+        calls = 20
     else:
         size = throughput.Size()
         replies, groups = 200, 300
@@ -64,6 +65,8 @@ async def run(runs: int, quick: bool, only: list[str]) -> Results:
                     await fanout.run_once(groups, workdir, results)
                 elif name == "scale":
                     await scale.run_once(big, calls, workdir, results)
+                elif name == "commit":
+                    await commit.run_once(workdir, results, quick)
             print(
                 f"run {run_index + 1}/{runs}: {name} done in {time.monotonic() - started:.0f} s",
                 file=sys.stderr,

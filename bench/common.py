@@ -145,6 +145,15 @@ class BotProcess:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the process used so far, from /proc (Linux)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1]
+        except OSError:
+            return float("nan")
+        utime, stime = fields.split()[11:13]
+        return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 

@@ -33,6 +33,10 @@ class Scale:
     units: int = 5_000
     chats: int = 500
     people: int = 2_000
+    # updates claimed (processed_updates), spread evenly over `days` before now: a database
+    # that ran that long without its upkeep
+    claims: int = 200_000
+    days: int = 400
 
 
 def chat_ids(scale: Scale) -> dict[str, list[int]]:
@@ -178,9 +182,11 @@ def _fill(path: Path, scale: Scale, seed: int) -> None:
             batch = []
     if batch:
         _timeline(conn, batch)
+    step = timedelta(days=scale.days) / max(1, scale.claims)
+    oldest = now - timedelta(days=scale.days)
     conn.executemany(
         "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)",
-        ((500_000_000 + u, created) for u in range(scale.entries)),
+        ((500_000_000 + u, _time(oldest + u * step)) for u in range(scale.claims)),
     )
     types = list(ResourceType)
     agencies = kinds["agency"]

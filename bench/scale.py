@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import shutil
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -30,9 +32,11 @@ from bench.common import (
     wait_until,
 )
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
+from bot.app import CLAIMS_KEPT
 from bot.core.config import RequestSettings
 from bot.core.db import Database, utcnow
-from bot.core.models import Country, ResourceType
+from bot.core.directory import gate_lookup
+from bot.core.models import Author, Country, ResourceType
 from bot.incidents import service as incidents
 from bot.render.roster import render_roster
 from bot.render.status import render_status
@@ -76,6 +80,19 @@ def _metrics(results: Results) -> None:
             lambda v: v <= 20,
             digits=2,
         )
+    )
+    results.define(Metric("scale_unit", "scale: a timeline reply's unit of work p99", ms, digits=2))
+    results.define(
+        Metric(
+            "scale_unit_year",
+            "scale: the same after a year of claims, no upkeep",
+            ms,
+            digits=2,
+        )
+    )
+    results.define(Metric("scale_upkeep", "scale: upkeep dropping the year's old claims", "s"))
+    results.define(
+        Metric("scale_unit_upkept", "scale: the same unit after the upkeep", ms, digits=2)
     )
     results.define(
         Metric(
@@ -149,12 +166,62 @@ async def service_times(path: Path, scale: Scale, calls: int, results: Results) 
                 found = await requests._candidates(tx, cast(Any, wanted), incident, settings)
             return len(found)
 
+        results.add("scale_unit", await _timed(calls, _reply_unit(db, scale)))
         results.add("scale_status", await _timed(calls, status))
         results.add("scale_roster", await _timed(calls, roster))
         results.add("scale_roster_all", await _timed(max(10, calls // 10), roster_all))
         results.add("scale_nearest", await _timed(calls, nearest))
     finally:
         await db.close()
+
+
+# ids of the updates the measured units of work claim: new ones every time
+_UPDATE_IDS = itertools.count(900_000_000)
+
+
+def _reply_unit(db: Database, scale: Scale) -> Callable[[int], Awaitable[Any]]:
+    """What the bot's one transaction for a timeline reply does: the update's claim, the
+    gate's read of the person and the chat, the note on an open incident's timeline."""
+    ops = chat_ids(scale)["operations"]
+    open_refs = list(range(scale.incidents * 95 // 100 + 1, scale.incidents + 1))
+    author = Author(PERSON_BASE + 1, "Person 1", "person1")
+
+    async def unit(i: int) -> None:
+        ref = open_refs[i % len(open_refs)]
+        async with db.unit(update_id=next(_UPDATE_IDS)) as work:
+            await gate_lookup(work, person_id=author.id, chat_id=ops[i % len(ops)])
+            incident = await incidents.incident_in(work, ref)
+            assert incident is not None
+            await incidents.add_note(
+                work,
+                ref=ref,
+                text=f"point {i}: RAS",
+                author=author,
+                chat_id=incident.chat_id,
+                message_id=i,
+            )
+
+    return unit
+
+
+async def year_of_claims(scale: Scale, calls: int, workdir: Path, results: Results) -> None:
+    """The reply's unit of work on a database that claimed 10,000 updates a day for a year
+    and never dropped one, then after the upkeep that drops the old claims."""
+    year = replace(scale, claims=scale.claims * 365 // 20, days=365)
+    path = workdir / "scale-year.db"
+    await build(path, year)
+    db = Database(path)
+    await db.open()
+    try:
+        results.add("scale_unit_year", await _timed(calls, _reply_unit(db, year)))
+        started = time.perf_counter()
+        await db.forget_claims(CLAIMS_KEPT)
+        results.add("scale_upkeep", time.perf_counter() - started)
+        await db.checkpoint()  # as the bot does every few seconds
+        results.add("scale_unit_upkept", await _timed(calls, _reply_unit(db, year)))
+    finally:
+        await db.close()
+    path.unlink()
 
 
 async def run_once(scale: Scale, calls: int, workdir: Path, results: Results) -> None:
@@ -165,6 +232,7 @@ async def run_once(scale: Scale, calls: int, workdir: Path, results: Results) ->
     path = workdir / "scale.db"
     shutil.copy(source, path)
     await service_times(path, scale, calls, results)
+    await year_of_claims(scale, calls, workdir, results)
     # the bot itself on that database
     shutil.copy(source, path)
     kinds = chat_ids(scale)

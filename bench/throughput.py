@@ -110,6 +110,23 @@ def _metrics(results: Results) -> None:
         )
     )
     results.define(Metric("tp_rss", "Passerelle resident memory after the run", "MB"))
+    results.define(
+        Metric("tp_cpu", "Passerelle CPU time per update (user + system)", "ms", digits=2)
+    )
+    results.define(
+        Metric(
+            "tp_answered_ratio",
+            "ratio answered commands/s / echo updates/s",
+            "",
+            "≥ 1.0",
+            lambda v: v >= 1.0,
+            digits=2,
+        )
+    )
+    results.define(Metric("tp_p99_200", "latency p99 at 200 updates/s", "ms", digits=1))
+    results.define(
+        Metric("tp_echo_cpu", "echo bot CPU time per update (user + system)", "ms", digits=2)
+    )
 
 
 def build_world(sim: TelegramSimulator, size: Size) -> list[Group]:
@@ -338,8 +355,10 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
             await asyncio.sleep(0.5)
             # 1. saturation: the whole stream queued at once
             effects = Effects(sim, db_path)
+            cpu = bot.cpu_seconds()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_passerelle(effects, sent, bot)
+            results.add("tp_cpu", 1000 * (bot.cpu_seconds() - cpu) / len(sent))
             found = passerelle_latencies(effects, sent)
             t0 = min(s.at for s in sent)
             done: list[tuple[Sent, float]] = found["done"]
@@ -351,6 +370,7 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
             results.add("tp_timeline", len(timeline) / (max(timeline) - t0))
             results.add("tp_sat_p50", 1000 * percentile([t - s.at for s, t in done], 50))
             passerelle_rate = len(sent) / (last - t0)
+            answered_rate = len(answered) / (max(answered) - t0)
             # 2. latency at a steady rate
             await asyncio.sleep(3.5)  # let the card edits of the burst go out
             effects = Effects(sim, db_path)
@@ -361,10 +381,18 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
             latencies = [1000 * (t - s.at) for s, t in done]
             results.add("tp_p50", percentile(latencies, 50))
             results.add("tp_p99", percentile(latencies, 99))
+            # 3. latency at twice that rate
+            await asyncio.sleep(3.5)
+            effects = Effects(sim, db_path)
+            steps = plan(groups, size.paced_updates, seed + 2)
+            sent = await play(sim, groups, steps, rate=2 * size.rate)
+            await wait_passerelle(effects, sent, bot)
+            done = passerelle_latencies(effects, sent)["done"]
+            results.add("tp_p99_200", percentile([1000 * (t - s.at) for s, t in done], 99))
             results.add("tp_rss", bot.rss_mb())
         finally:
             await bot.stop()
-        # 3. the reference: the echo bot, the same stream, the same stand-in
+        # 4. the reference: the echo bot, the same stream, the same stand-in
         echo = BotProcess(
             [sys.executable, "-m", "bench.echo_bot", sim.base_url, TOKEN], workdir, "echo"
         )
@@ -373,13 +401,16 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
         try:
             await first_get_updates_after(sim, echo)
             effects = Effects(sim, None)
+            cpu = echo.cpu_seconds()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_echo(effects, sent, echo)
+            results.add("tp_echo_cpu", 1000 * (echo.cpu_seconds() - cpu) / len(sent))
             times = echo_effects(effects, sent)
             t0 = min(s.at for s in sent)
             echo_rate = len(sent) / (max(times) - t0)
             results.add("tp_echo", echo_rate)
             results.add("tp_ratio", passerelle_rate / echo_rate)
+            results.add("tp_answered_ratio", answered_rate / echo_rate)
         finally:
             await echo.stop()
 

@@ -4,6 +4,7 @@ what runs beside them."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,6 +137,10 @@ async def _start(app: PassApp) -> None:
     assert app.job_queue is not None
     # reminders live in the database; a repeating job finds those that are due
     app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")
+    # the database's upkeep, apart from the updates: the write-ahead log copied back often,
+    # old claims dropped and the planner's statistics refreshed hourly
+    app.job_queue.run_repeating(_checkpoint, interval=CHECKPOINT_EVERY, first=CHECKPOINT_EVERY)
+    app.job_queue.run_repeating(_upkeep, interval=UPKEEP_EVERY, first=60, name="upkeep")
     # offer time-outs (also those overdue after a restart) and the daily roll-call
     await resource_requests.on_start(app)
     roster.schedule_rollcall(app)
@@ -144,6 +149,24 @@ async def _start(app: PassApp) -> None:
     await runtime.live.catch_up()
     await runtime.sender.start()
     log.info("event=started bot=%s", app.bot.username)
+
+
+# Telegram keeps an update it could not deliver for 24 hours: claims are kept three times
+# as long, so that no update can come back after its claim is gone.
+CLAIMS_KEPT = timedelta(hours=72)
+CHECKPOINT_EVERY = 10.0  # seconds
+UPKEEP_EVERY = 3600.0
+
+
+async def _checkpoint(context: PContext) -> None:
+    await context.runtime.db.checkpoint()
+
+
+async def _upkeep(context: PContext) -> None:
+    db = context.runtime.db
+    dropped = await db.forget_claims(CLAIMS_KEPT)
+    await db.optimize()
+    log.info("event=upkeep claims_dropped=%d", dropped)
 
 
 async def _link_to_incident(unit: UnitOfWork, row: Row, message_id: int) -> None:

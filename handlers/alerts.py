@@ -101,8 +101,12 @@ async def cap(update: Update, context: PContext) -> None:
         radius_km=settings.alerts.cap_radius_km,
     )
     _ = context.own()
+
+    async def cap_file() -> bytes:
+        return document
+
     context.document(
-        lambda: document,
+        cap_file,
         filename=f"passerelle-alert-{tally.alert.id}.cap.xml",
         caption=_("CAP 1.2 document of alert #{id}").format(id=tally.alert.id),
     )

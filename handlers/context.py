@@ -3,12 +3,11 @@ work; and the answers, toasts and edits it leaves for after the commit."""
 
 from __future__ import annotations
 
-import asyncio
 import html as html_module
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -28,6 +27,9 @@ RUNTIME_KEY = "passerelle"
 
 # Buttons as the outbox stores them (plain JSON) or as PTB builds them.
 Markup = InlineKeyboardMarkup | dict[str, object] | None
+T = TypeVar("T")
+# What an answer is made of, made once the unit of work committed.
+Made = Callable[[], Awaitable[T]]
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,11 @@ class PContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dic
         answer is about (a reply to it reaches that incident)."""
         self.answer(render_text(self.actor.languages, message, **params), about=about)
 
-    def answer(self, html: str, *, markup: Markup = None, about: int | None = None) -> None:
-        """Answer in the chat where the update came from."""
+    def answer(
+        self, html: str | Made[str], *, markup: Markup = None, about: int | None = None
+    ) -> None:
+        """Answer in the chat where the update came from. `html` may be made after the
+        commit (a long read apart, its rendering in a thread: it holds no one up)."""
         update, db = self._update, self.runtime.db
         bot = self.bot
 
@@ -140,28 +145,28 @@ class PContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dic
             message = update.effective_message if update else None
             if message is None:
                 return
+            text = html if isinstance(html, str) else await html()
             keyboard = (
                 InlineKeyboardMarkup.de_json(markup, bot) if isinstance(markup, dict) else markup
             )
-            sent = await send_html(message, html, reply_markup=keyboard)
+            sent = await send_html(message, text, reply_markup=keyboard)
             if about is not None and sent:
                 incidents.link_message_later(db, sent[-1].chat_id, sent[-1].message_id, about)
 
         self.unit.effects.then(send)
 
     def document(
-        self, produce: Callable[[], bytes], *, filename: str, caption: str, photo: bool = False
+        self, make: Made[bytes], *, filename: str, caption: str, photo: bool = False
     ) -> None:
-        """Answer with a file (a picture when `photo`). `produce` makes its bytes after the
-        commit, in a thread: drawing a map or writing a report holds neither the database
-        nor the other chats."""
+        """Answer with a file (a picture when `photo`), made after the commit: drawing a map
+        or writing a report holds neither the database nor the other chats."""
         update = self._update
 
         async def send() -> None:
             message = update.effective_message if update else None
             if message is None:
                 return
-            data = await asyncio.to_thread(produce)
+            data = await make()
             if photo:
                 await message.reply_photo(data, caption=caption[:1024], do_quote=False)
             else:

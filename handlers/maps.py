@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Update
 
 from bot.core.errors import UserError
@@ -38,15 +40,24 @@ async def map_command(update: Update, context: PContext) -> None:
             ref=incident.ref,
         )
     when = translator(actor.languages[0]).datetime(incident.updated_at, actor.timezone)
-    data = await map_data_in(
-        context.unit,
-        incident,
-        settings.sites.near_km,
-        lambda code: type_label(actor.languages, code),
-        when,
-    )
+    db = context.runtime.db
+
+    async def picture() -> bytes:
+        # read apart and drawn in a thread, after the commit: no one waits on the map
+        async with db.read_apart() as tx:
+            data = await map_data_in(
+                tx,
+                incident,
+                settings.sites.near_km,
+                lambda code: type_label(actor.languages, code),
+                when,
+            )
+        return await asyncio.to_thread(
+            render_map, data, lambda msgid: joined_labels(actor.languages, msgid)
+        )
+
     context.document(
-        lambda: render_map(data, lambda msgid: joined_labels(actor.languages, msgid)),
+        picture,
         filename=f"passerelle-{incident.ref}-map.png",
         caption=render_text(actor.languages, N_("🗺 Situation map of #{ref}"), ref=incident.ref),
         photo=True,

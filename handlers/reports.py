@@ -4,6 +4,8 @@ report as an HTML document."""
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Update
 
 from bot.core.errors import UserError
@@ -43,10 +45,18 @@ async def _incident_for_report(context: PContext, words: list[str]) -> Incident:
 async def report_command(update: Update, context: PContext) -> None:
     actor = context.actor
     incident = await _incident_for_report(context, list(context.args or []))
-    report = await reports.collect_in(context.unit, incident.ref)
-    assert report is not None
+    db = context.runtime.db
+
+    async def report_file() -> bytes:
+        # a long read and a long rendering: apart from the loop, after the commit
+        async with db.read_apart() as tx:
+            report = await reports.collect_in(tx, incident.ref)
+        assert report is not None
+        html = await asyncio.to_thread(render_report, report, actor.languages, actor.timezone)
+        return html.encode("utf-8")
+
     context.document(
-        lambda: render_report(report, actor.languages, actor.timezone).encode("utf-8"),
+        report_file,
         filename=f"passerelle-{incident.ref}-report.html",
         caption=render_text(
             actor.languages, N_("📄 After-action report of #{ref}"), ref=incident.ref

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -47,9 +48,14 @@ async def roster(update: Update, context: PContext) -> None:
             )
         type_ = found_type
         words = words[used:]
-    found = await units.roster_in(context.unit, type_, country)
-    context.answer(
-        render_roster(
+    db = context.runtime.db
+
+    async def listing() -> str:
+        # the whole roster may be thousands of units: read apart, rendered in a thread
+        async with db.read_apart() as tx:
+            found = await units.roster_in(tx, type_, country)
+        return await asyncio.to_thread(
+            render_roster,
             found,
             type_,
             country,
@@ -58,7 +64,8 @@ async def roster(update: Update, context: PContext) -> None:
             utcnow(),
             settings.roster.stale_after_hours,
         )
-    )
+
+    context.answer(listing)
 
 
 _UNIT_USAGE = N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")

@@ -53,7 +53,7 @@ class TelegramSettings(_Strict):
     concurrent_updates: Annotated[int, Field(ge=1, le=256)] = 64
     # Connections to the Bot API held open for the bot's own calls (answers, edits, the
     # outbox); getUpdates has its own.
-    connections: Annotated[int, Field(ge=1, le=256)] = 4
+    connections: Annotated[int, Field(ge=1, le=256)] = 8
 
 
 class WebhookSettings(_Strict):

@@ -15,16 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Ellipse, Patch
+from typing import TYPE_CHECKING
 
 from bot.core.i18n import N_
 from bot.core.models import Place, Site, SiteKind
 from bot.core.vocabulary import KIND
 from bot.geo.gazetteer import places
+
+if TYPE_CHECKING:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
 KM_PER_DEGREE = 111.195
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 800, 100
@@ -123,6 +123,12 @@ def _towns(extent: tuple[float, float, float, float], limit: int = 14) -> list[P
 
 def render_map(data: MapData, gettext: Callable[[str], str]) -> bytes:
     """The map as PNG bytes; every word through `gettext` (the chat's languages)."""
+    # matplotlib takes most of a second to import: loaded with the first map, not at start
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Ellipse, Patch
+
     _ = gettext
     extent = _extent(data)
     lon0, lon1, lat0, lat1 = extent

@@ -11,8 +11,9 @@ publishes statements to the media; the liaison alerts 50 agency chats, whose dut
 acknowledge (sometimes twice); commanders request ambulances, and the agencies commit their
 units (sometimes pressing twice) or decline; commanders close their incidents, which releases
 their units and asks for the after-action evaluations. Between the updates, at seeded random
-moments, the bot is killed with SIGKILL and started again; every second kill comes right after
-a /close (within 150 ms), while it is being handled.
+moments, the bot is killed with SIGKILL and started again: half the kills come a few
+milliseconds after a getUpdates handed the bot a batch (its units of work being stored), a
+quarter right after a /close (within 150 ms), the rest at random once the bot is at work.
 
 "Confirmed by Telegram" is the stand-in's getUpdates offset: an update is confirmed when the
 bot asks for updates with a higher offset, and the stand-in forgets it. Right after each
@@ -107,6 +108,7 @@ class Counts:
     acks: int = 0
     closes: int = 0
     close_kills: int = 0
+    batch_kills: int = 0
     evaluations: int = 0
     evaluation_missing: int = 0
     evaluation_duplicates: int = 0
@@ -792,18 +794,32 @@ async def run(updates: int, kills: int, seed: int, workdir: Path, quiet: bool = 
             # a few hundred updates a second in bursts, with pauses for the bot's answers
             await asyncio.sleep(rng.choice([0.0, 0.0, 0.005, 0.02, 0.05]))
 
+    def batches_handed() -> int:
+        """getUpdates calls that handed the bot at least one update."""
+        return sum(1 for c in sim.calls if c.method == "getUpdates" and c.ok and c.result)
+
     async def kill_at_moments() -> None:
         for number, moment in enumerate(moments, start=1):
             closes = len(scenario.closes)
-            after_close = number % 2 == 0
-            # every second kill: right after the next /close, while it is handled (or at its
-            # moment, when the scenario sends no more /close)
+            # half the kills: a few milliseconds after the bot was handed a batch of updates,
+            # while their units of work are being stored; a quarter: right after a /close,
+            # while it is handled (or at its moment, when no /close comes); a quarter at a
+            # random moment once the bot is at work
+            after_batch = number % 2 == 1
+            after_close = number % 4 == 2
             while not (after_close and len(scenario.closes) > closes) and (
                 counts.updates < moment or (after_close and counts.updates < updates)
             ):
                 pushed.clear()
                 await pushed.wait()
-            if after_close and len(scenario.closes) > closes:
+            if after_batch:
+                handed = batches_handed()
+                waited = time.monotonic()
+                while batches_handed() == handed and time.monotonic() - waited < 5:  # noqa: ASYNC110
+                    await asyncio.sleep(0.0005)
+                counts.batch_kills += 1
+                await asyncio.sleep(rng.random() * 0.005)
+            elif after_close and len(scenario.closes) > closes:
                 counts.close_kills += 1
                 await asyncio.sleep(rng.random() * 0.15)
             else:
@@ -866,6 +882,7 @@ def _print(counts: Counts, elapsed: float) -> None:
         ("offers repeated", counts.offer_duplicates),
         ("incidents closed", counts.closes),
         ("kills right after a /close", counts.close_kills),
+        ("kills a few ms after a batch was handed over", counts.batch_kills),
         ("evaluation questions asked", counts.evaluations),
         ("evaluation questions missing in their chat", counts.evaluation_missing),
         ("evaluation questions repeated", counts.evaluation_duplicates),

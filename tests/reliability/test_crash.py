@@ -22,7 +22,7 @@ async def test_nothing_lost_nothing_doubled_across_kills(tmp_path: Path) -> None
     assert counts.cards > 0 and counts.cards_stale == 0
     # incidents closed, some of them while the bot was killed: every one with its evaluation
     # questions, asked and delivered
-    assert counts.closes > 0 and counts.close_kills > 0
+    assert counts.closes > 0 and counts.close_kills > 0 and counts.batch_kills > 0
     assert counts.evaluations >= counts.closes and counts.evaluation_missing == 0
     assert counts.token_in_log == 0
     # repeated messages: at most one per chat and kill, a few in all per kill
