@@ -182,6 +182,13 @@ def _owner(offer_unit_agency: str) -> Person:
         ("MUG", ResourceType.SMUR),
         ("smur", ResourceType.SMUR),
         ("camion-citerne", ResourceType.WATER_TENDER),
+        # plurals of names of several words, and Dutch plurals that change the word
+        ("lits de réanimation", ResourceType.ICU_BED),
+        ("lits grands brûlés", ResourceType.BURNS_BED),
+        ("cellules risques chimiques", ResourceType.HAZMAT),
+        ("bedden intensieve zorg", ResourceType.ICU_BED),
+        ("boten", ResourceType.BOAT),
+        ("pompen", ResourceType.PUMP),
         ("tankwagen", ResourceType.WATER_TENDER),
         ("gevaarlijke-stoffeneenheid", ResourceType.HAZMAT),
         ("motopompe", ResourceType.PUMP),

@@ -286,6 +286,7 @@ _TYPE_WORDS: Mapping[str, ResourceType] = {
     "citerne": ResourceType.WATER_TENDER,
     "tankwagen": ResourceType.WATER_TENDER,
     "mpr": ResourceType.PUMP,
+    "pomp": ResourceType.PUMP,
     "bateau": ResourceType.BOAT,
     "usar": ResourceType.RESCUE_TEAM,
     "grimp": ResourceType.RESCUE_TEAM,
@@ -343,16 +344,37 @@ def _words_for(labels: Mapping[E, str]) -> dict[str, str]:
     return found
 
 
+def _singulars(word: str) -> list[str]:
+    """What a plural word may be the plural of, in French or Dutch: ambulances, engins x,
+    autopompen, bedden (bed), boten (boot)."""
+    found = []
+    lowered = word.casefold()
+    for ending in ("s", "x", "en"):
+        if lowered.endswith(ending) and len(lowered) > len(ending) + 1:
+            stem = lowered[: -len(ending)]
+            found.append(stem)
+            if ending == "en":
+                if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
+                    found.append(stem[:-1])  # bedden -> bed, tanken stays tank
+                elif len(stem) > 2 and stem[-1] not in "aeiou" and stem[-2] in "aeou":
+                    found.append(stem[:-1] + stem[-2] + stem[-1])  # boten -> boot
+    return found
+
+
 def _lookup(word: str, table: Mapping[str, str]) -> str | None:
     folded = fold(word)
     if not folded:
         return None
     if folded in table:
         return table[folded]
-    # plurals: ambulances, ziekenwagens, brandwondenbedden, autopompen
-    for ending in ("s", "en", "den", "x"):
-        if folded.endswith(ending) and folded[: -len(ending)] in table:
-            return table[folded[: -len(ending)]]
+    # plurals, of any one word of a name: ambulances, ziekenwagens, lits grands brûlés,
+    # lits de réanimation, cellules risques chimiques, bedden intensieve zorg, boten
+    words = word.split()
+    for position, plural in enumerate(words):
+        for singular in _singulars(plural):
+            candidate = fold(" ".join([*words[:position], singular, *words[position + 1 :]]))
+            if candidate in table:
+                return table[candidate]
     return None
 
 
