@@ -16,7 +16,7 @@ from bot.core.policy import Action, may
 from bot.incidents import service as incidents
 from bot.render.alerts import render_alert_list
 from bot.render.keyboards import parse_ack
-from handlers.context import PContext
+from handlers.context import PContext, render_text
 from handlers.incidents import command_text
 from handlers.targeting import refusal
 
@@ -99,8 +99,8 @@ async def cap(update: Update, context: PContext) -> None:
         sender=settings.alerts.cap_sender,
         timezone=settings.i18n.timezone,
         radius_km=settings.alerts.cap_radius_km,
+        default_language=settings.i18n.default_language,
     )
-    _ = context.own()
 
     async def cap_file() -> bytes:
         return document
@@ -108,7 +108,9 @@ async def cap(update: Update, context: PContext) -> None:
     context.document(
         cap_file,
         filename=f"passerelle-alert-{tally.alert.id}.cap.xml",
-        caption=_("CAP 1.2 document of alert #{id}").format(id=tally.alert.id),
+        caption=render_text(
+            actor.languages, N_("CAP 1.2 document of alert #{id}"), id=tally.alert.id
+        ),
     )
 
 

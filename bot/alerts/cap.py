@@ -35,8 +35,13 @@ def build_cap(
     sender: str,
     timezone: str,
     radius_km: float,
+    default_language: str,
     identifier_prefix: str = "passerelle",
 ) -> bytes:
+    """One `<info>` per language the text was given in, its fixed parts in that language: a
+    public warning system broadcasts each as that language. The texts of an alert name their
+    languages (an untagged text is tagged with its author's when stored); `default_language`
+    is for one that names none, whose author's language was never known."""
     ET.register_namespace("", NAMESPACE)
 
     def sub(parent: ET.Element, tag: str, value: str | None = None) -> ET.Element:
@@ -54,7 +59,8 @@ def build_cap(
     sub(root, "source", "Passerelle")
     sub(root, "scope", "Restricted")
     sub(root, "restriction", "Emergency services of the France-Belgium border region")
-    languages = [lang for lang in ("fr", "nl", "en") if lang in alert.texts] or ["fr", "nl", "en"]
+    # in the order the author gave them: the first is the main one
+    languages = [lang for lang in alert.texts if lang in _CAP_LANGUAGE] or [default_language]
     for language in languages:
         _ = translator(language).gettext
         info = sub(root, "info")

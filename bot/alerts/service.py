@@ -23,7 +23,7 @@ from bot.core.models import (
     TargetState,
     TimelineKind,
 )
-from bot.core.text import split_languages
+from bot.core.text import in_language, split_languages
 from bot.delivery.outbox import enqueue
 from bot.incidents import service as incidents
 from bot.render.alerts import render_alert, render_reminder
@@ -38,13 +38,17 @@ def parse_texts(raw: str) -> dict[str, str]:
 
 async def _alert(tx: Tx, row: Row) -> Alert:
     incident = await incidents.incident_in(tx, row["incident_id"]) if row["incident_id"] else None
-    author = await tx.one("SELECT name FROM people WHERE id = ?", (row["author_id"],))
+    author = await tx.one(
+        "SELECT name, COALESCE(language, tg_language) AS language FROM people WHERE id = ?",
+        (row["author_id"],),
+    )
     return Alert(
         id=row["id"],
         incident=incident,
         author=PersonRef(id=row["author_id"], name=author["name"] if author else "?"),
         severity=Severity(row["severity"]),
-        texts=json.loads(row["texts"]),
+        # an alert stored before its author's language was: in their language now
+        texts=in_language(json.loads(row["texts"]), author["language"] if author else None),
         exercise=bool(row["exercise"]),
         origin_chat_id=row["origin_chat_id"],
         tally_message_id=row["tally_message_id"],
@@ -87,6 +91,7 @@ async def broadcast(
             N_("No chat is linked for alerts: an admin sets them in the configuration ([alerts]).")
         )
     now = utcnow()
+    texts = in_language(texts, author.language)  # an untagged text is in its author's language
     exercise = bool(incident and incident.exercise)
     alert_id = await unit.execute(
         "INSERT INTO alerts (incident_id, author_id, severity, texts, exercise,"

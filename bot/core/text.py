@@ -45,6 +45,14 @@ def given_languages(texts: dict[str, str]) -> list[str]:
     return [lang for lang in LANGUAGES if lang in texts]
 
 
+def in_language(texts: dict[str, str], language: str | None) -> dict[str, str]:
+    """An untagged text is in its author's language: `{"": …}` → `{language: …, "": …}`.
+    Versions already tagged, or an unknown language, leave the texts as they are."""
+    if language is None or language not in LANGUAGES or given_languages(texts):
+        return texts
+    return {language: texts[DEFAULT], DEFAULT: texts[DEFAULT]}
+
+
 def clean_text(text: str, limit: int, what: str) -> str:
     """Collapse what a user typed into something storable, or refuse it."""
     cleaned = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable()).strip()
