@@ -5,17 +5,20 @@
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
-    python -m bot report export REF [--html] [--language L] [FILE]
+    python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
 
 The settings are read once per invocation. The database commands share one flow: open the
-database named by the configuration, read a CSV file (a rejected file changes nothing and every
-problem is printed with its line and column), import or export, close."""
+database named by the configuration, read a CSV file (UTF-8; a file a spreadsheet saved as
+Windows-1252 is read as such, with a warning; a rejected file changes nothing and every problem
+is printed with its line and column), import or export, close. What it prints is for admins:
+English."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,10 +26,12 @@ from bot import app, demo
 from bot.core import logs
 from bot.core.config import ConfigError, Settings, load_settings
 from bot.core.db import Database
+from bot.core.models import LANGUAGES, ChatKind
+from bot.core.vocabulary import fold
 from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import report as reports
-from bot.resources import roster_csv
+from bot.resources import roster_csv, units
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,13 +81,36 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
     export.add_argument("--html", action="store_true", help="the HTML report instead of JSON")
     export.add_argument(
-        "--language", default=None, help="fr, nl or en for --html (default: [i18n] language)"
+        "--language",
+        choices=LANGUAGES,
+        default=None,
+        help="the language of the HTML report (default: [i18n] default_language)",
     )
     return parser
 
 
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line; options may come anywhere, also between the incident and the
+    file of `report export` (argparse takes the positionals that are together at once, so
+    `report export 1 --html out.html` would leave `out.html` over)."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if (
+        args.command == "report"
+        and args.file is None
+        and len(extra) == 1
+        and not extra[0].startswith("-")
+    ):
+        args.file, extra = Path(extra[0]), []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "report" and args.language is not None and not args.html:
+        parser.error("--language is for the HTML report: add --html")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
     command = args.command or "run"
     if command == "demo":
         logs.setup("WARNING")
@@ -128,10 +156,8 @@ def _csv_import(
     args: argparse.Namespace, settings: Settings
 ) -> Callable[[Database], Awaitable[int]]:
     async def run(db: Database) -> int:
-        try:
-            content = args.file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{args.file}: cannot be read ({exc})", file=sys.stderr)
+        content = _read_csv(args.file)
+        if content is None:
             return 2
         try:
             if args.command == "roster":
@@ -139,7 +165,7 @@ def _csv_import(
                     db, content, source=str(args.file), replace=args.replace
                 )
                 added, updated, removed = roster.added, roster.updated, roster.removed
-                kept, what = roster.kept_committed, "units"
+                unchanged, kept, what = roster.unchanged, roster.kept_committed, "unit"
             else:
                 register = await sites.import_sites(
                     db,
@@ -149,18 +175,21 @@ def _csv_import(
                     replace=args.replace,
                 )
                 added, updated, removed = register.added, register.updated, register.removed
-                kept, what = [], "sites"
+                unchanged, kept, what = register.unchanged, [], "site"
         except (roster_csv.RosterFileError, sites.SitesFileError) as error:
             for line in error.problems:
                 print(line, file=sys.stderr)
             print(f"{args.file}: rejected, nothing was imported", file=sys.stderr)
             return 1
         print(
-            f"{args.file}: {added} {what} added, {updated} updated, {removed} removed"
-            f" ({settings.storage.path})"
+            f"{args.file}: {_count(added, what)} added, {updated} updated,"
+            f" {unchanged} unchanged, {removed} removed ({settings.storage.path})"
         )
         if kept:
             print("kept (committed or in a request's history): " + ", ".join(kept))
+        if args.command == "roster":
+            for line in await _agencies_without_chat(db, settings):
+                print(line, file=sys.stderr)
         return 0
 
     return run
@@ -171,10 +200,10 @@ def _csv_export(
 ) -> Callable[[Database], Awaitable[int]]:
     async def run(db: Database) -> int:
         if args.command == "roster":
-            text, what = await roster_csv.export_roster(db), "units"
+            text, what = await roster_csv.export_roster(db), "unit"
         else:
-            text, what = await sites.export_sites(db), "sites"
-        _write(text, args.file, f"{text.count(chr(10)) - 1} {what} written")
+            text, what = await sites.export_sites(db), "site"
+        _write(text, args.file, f"{_count(text.count(chr(10)) - 1, what)} written")
         return 0
 
     return run
@@ -201,6 +230,60 @@ def _report_export(
         return 0
 
     return run
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 unit', '2 units', '0 units'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _read_csv(file: Path) -> str | None:
+    """The file's text: UTF-8 (with or without a byte order mark), else Windows-1252 (what
+    Excel in French or Dutch writes for "CSV"), said on stderr with the first line concerned;
+    None (the reason printed) when it cannot be read or is neither."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"{file}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+    fix = 'save it from the spreadsheet as "CSV UTF-8" and import that file'
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        print(f"{file}: UTF-16 text, not a UTF-8 CSV file: {fix}", file=sys.stderr)
+        return None
+    try:
+        content = data.decode("cp1252")
+    except UnicodeDecodeError:
+        print(f"{file}:{line}: neither UTF-8 nor Windows-1252 text: {fix}", file=sys.stderr)
+        return None
+    print(
+        f'{file}:{line}: warning: not UTF-8; read as Windows-1252 (Excel\'s "CSV" in French'
+        f" or Dutch): check the accents, or {fix}",
+        file=sys.stderr,
+    )
+    return content
+
+
+async def _agencies_without_chat(db: Database, settings: Settings) -> list[str]:
+    """A warning for each agency of the roster that no agency chat of the configuration
+    names: its units cannot be offered when a request comes."""
+    served = {fold(c.agency) for c in settings.chats if c.kind is ChatKind.AGENCY and c.agency}
+    names: dict[str, str] = {}
+    counted: Counter[str] = Counter()
+    for row in await units.all_units(db):
+        key = fold(row["agency"])
+        names.setdefault(key, row["agency"])
+        counted[key] += 1
+    return [
+        f"warning: agency {names[key]!r} ({_count(counted[key], 'unit')}) has no agency chat in"
+        f" the configuration: its units get no requests (add a [[chats]] with"
+        f' kind = "agency" and agency = "{names[key]}")'
+        for key in sorted(names)
+        if key not in served
+    ]
 
 
 def _write(text: str, file: Path | None, what: str) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import struct
 import zlib
 from pathlib import Path
 
+import pytest
+
+from bot import cli
 from bot.core.i18n import translator
-from bot.geo import sites
+from bot.core.models import SiteKind
+from bot.geo import region, sites
 from bot.geo.maps import MapData, MapUnit, border, render_map
 from bot.geo.sites import parse_csv
 from tests.harness import Harness
@@ -87,3 +93,94 @@ async def test_map_command_sends_the_picture(harness: Harness) -> None:
     assert FR("France–Belgium border") in texts["Description"]
     assert FR("Seveso lower-tier site") in texts["Description"]  # the sample LPG depot
     assert "#1" in (sent.caption or "")
+
+
+# --- the sites register as a file -----------------------------------------------------------
+
+
+def _as_excel(content: str) -> str:
+    """The file as a spreadsheet set to French writes it: semicolons, decimal commas."""
+    lines = [line for line in content.splitlines() if not line.startswith("#")]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    rows = list(csv.reader(lines))
+    writer.writerow(rows[0])
+    decimals = [rows[0].index(c) for c in ("lat", "lon", "radius_km")]
+    for row in rows[1:]:
+        writer.writerow([c.replace(".", ",") if i in decimals else c for i, c in enumerate(row)])
+    return out.getvalue()
+
+
+def test_sites_in_semicolons_and_decimal_commas_read_as_the_roster_does() -> None:
+    excel = _as_excel(SAMPLE.read_text(encoding="utf-8"))
+    assert "50,78" in excel and ";" in excel.splitlines()[0]
+    assert parse_csv("\ufeff" + excel, "excel.csv", 1.0) == parse_csv(
+        SAMPLE.read_text(encoding="utf-8"), "sample", 1.0
+    )
+
+
+def test_every_site_problem_has_its_line_and_column() -> None:
+    header = "code,name,kind,country,lat,lon,radius_km,population\n"
+    bad = (
+        header + "BE-X-1,Dépôt,seveso_high,BE,3.0256,50.782,2,1200\n"
+        "BE-X-2,,volcano,DE,43.3,north,0,many\n"
+        "BE-X-1,Dépôt bis,seveso_high,BE,50.782,3.0256,2,\n"
+    )
+    with pytest.raises(sites.SitesFileError) as caught:
+        parse_csv(bad, "s.csv", 1.0)
+    assert caught.value.problems == [
+        "s.csv:2:5 (lat): 3.0256, 50.782 is not in the France–Belgium border region but"
+        " 50.782, 3.0256 is: swapped latitude and longitude?",
+        "s.csv:3:2 (name): empty",
+        "s.csv:3:3 (kind): 'volcano' is not one of " + ", ".join(k.value for k in SiteKind),
+        "s.csv:3:4 (country): 'DE' is not FR or BE",
+        "s.csv:3:6 (lon): 'north' is not a number",
+        "s.csv:3:7 (radius_km): must be more than 0 and at most 100 km",
+        "s.csv:3:8 (population): 'many' is not a whole number",
+        "s.csv:4:1 (code): BE-X-1 is also on line 2",
+    ]
+    with pytest.raises(sites.SitesFileError) as caught:
+        parse_csv("code;name;kind\nX;Y;dam\n", "h.csv", 1.0)
+    assert caught.value.problems == [
+        "h.csv:1: missing column 'country'",
+        "h.csv:1: missing column 'lat'",
+        "h.csv:1: missing column 'lon'",
+    ]
+
+
+def test_the_region_holds_the_gazetteer_the_sample_roster_and_the_sample_sites() -> None:
+    data = SAMPLE.parent
+    for name in ("gazetteer.csv", "roster_sample.csv", "sites_sample.csv"):
+        text = (data / name).read_text(encoding="utf-8")
+        rows = list(csv.DictReader(line for line in text.splitlines() if line[:1] != "#"))
+        assert len(rows) > 10
+        outside = [r for r in rows if not region.inside(float(r["lat"]), float(r["lon"]))]
+        assert outside == [], name
+    # Brussels, Ghent and Lille hospitals; Nancy (Meurthe-et-Moselle), Arlon (Luxembourg)
+    for lat, lon in ((50.8466, 4.3528), (51.0236, 3.725), (50.6107, 3.0345), (48.69, 6.18)):
+        assert region.inside(lat, lon) and not region.inside(lon, lat)
+    assert region.inside(49.6833, 5.8167)
+    assert not region.inside(43.2965, 5.3698)  # Marseille
+    assert not region.inside(52.3676, 4.9041)  # Amsterdam
+
+
+def test_the_command_line_imports_excel_sites_and_tells_what_did_not_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+    excel = tmp_path / "sites.csv"
+    excel.write_bytes(_as_excel(SAMPLE.read_text(encoding="utf-8")).encode("cp1252"))
+    run = ["sites", "import", str(excel), "--config", str(config)]
+    assert cli.main(run) == 0
+    out, err = capsys.readouterr()
+    assert f"{excel}: 11 sites added, 0 updated, 0 unchanged, 0 removed" in out
+    assert "warning: not UTF-8; read as Windows-1252" in err
+    assert cli.main(run) == 0
+    assert "0 sites added, 0 updated, 11 unchanged, 0 removed" in capsys.readouterr().out
+    one = tmp_path / "one.csv"
+    one.write_text(
+        "code,name,kind,country,lat,lon\nBE-X-1,Barrage,dam,BE,50.1,4.5\n", encoding="utf-8"
+    )
+    assert cli.main(["sites", "import", str(one), "--config", str(config)]) == 0
+    assert "1 site added, 0 updated, 0 unchanged" in capsys.readouterr().out

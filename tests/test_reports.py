@@ -10,6 +10,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from bot import cli
 from bot.core.db import Database, to_db_time
 from bot.core.i18n import translator
 from bot.core.models import Author, Chat, ChatKind, Country, Evaluation
@@ -157,6 +160,57 @@ async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -
         timeout=60,
     )
     assert missing.returncode == 1 and "no such incident" in missing.stderr
+
+
+def _config(tmp_path: Path, db: Database, language: str) -> Path:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[storage]\npath = "{db.path}"\n[i18n]\ndefault_language = "{language}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+async def test_report_export_takes_its_options_anywhere_and_a_known_language(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = await _scripted(db)
+    config = str(_config(tmp_path, db, "nl"))
+    out = tmp_path / "out.html"
+
+    def export(*args: str) -> int:
+        return cli.main(["report", "export", *args, "--config", config])
+
+    # the file after --html, as after the incident: both work
+    assert await asyncio.to_thread(export, str(ref), "--html", str(out)) == 0
+    assert capsys.readouterr().out == f"{out}: report of #{ref} written\n"
+    # without --language: the configured [i18n] default_language
+    html = out.read_text(encoding="utf-8")
+    assert 'lang="nl"' in html and NL("After-action report") in html
+    out.unlink()
+    assert await asyncio.to_thread(export, "--language", "fr", str(ref), "--html", str(out)) == 0
+    html = out.read_text(encoding="utf-8")
+    assert 'lang="fr"' in html and FR("After-action report") in html
+    out.unlink()
+    # a language the bot does not have is refused, not written in English under lang="de"
+    with pytest.raises(SystemExit) as refused:
+        await asyncio.to_thread(export, str(ref), "--html", "--language", "de", str(out))
+    assert refused.value.code == 2
+    assert "invalid choice: 'de' (choose from 'en', 'fr', 'nl')" in capsys.readouterr().err
+    # --language is for the HTML report; one file only
+    for args in ((str(ref), "--language", "fr", str(out)), (str(ref), "a.html", "b.html")):
+        with pytest.raises(SystemExit):
+            await asyncio.to_thread(export, *args)
+        assert "error:" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_report_export_help_names_the_real_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["report", "export", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "(default: [i18n] default_language)" in usage
+    assert "--language {en,fr,nl}" in usage
 
 
 async def test_close_asks_the_commander_and_report_sends_a_document(harness: Harness) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.core import directory, vocabulary
 from bot.core.config import RequestSettings, Settings, parse_settings
 from bot.core.db import Database
@@ -322,7 +323,8 @@ async def test_the_sample_roster_imports_and_round_trips(tmp_path: Path) -> None
         assert len({u.type for u in units}) >= 14
         exported = await roster_csv.export_roster(db)
         again = await roster_csv.import_roster(db, exported)
-        assert (again.added, again.updated) == (0, report.added)
+        # the same units again: nothing to write
+        assert (again.added, again.updated, again.unchanged) == (0, 0, report.added)
         assert await roster_csv.export_roster(db) != ""
     finally:
         await db.close()
@@ -365,6 +367,156 @@ async def test_header_problems_and_spreadsheet_dialects(rdb: Database) -> None:
     assert entries[0].lat == pytest.approx(50.7836)
     assert entries[0].type is ResourceType.FIRE_ENGINE
     assert entries[0].status is UnitStatus.AVAILABLE
+
+
+def test_coordinates_outside_the_border_region_are_refused_swapped_ones_with_a_hint() -> None:
+    header = "code,type,name,agency,country,lat,lon,capacity,status\n"
+    with pytest.raises(roster_csv.RosterFileError) as caught:
+        roster_csv.parse_csv(
+            header
+            + "FR-X-1,ambulance,VSAV Halluin,SDIS 59,FR,3.26,50.82,1,available\n"
+            + "FR-X-2,ambulance,VSAV Marseille,SDIS 59,FR,43.2965,5.3698,1,available\n"
+            + "FR-X-3,ambulance,VSAV Lille,SDIS 59,FR,50.6319,3.0684,1,available\n",
+            "geo.csv",
+        )
+    assert caught.value.problems == [
+        "geo.csv:2:6 (lat): 3.26, 50.82 is not in the France–Belgium border region but"
+        " 50.82, 3.26 is: swapped latitude and longitude?",
+        "geo.csv:3:6 (lat): 43.2965 is not in the France–Belgium border region (latitude 48 … 52)",
+    ]
+    # the same with semicolons and decimal commas
+    with pytest.raises(roster_csv.RosterFileError) as caught:
+        roster_csv.parse_csv(
+            header.replace(",", ";") + "FR-X-1;ambulance;VSAV;SDIS 59;FR;3,26;50,82;1;available\n",
+            "geo.csv",
+        )
+    assert caught.value.problems[0].endswith("swapped latitude and longitude?")
+
+
+async def test_an_identical_file_changes_nothing_and_says_so(rdb: Database) -> None:
+    before = await resources.get_unit(rdb, "BE-WAPI-AMB-1")
+    again = await roster_csv.import_roster(rdb, ROSTER)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 9)
+    after = await resources.get_unit(rdb, "BE-WAPI-AMB-1")
+    assert before == after  # not even its confirmation time
+    # one unit renamed, one committed meanwhile (the file cannot release it): one update
+    async with rdb.unit() as tx:
+        await tx.execute("UPDATE units SET status = 'committed' WHERE code = 'BE-WAPI-AMB-2'")
+    changed = ROSTER.replace("Ambulance Tournai 1", "Ambulance Tournai Centre 1")
+    again = await roster_csv.import_roster(rdb, changed)
+    assert (again.added, again.updated, again.unchanged) == (0, 1, 8)
+    renamed = await resources.get_unit(rdb, "BE-WAPI-AMB-1")
+    assert renamed is not None and renamed.name == "Ambulance Tournai Centre 1"
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def _cli_config(tmp_path: Path, *agencies: str) -> Path:
+    """A configuration with the database in tmp_path and one agency chat per agency given."""
+    lines = [f'[storage]\npath = "{tmp_path / "cli.db"}"']
+    for number, agency in enumerate(agencies, start=1):
+        lines.append(
+            f'[[chats]]\nid = -{900 + number}\nname = "{agency}"\nkind = "agency"\n'
+            f'country = "BE"\nlanguages = ["fr"]\nagency = "{agency}"'
+        )
+    config = tmp_path / "c.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def _roster_cli(config: Path, *args: str) -> int:
+    return cli.main(["roster", *args, "--config", str(config)])
+
+
+EXCEL_FR = (
+    "code;type;name;agency;country;lat;lon;capacity;status\n"
+    "BE-WAPI-AMB-7;ambulance;Ambulance Péruwelz;ZS WAPI;BE;50,5089;3,5936;1;disponible\n"
+)
+
+
+def test_a_file_saved_by_french_excel_is_read_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _cli_config(tmp_path, "ZS WAPI")
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(EXCEL_FR.encode("cp1252"))
+    assert _roster_cli(config, "import", str(excel)) == 0
+    out, err = capsys.readouterr()
+    assert f"{excel}: 1 unit added" in out
+    assert err.splitlines() == [
+        f'{excel}:2: warning: not UTF-8; read as Windows-1252 (Excel\'s "CSV" in French or'
+        ' Dutch): check the accents, or save it from the spreadsheet as "CSV UTF-8" and import'
+        " that file"
+    ]
+    assert _roster_cli(config, "export") == 0
+    assert "BE-WAPI-AMB-7,ambulance,Ambulance Péruwelz,ZS WAPI," in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (EXCEL_FR.encode("utf-16"), "UTF-16 text, not a UTF-8 CSV file"),
+        # 0x81 is no character in Windows-1252 either
+        (EXCEL_FR.encode("cp1252").replace(b"\xe9", b"\x81"), "2: neither UTF-8 nor Windows-1252"),
+    ],
+)
+def test_a_file_in_another_encoding_is_refused_in_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    config = _cli_config(tmp_path, "ZS WAPI")
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(content)
+    assert _roster_cli(config, "import", str(odd)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"{odd}") and expected in line
+    assert line.endswith('save it from the spreadsheet as "CSV UTF-8" and import that file')
+
+
+def test_the_command_line_counts_in_words_and_tells_unchanged_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _cli_config(tmp_path, "ZS WAPI")
+    one = tmp_path / "one.csv"
+    one.write_text(EXCEL_FR, encoding="utf-8-sig")
+    db = tmp_path / "cli.db"
+    assert _roster_cli(config, "import", str(one)) == 0
+    assert capsys.readouterr().out == (
+        f"{one}: 1 unit added, 0 updated, 0 unchanged, 0 removed ({db})\n"
+    )
+    assert _roster_cli(config, "import", str(one)) == 0
+    assert capsys.readouterr().out == (
+        f"{one}: 0 units added, 0 updated, 1 unchanged, 0 removed ({db})\n"
+    )
+    one.write_text(EXCEL_FR.replace("disponible", "maintenance"), encoding="utf-8")
+    assert _roster_cli(config, "import", str(one)) == 0
+    assert "0 units added, 1 updated, 0 unchanged" in capsys.readouterr().out
+    out_file = tmp_path / "out.csv"
+    assert _roster_cli(config, "export", str(out_file)) == 0
+    assert capsys.readouterr().out == f"{out_file}: 1 unit written\n"
+
+
+def test_an_import_warns_of_each_agency_without_a_chat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the chat names its agency in another case: still the same agency
+    config = _cli_config(tmp_path, "zs wapi")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    assert _roster_cli(config, "import", str(roster)) == 0
+    out, err = capsys.readouterr()
+    assert "9 units added" in out
+    assert err.splitlines() == [
+        "warning: agency 'Fluvia' (3 units) has no agency chat in the configuration: its units"
+        ' get no requests (add a [[chats]] with kind = "agency" and agency = "Fluvia")',
+        "warning: agency 'SDIS 59' (3 units) has no agency chat in the configuration: its units"
+        ' get no requests (add a [[chats]] with kind = "agency" and agency = "SDIS 59")',
+    ]
+    config = _cli_config(tmp_path, "ZS WAPI", "Fluvia", "SDIS 59")
+    assert _roster_cli(config, "import", str(roster)) == 0
+    assert capsys.readouterr().err == ""
 
 
 # --- agencies keep their own units ----------------------------------------------------------

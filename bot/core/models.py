@@ -588,6 +588,7 @@ class RosterEntry:
 @dataclass(frozen=True)
 class ImportReport:
     added: int
-    updated: int
+    updated: int  # rows that differed from the file
     removed: int
     kept_committed: list[str]
+    unchanged: int = 0  # rows already as the file has them: not written

@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.db import Database, Row, Tx, to_db_time, utcnow
 from bot.core.models import Country, Site, SiteKind, SiteNear
+from bot.geo import region
 from bot.geo.distance import distance_km
 
 KM_PER_DEGREE = 111.195
@@ -65,18 +67,23 @@ _NO = {"", "no", "n", "false", "0", "non", "nee"}
 
 
 def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]:
-    """Every row a site, or SitesFileError listing every problem (lines counted from 1, the
-    header included; lines starting with # are comments)."""
-    lines = content.splitlines()
+    """Every row a site, or SitesFileError listing every problem as
+    `source:line:column (name): what` (lines counted from 1, the header included; lines
+    starting with # are comments). Like the roster, a file written by a spreadsheet set to
+    French or Dutch (semicolons, decimal commas) is read as well."""
+    lines = content.removeprefix("\ufeff").splitlines()
     problems: list[str] = []
     data = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and line[0] != "#"]
     if not data:
         raise SitesFileError([f"{source}: empty file"])
-    reader = csv.reader([line for _, line in data])
+    first = data[0][1]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader([line for _, line in data], delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise SitesFileError([f"{source}:{data[0][0]}: missing columns: {', '.join(missing)}"])
+        raise SitesFileError([f"{source}:{data[0][0]}: missing column {c!r}" for c in missing])
+    position = {name: header.index(name) + 1 for name in header}
     sites: list[Site] = []
     seen: dict[str, int] = {}
     for (number, _), values in zip(data[1:], reader, strict=False):
@@ -85,7 +92,7 @@ def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]
         before = len(problems)
 
         def bad(column: str, message: str, where: str = where) -> None:
-            problems.append(f"{where}: {column}: {message}")
+            problems.append(f"{where}:{position[column]} ({column}): {message}")
 
         code = row["code"].upper()
         if not code:
@@ -102,28 +109,34 @@ def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]
         if country is None:
             bad("country", f"{row['country']!r} is not FR or BE")
         lat = lon = radius = 0.0
-        try:
-            lat = float(row["lat"])
-            if not 40.0 <= lat <= 60.0:
-                bad("lat", f"{lat} is not in the France–Belgium region")
-        except ValueError:
-            bad("lat", f"{row['lat']!r} is not a number")
-        try:
-            lon = float(row["lon"])
-            if not -6.0 <= lon <= 10.0:
-                bad("lon", f"{lon} is not in the France–Belgium region")
-        except ValueError:
-            bad("lon", f"{row['lon']!r} is not a number")
-        try:
-            radius = float(row.get("radius_km") or default_radius_km)
-            if not 0.0 < radius <= MAX_RADIUS_KM:
-                bad("radius_km", f"must be more than 0 and at most {MAX_RADIUS_KM:g} km")
-        except ValueError:
-            bad("radius_km", f"{row.get('radius_km')!r} is not a number")
+        located = True
+        for column in ("lat", "lon"):
+            try:
+                value = _decimal(row[column], delimiter)
+            except ValueError:
+                bad(column, f"{row[column]!r} is not a number" if row[column] else "empty")
+                located = False
+                continue
+            if column == "lat":
+                lat = value
+            else:
+                lon = value
+        if located:
+            for column, what in region.problems(lat, lon):
+                bad(column, what)
+        if row.get("radius_km"):
+            try:
+                radius = _decimal(row["radius_km"], delimiter)
+                if not 0.0 < radius <= MAX_RADIUS_KM:
+                    bad("radius_km", f"must be more than 0 and at most {MAX_RADIUS_KM:g} km")
+            except ValueError:
+                bad("radius_km", f"{row['radius_km']!r} is not a number")
+        else:
+            radius = default_radius_km
         population: int | None = None
         if row.get("population"):
             try:
-                population = int(row["population"].replace(" ", ""))
+                population = int(re.sub(r"\s", "", row["population"]))
                 if population < 0:
                     bad("population", "negative")
             except ValueError:
@@ -153,11 +166,17 @@ def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]
     return sites
 
 
+def _decimal(raw: str, delimiter: str) -> float:
+    """A number; with semicolons between fields, a decimal comma too (50,7836)."""
+    return float(raw.replace(",", ".") if delimiter == ";" else raw)
+
+
 @dataclass(frozen=True)
 class ImportReport:
     added: int
-    updated: int
+    updated: int  # sites that differed from the file
     removed: int
+    unchanged: int = 0  # sites already as the file has them: not written
 
 
 async def import_sites(
@@ -172,9 +191,13 @@ async def import_sites(
     are not in the file are removed."""
     sites = parse_csv(content, source, default_radius_km)
     now = to_db_time(utcnow())
-    added = updated = removed = 0
+    added = updated = unchanged = removed = 0
     async with db.unit() as tx:
         for site in sites:
+            existing = await tx.one("SELECT * FROM sites WHERE code = ?", (site.code,))
+            if existing is not None and _same(_site(existing), site):
+                unchanged += 1
+                continue
             values = (
                 site.name,
                 site.kind.value,
@@ -208,7 +231,21 @@ async def import_sites(
             codes = [s.code for s in sites]
             marks = ",".join("?" for _ in codes)
             removed = await tx.execute(f"DELETE FROM sites WHERE code NOT IN ({marks})", codes)
-    return ImportReport(added, updated, removed)
+    return ImportReport(added, updated, removed, unchanged)
+
+
+def _same(stored: Site, given: Site) -> bool:
+    close = all(
+        math.isclose(a, b, abs_tol=1e-9)
+        for a, b in (
+            (stored.lat, given.lat),
+            (stored.lon, given.lon),
+            (stored.radius_km, given.radius_km),
+        )
+    )
+    return close and replace(stored, lat=0, lon=0, radius_km=0) == replace(
+        given, lat=0, lon=0, radius_km=0
+    )
 
 
 async def all_sites(db: Database) -> list[Site]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from bot.core.db import Database
 from bot.core.models import Country, ImportReport, OfferStatus, RosterEntry, UnitStatus
 from bot.core.vocabulary import parse_status, parse_type
+from bot.geo import region
 from bot.resources import units
 
 COLUMNS = ("code", "type", "name", "agency", "country", "lat", "lon", "capacity", "status")
@@ -107,16 +108,17 @@ def _entry(
     def bad(name: str, what: str) -> None:
         out.append(f"{where}:{position[name] + 1} ({name}): {what}")
 
-    def number(name: str, low: float, high: float) -> float:
+    def number(name: str, low: float, high: float) -> float | None:
         raw = cell(name)
         value = raw.replace(",", ".") if delimiter == ";" else raw
         try:
             parsed = float(value)
         except ValueError:
             bad(name, f"{raw!r} is not a number" if raw else "empty")
-            return 0.0
+            return None
         if not low <= parsed <= high:
             bad(name, f"{raw} is outside {low:g} … {high:g}")
+            return None
         return parsed
 
     code = cell("code").upper()
@@ -139,6 +141,9 @@ def _entry(
         bad("country", f"{cell('country')!r} is neither FR nor BE")
     lat = number("lat", -90, 90)
     lon = number("lon", -180, 180)
+    if lat is not None and lon is not None:
+        for column, what in region.problems(lat, lon):
+            bad(column, what)
     capacity = 1
     raw_capacity = cell("capacity")
     if raw_capacity:
@@ -168,6 +173,7 @@ def _entry(
     if len(out) > before:
         return None
     assert type_ is not None and country is not None and isinstance(status, UnitStatus)
+    assert lat is not None and lon is not None
     return RosterEntry(code, type_, name, agency, country, lat, lon, capacity, status, note, sample)
 
 

@@ -3,6 +3,7 @@ languages, CSV import and export, and status changes by the agencies that own th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TypeVar
@@ -263,10 +264,10 @@ async def store_entries(
     """Add or update every unit given. With `replace`, units not given are removed, except
     those committed or part of a request's history (kept, taken off duty)."""
     now = to_db_time(utcnow())
-    added = updated = removed = 0
+    added = updated = unchanged = removed = 0
     kept: list[str] = []
     for entry in entries:
-        existing = await tx.one("SELECT id, status FROM units WHERE code = ?", (entry.code,))
+        existing = await tx.one("SELECT * FROM units WHERE code = ?", (entry.code,))
         values = (
             entry.type.value,
             entry.name,
@@ -286,6 +287,9 @@ async def store_entries(
                 (*values, entry.code, entry.status.value, now, "import", now),
             )
             added += 1
+            continue
+        if _as_in_file(existing, entry):
+            unchanged += 1
             continue
         await tx.execute(
             "UPDATE units SET type = ?, name = ?, agency = ?, country = ?, lat = ?, lon = ?,"
@@ -318,7 +322,25 @@ async def store_entries(
                 continue
             await tx.execute("DELETE FROM units WHERE id = ?", (row["id"],))
             removed += 1
-    return ImportReport(added, updated, removed, kept)
+    return ImportReport(added, updated, removed, kept, unchanged)
+
+
+def _as_in_file(row: Row, entry: RosterEntry) -> bool:
+    """The stored unit already reads as the file's row (a commitment stands: the file's
+    status is not compared with it)."""
+    status = row["status"]
+    return (
+        row["type"] == entry.type.value
+        and row["name"] == entry.name
+        and row["agency"] == entry.agency
+        and row["country"] == entry.country.value
+        and math.isclose(row["lat"], entry.lat, abs_tol=1e-9)
+        and math.isclose(row["lon"], entry.lon, abs_tol=1e-9)
+        and row["capacity"] == entry.capacity
+        and row["note"] == entry.note
+        and bool(row["sample"]) == entry.sample
+        and (status == entry.status.value or status == UnitStatus.COMMITTED.value)
+    )
 
 
 async def all_units(db: Database) -> list[Row]:
