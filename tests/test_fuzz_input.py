@@ -121,7 +121,11 @@ def _snapshot(path: Path) -> dict[str, list[str]]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         tables = [
             r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            # SQLite's own tables (sqlite_stat1, written by the upkeep's PRAGMA optimize) are
+            # not the bot's state
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
             if r[0] not in ("processed_updates", "people")
         ]
         return {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
