@@ -198,6 +198,7 @@ class Database:
                 await self._apart.close()
                 self._apart = None
             async with self._lock:
+                self._conn.execute("PRAGMA analysis_limit = 400")
                 self._conn.execute("PRAGMA optimize")
                 self._conn.close()
             self._conn = None
@@ -366,6 +367,8 @@ class Database:
     async def optimize(self) -> None:
         """SQLite's own upkeep of its query planner statistics (cheap when nothing changed)."""
         async with self._lock:
+            # a bounded ANALYZE when one is due: it runs on the loop, so it must stay short
+            self.conn.execute("PRAGMA analysis_limit = 400")
             self.conn.execute("PRAGMA optimize")
 
     def _migrate(self) -> None:
