@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 
 from bot import app, demo
 from bot.core import logs
-from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.config import ConfigError, Settings, read_config, roster_warnings
 from bot.core.db import Database
 from bot.core.models import LANGUAGES, ChatKind
 from bot.core.vocabulary import fold
@@ -119,15 +121,22 @@ def main(argv: list[str] | None = None) -> int:
         # without --config, a missing config.toml is fine: a token in the environment is enough,
         # and the database commands work on the default database
         path = args.config or Path("config.toml")
-        settings = load_settings(
+        loaded = read_config(
             path, require_token=command in ("run", "check-config"), missing_ok=args.config is None
         )
     except ConfigError as error:
         for line in error.problems:
             print(line, file=sys.stderr)
         return 2
+    settings, warnings = loaded.settings, loaded.warnings
     if command == "check-config":
-        print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people)")
+        warnings = [*warnings, *_roster_warnings(settings)]
+    if command in ("run", "check-config"):
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+    if command == "check-config":
+        noted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
+        print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people{noted})")
         return 0
     if command == "run":
         logs.setup(args.log_level, secrets=[settings.token])
@@ -141,6 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         work = _csv_export(args, settings)
     return asyncio.run(_with_database(settings, work))
+
+
+def _roster_warnings(settings: Settings) -> list[str]:
+    """The roster's agencies that no agency chat serves, read from the database if there is
+    one yet (read-only: checking the configuration changes nothing)."""
+    path = Path(settings.storage.path)
+    if not path.is_file():
+        return []
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT agency, COUNT(*) FROM units GROUP BY agency").fetchall()
+    except sqlite3.Error as exc:
+        return [f"{path}: the roster cannot be read ({exc})"]
+    return [f"{path}: {line}" for line in roster_warnings(settings, dict(rows))]
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:

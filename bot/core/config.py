@@ -1,22 +1,31 @@
 """Settings read from a TOML file, validated with pydantic; secrets may come from the environment.
 
 A bad file never produces a traceback: `load_settings` raises `ConfigError`, whose `problems`
-are one line per problem, each naming its key.
+are one line per problem, every problem of the file at once (a wrong key does not hide a
+missing token), each naming its key, the entry it is in (`chats "Zone Fluvia" (3rd) id`) and
+its line in the file. What may be right but looks wrong (a person's agency without an agency
+chat) is a warning: `read_config` returns them beside the settings.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeGuard, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.core.models import ChatKind, Country
-from bot.core.vocabulary import VALID_KEYS
+from bot.core.vocabulary import VALID_KEYS, fold
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -61,7 +70,14 @@ class WebhookSettings(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 8443
     url: str | None = None
     url_path: str = "telegram"
-    secret_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    secret_token: str | None = None
+
+    @field_validator("secret_token")
+    @classmethod
+    def _token_characters(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("1 to 256 characters, each a letter, a digit, _ or -")
+        return value
 
 
 class StorageSettings(_Strict):
@@ -111,7 +127,14 @@ class RosterSettings(_Strict):
     # a unit not confirmed for this long is marked stale in /roster
     stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
     # the daily roll-call in every agency chat, at this local time (HH:MM); "" for none
-    rollcall_time: str = Field(default="08:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")
+    rollcall_time: str = "08:00"
+
+    @field_validator("rollcall_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise ValueError(f'{_show(value)} is not a time like 07:30 ("" for no roll-call)')
+        return value
 
 
 class RequestSettings(_Strict):
@@ -155,9 +178,34 @@ class ChatSettings(_Strict):
     name: str
     kind: ChatKind
     country: Country
-    languages: list[Literal["en", "fr", "nl"]] = Field(min_length=1)
+    # a group reads one language, or two (every message in both: a Belgian group in fr and nl)
+    languages: list[Literal["en", "fr", "nl"]]
     agency: str | None = None
     timezone: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _group_id(cls, value: int) -> int:
+        if value >= 0:
+            raise ValueError(
+                f"{value} is not a group's id (a group's id is negative, like -1001234567890;"
+                " type /start in the group and the bot answers with it)"
+            )
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _one_or_two(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('one or two languages, like ["fr"] or ["fr", "nl"]')
+        if len(set(value)) < len(value):
+            raise ValueError(f"{_show(value)} names a language twice")
+        if len(value) > 2:
+            raise ValueError(
+                f"a group reads one or two languages (every message is written in each),"
+                f" not {len(value)}: {_show(value)}"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -168,7 +216,7 @@ class ChatSettings(_Strict):
 
 
 class PersonSettings(_Strict):
-    id: Annotated[int, Field(gt=0)]
+    id: int
     name: str
     roles: list[Literal["admin", "commander", "liaison", "spokesperson"]] = []
     country: Country | None = None
@@ -176,8 +224,22 @@ class PersonSettings(_Strict):
     language: Literal["en", "fr", "nl"] | None = None
     username: str | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _user_id(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(
+                f"{value} is not a person's id (a Telegram user id is a positive number)"
+            )
+        return value
+
 
 class Settings(_Strict):
+    """Each key checked alone. What ties keys together (the chats named elsewhere are
+    registered, ids are unique, agency chats name their agency) is checked by parse_settings
+    on the file's data, so that a wrong key elsewhere does not hide it: build settings with
+    parse_settings or read_config."""
+
     telegram: TelegramSettings = TelegramSettings()
     webhook: WebhookSettings = WebhookSettings()
     storage: StorageSettings = StorageSettings()
@@ -192,32 +254,6 @@ class Settings(_Strict):
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Settings:
-        problems: list[str] = []
-        seen: set[int] = set()
-        for i, chat in enumerate(self.chats):
-            if chat.id in seen:
-                problems.append(f"chats[{i}].id: chat {chat.id} is listed twice")
-            seen.add(chat.id)
-        seen = set()
-        for i, person in enumerate(self.people):
-            if person.id in seen:
-                problems.append(f"people[{i}].id: person {person.id} is listed twice")
-            seen.add(person.id)
-        chat_ids = {chat.id for chat in self.chats}
-        for key, ids in sorted(self.escalation.chats.items()):
-            for chat_id in ids:
-                if chat_id not in chat_ids:
-                    problems.append(
-                        f"escalation.chats.{key}: chat {chat_id} is not among the [[chats]]"
-                    )
-        if self.telegram.mode is Mode.WEBHOOK and not self.webhook.url:
-            problems.append("webhook.url: required when telegram.mode is 'webhook'")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
     @property
     def token(self) -> str:
         assert self.telegram.token is not None
@@ -231,27 +267,99 @@ No Telegram bot token is configured.
   - Or, with no token at all, watch a scripted cross-border incident: python -m bot demo"""
 
 
-def _format_errors(exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        key = ""
-        for part in err["loc"]:
-            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "value_error":
-            msg = msg.removeprefix("Value error, ")
-            # model-level problems already carry their own keys
-            if not key:
-                lines.extend(msg.split("; "))
-                continue
-        lines.append(f"{key or '(top level)'}: {msg}")
-    return lines
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    # one line each, like the problems: what may be meant but looks wrong
+    warnings: list[str]
+
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    loc: Loc  # where in the data: ("chats", 2, "id")
+    text: str
 
 
 def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
     """Validate raw TOML data; the environment's token, if any, wins over the file's."""
+    return _check(data, env, require_token=False).settings
+
+
+def read_config(
+    path: Path,
+    env: dict[str, str] | None = None,
+    require_token: bool = True,
+    missing_ok: bool = False,
+) -> LoadedConfig:
+    """Read and validate `path`: the settings and the warnings, or `ConfigError` with every
+    problem. With `missing_ok`, a missing file means all defaults (the bot then only tells
+    each chat its id, which is how an admin starts registering them)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if not missing_ok:
+            raise ConfigError(
+                [f"{path}: no such file (copy config.example.toml to start)"]
+            ) from None
+        raw = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError([f"{path}: cannot be read ({reason})"]) from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
+    return _check(data, env, require_token, source=str(path), text=raw)
+
+
+def load_settings(
+    path: Path,
+    env: dict[str, str] | None = None,
+    require_token: bool = True,
+    missing_ok: bool = False,
+) -> Settings:
+    """`read_config`'s settings, warnings aside."""
+    return read_config(path, env, require_token, missing_ok).settings
+
+
+def roster_warnings(settings: Settings, units_per_agency: Mapping[str, int]) -> list[str]:
+    """One line per agency of the roster (agency -> its units) that no agency chat names:
+    its units are never asked, nobody is told about them."""
+    served = {fold(chat.agency) for chat in settings.chats if _agency_chat(chat)}
+    spellings: dict[str, dict[str, int]] = {}
+    for agency, count in units_per_agency.items():
+        spellings.setdefault(fold(agency), {})[agency] = count
+    lines = []
+    for key, counts in sorted(spellings.items()):
+        if key in served:
+            continue
+        name = max(sorted(counts), key=counts.__getitem__)  # the most frequent spelling
+        total = sum(counts.values())
+        lines.append(
+            f"agency {_show(name)} has {total} unit{'s' if total != 1 else ''} in the roster"
+            f" but no agency chat: they are never asked (add a [[chats]] entry with kind ="
+            f' "agency", agency = {_show(name)})'
+        )
+    return lines
+
+
+def _agency_chat(chat: ChatSettings) -> bool:
+    return chat.kind is ChatKind.AGENCY and bool(chat.agency and fold(chat.agency))
+
+
+# ---- checking --------------------------------------------------------------------------------
+
+
+def _check(
+    data: dict[str, Any],
+    env: dict[str, str] | None,
+    require_token: bool,
+    source: str | None = None,
+    text: str | None = None,
+) -> LoadedConfig:
     env = dict(os.environ) if env is None else env
     token = env.get(TOKEN_ENV)
     if token:
@@ -261,34 +369,266 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
             "telegram": {**(telegram if isinstance(telegram, dict) else {}), "token": token},
         }
     try:
-        return Settings.model_validate(data)
+        settings: Settings | None = Settings.model_validate(data)
+        errors: list[_Problem] = []
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc)) from None
+        settings = None
+        errors = [_explained(err) for err in exc.errors()]
+    tied, warned = _cross_check(data)
+    lines = _line_index(text) if text is not None else {}
+    problems = _described(errors + tied, data, source, lines)
+    telegram = data.get("telegram")
+    if require_token and not (isinstance(telegram, dict) and telegram.get("token")):
+        problems.extend(NO_TOKEN_HELP.splitlines())
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return LoadedConfig(settings, _described(warned, data, source, lines))
 
 
-def load_settings(
-    path: Path,
-    env: dict[str, str] | None = None,
-    require_token: bool = True,
-    missing_ok: bool = False,
-) -> Settings:
-    """Read and validate `path`. With `missing_ok`, a missing file means all defaults (the
-    bot then only tells each chat its id, which is how an admin starts registering them)."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if not missing_ok:
-            raise ConfigError(
-                [f"{path}: no such file (copy config.example.toml to start)"]
-            ) from None
-        raw = ""
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
-    settings = parse_settings(data, env)
-    if require_token and not settings.telegram.token:
-        raise ConfigError(NO_TOKEN_HELP.splitlines())
-    return settings
+def _cross_check(data: dict[str, Any]) -> tuple[list[_Problem], list[_Problem]]:
+    """What ties entries together, read leniently from the raw data (what is malformed is
+    already reported): errors, then warnings."""
+    errors: list[_Problem] = []
+    warnings: list[_Problem] = []
+    chats = _entries(data, "chats")
+    first: dict[int, int] = {}
+    for i, chat in chats:
+        chat_id = chat.get("id")
+        if _is_id(chat_id):
+            if chat_id in first:
+                also = _entry_key(data, ("chats", first[chat_id]))
+                errors.append(
+                    _Problem(("chats", i, "id"), f"chat {chat_id} is listed twice (also {also})")
+                )
+            else:
+                first[chat_id] = i
+        agency = chat.get("agency")
+        if chat.get("kind") == "agency" and not (isinstance(agency, str) and fold(agency)):
+            errors.append(
+                _Problem(
+                    ("chats", i, "agency"),
+                    'missing: an agency chat names its agency as the roster does (agency = "…");'
+                    " the offers for that agency's units are sent to it",
+                )
+            )
+    seen: dict[int, int] = {}
+    for i, person in _entries(data, "people"):
+        person_id = person.get("id")
+        if _is_id(person_id):
+            if person_id in seen:
+                also = _entry_key(data, ("people", seen[person_id]))
+                errors.append(
+                    _Problem(
+                        ("people", i, "id"), f"person {person_id} is listed twice (also {also})"
+                    )
+                )
+            else:
+                seen[person_id] = i
+    referred: list[tuple[Loc, object]] = []
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict):
+        for key in ("chats", "exclude"):
+            referred.extend((("alerts", key), chat_id) for chat_id in _listed(alerts.get(key)))
+    escalation = data.get("escalation")
+    levels = escalation.get("chats") if isinstance(escalation, dict) else None
+    if isinstance(levels, dict):
+        for level, ids in sorted(levels.items()):
+            referred.extend((("escalation", "chats", level), chat_id) for chat_id in _listed(ids))
+    for loc, chat_id in referred:
+        if _is_id(chat_id) and chat_id not in first:
+            errors.append(_Problem(loc, f"chat {chat_id} is not among the [[chats]]"))
+    telegram, webhook = data.get("telegram"), data.get("webhook")
+    if (
+        isinstance(telegram, dict)
+        and telegram.get("mode") == Mode.WEBHOOK
+        and not (isinstance(webhook, dict) and webhook.get("url"))
+    ):
+        errors.append(_Problem(("webhook", "url"), 'required when telegram.mode is "webhook"'))
+    agencies: dict[str, str] = {}
+    for _, chat in chats:
+        agency = chat.get("agency")
+        if chat.get("kind") == "agency" and isinstance(agency, str) and fold(agency):
+            agencies.setdefault(fold(agency), agency)
+    for i, person in _entries(data, "people"):
+        agency = person.get("agency")
+        if isinstance(agency, str) and fold(agency) and fold(agency) not in agencies:
+            near = difflib.get_close_matches(fold(agency), agencies, n=1, cutoff=0.7)
+            hint = f" (did you mean {_show(agencies[near[0]])}?)" if near else ""
+            warnings.append(
+                _Problem(
+                    ("people", i, "agency"),
+                    f'no [[chats]] entry of kind "agency" has agency = {_show(agency)}{hint}',
+                )
+            )
+    return errors, warnings
+
+
+def _entries(data: Mapping[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _listed(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ---- saying it -------------------------------------------------------------------------------
+
+
+def _explained(err: Any) -> _Problem:
+    """A pydantic error in words an admin reads: no regular expressions, no 'Input'."""
+    loc: Loc = tuple(part for part in err["loc"] if part != "[key]")
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    expected = str(ctx.get("expected", "")).replace("'", '"')
+    top = loc[0] if len(loc) == 1 else None
+    if kind == "extra_forbidden":
+        near = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1]), n=1)
+        text = "unknown key" + (f" (did you mean {near[0]}?)" if near else "")
+    elif kind == "missing":
+        text = "missing"
+    elif kind == "value_error":
+        text = str(err["msg"]).removeprefix("Value error, ")
+    elif kind in ("literal_error", "enum"):
+        text = f"should be {expected}, not {_show(value)}"
+    elif kind == "string_type":
+        text = f"should be text in quotes, not {_show(value)}"
+    elif kind in ("int_type", "int_parsing", "int_from_float"):
+        text = f"should be a whole number, not {_show(value)}"
+    elif kind in ("float_type", "float_parsing", "finite_number"):
+        text = f"should be a number, not {_show(value)}"
+    elif kind in ("bool_type", "bool_parsing"):
+        text = f"should be true or false, not {_show(value)}"
+    elif kind == "list_type" and top in ("chats", "people"):
+        text = f"should be entries, each under its own [[{top}]] header"
+    elif kind == "list_type":
+        text = f"should be a list in brackets, like [1, 2], not {_show(value)}"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        text = f"should be a table ([section] or {{ key = value }}), not {_show(value)}"
+    elif kind == "greater_than":
+        text = f"should be more than {ctx['gt']}, not {_show(value)}"
+    elif kind == "greater_than_equal":
+        text = f"should be {ctx['ge']} or more, not {_show(value)}"
+    elif kind == "less_than":
+        text = f"should be less than {ctx['lt']}, not {_show(value)}"
+    elif kind == "less_than_equal":
+        text = f"should be {ctx['le']} or less, not {_show(value)}"
+    else:
+        text = str(err["msg"]).replace("Input should", "should")
+    return _Problem(loc, text)
+
+
+def _keys_at(loc: Loc) -> list[str]:
+    """The keys the section or entry at `loc` may have (for 'did you mean')."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = (
+            model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else {}
+        )
+        if part not in fields:
+            return []
+        model = fields[part].annotation
+        while get_origin(model) in (list, Union, UnionType):
+            model = next(arg for arg in get_args(model) if arg is not type(None))
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _described(
+    problems: Iterable[_Problem], data: dict[str, Any], source: str | None, lines: Mapping[Loc, int]
+) -> list[str]:
+    """`source:line: key: text`, in the order of the file (what has no line last)."""
+    located = []
+    for problem in problems:
+        line = _line_of(lines, problem.loc)
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        located.append((line or 0, f"{where}{_entry_key(data, problem.loc)}: {problem.text}"))
+    located.sort(key=lambda item: (item[0] == 0, item[0]))
+    return [text for _, text in located]
+
+
+def _entry_key(data: dict[str, Any], loc: Loc) -> str:
+    """`chats "Zone Fluvia" (3rd) id` rather than `chats[2].id`. The index of a plain value
+    in a list (a language, a chat id) is left out: the text shows the value."""
+    key = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            if isinstance(node, dict):
+                name = node.get("name")
+                named = f"{_show(name)} " if isinstance(name, str) and name.strip() else ""
+                key += f" {named}({_ordinal(part + 1)})"
+            continue
+        node = node.get(part) if isinstance(node, dict) else None
+        key += (" " if key.endswith(")") else "." if key else "") + part
+    return key or "(top level)"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _show(value: object) -> str:
+    """A value as it is written in TOML (near enough), shortened."""
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return shown if len(shown) <= 60 else shown[:59] + "…"
+
+
+# ---- line numbers: tomllib gives none; a small scan of the text finds tables and keys --------
+
+_PART = r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'"""
+_DOTTED = rf"(?:{_PART})(?:\s*\.\s*(?:{_PART}))*"
+_HEADER = re.compile(rf"\s*(\[\[?)\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(rf"\s*({_DOTTED})\s*=")
+
+
+def _parts(dotted: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in re.findall(_PART, dotted))
+
+
+def _line_index(text: str) -> dict[Loc, int]:
+    """The line of every table (`[[chats]]` the n-th: ("chats", n)) and of every key in it
+    (("chats", n, "id")). Lines inside multi-line strings are skipped."""
+    lines: dict[Loc, int] = {}
+    table: Loc = ()
+    arrays: dict[Loc, int] = {}
+    quote: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if quote is not None:
+            if line.count(quote) % 2:
+                quote = None
+            continue
+        header = _HEADER.match(line)
+        key = None if header else _KEY.match(line)
+        if header:
+            path = _parts(header.group(2))
+            if header.group(1) == "[[":
+                arrays[path] = arrays.get(path, -1) + 1
+                table = (*path, arrays[path])
+            else:
+                table = path
+            lines.setdefault(table, number)
+        elif key:
+            lines.setdefault((*table, *_parts(key.group(1))), number)
+        quote = next((q for q in ('"""', "'''") if line.count(q) % 2), None)
+    return lines
+
+
+def _line_of(lines: Mapping[Loc, int], loc: Loc) -> int | None:
+    """The line of `loc`, or of the nearest table or key around it (a missing key: its
+    entry's header)."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
