@@ -28,8 +28,7 @@ from bot import app, demo
 from bot.core import logs
 from bot.core.config import ConfigError, Settings, read_config, roster_warnings
 from bot.core.db import Database
-from bot.core.models import LANGUAGES, ChatKind
-from bot.core.vocabulary import fold
+from bot.core.models import LANGUAGES
 from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import report as reports
@@ -293,20 +292,8 @@ def _read_csv(file: Path) -> str | None:
 async def _agencies_without_chat(db: Database, settings: Settings) -> list[str]:
     """A warning for each agency of the roster that no agency chat of the configuration
     names: its units cannot be offered when a request comes."""
-    served = {fold(c.agency) for c in settings.chats if c.kind is ChatKind.AGENCY and c.agency}
-    names: dict[str, str] = {}
-    counted: Counter[str] = Counter()
-    for row in await units.all_units(db):
-        key = fold(row["agency"])
-        names.setdefault(key, row["agency"])
-        counted[key] += 1
-    return [
-        f"warning: agency {names[key]!r} ({_count(counted[key], 'unit')}) has no agency chat in"
-        f" the configuration: its units get no requests (add a [[chats]] with"
-        f' kind = "agency" and agency = "{names[key]}")'
-        for key in sorted(names)
-        if key not in served
-    ]
+    counts = Counter(row["agency"] for row in await units.all_units(db))
+    return [f"warning: {line}" for line in roster_warnings(settings, counts)]
 
 
 def _write(text: str, file: Path | None, what: str) -> None:

@@ -508,11 +508,12 @@ def test_an_import_warns_of_each_agency_without_a_chat(
     assert _roster_cli(config, "import", str(roster)) == 0
     out, err = capsys.readouterr()
     assert "9 units added" in out
+    # the same words as check-config's (bot.core.config.roster_warnings)
     assert err.splitlines() == [
-        "warning: agency 'Fluvia' (3 units) has no agency chat in the configuration: its units"
-        ' get no requests (add a [[chats]] with kind = "agency" and agency = "Fluvia")',
-        "warning: agency 'SDIS 59' (3 units) has no agency chat in the configuration: its units"
-        ' get no requests (add a [[chats]] with kind = "agency" and agency = "SDIS 59")',
+        'warning: agency "Fluvia" has 3 units in the roster but no agency chat: they are never'
+        ' asked (add a [[chats]] entry with kind = "agency", agency = "Fluvia")',
+        'warning: agency "SDIS 59" has 3 units in the roster but no agency chat: they are never'
+        ' asked (add a [[chats]] entry with kind = "agency", agency = "SDIS 59")',
     ]
     config = _cli_config(tmp_path, "ZS WAPI", "Fluvia", "SDIS 59")
     assert _roster_cli(config, "import", str(roster)) == 0
