@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot import app, demo
 from bot.core import logs
-from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.config import TELEGRAM_API, TOKEN_ENV, ConfigError, Settings, load_settings
 from bot.core.db import Database
 from bot.geo import sites
 from bot.render.report import render_report
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "run":
         logs.setup(args.log_level, secrets=[settings.token])
-        app.run(settings)
+        try:
+            app.run(settings)
+        except app.TokenRejected:
+            print(_token_rejected(settings, path), file=sys.stderr)
+            return 2
         return 0
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
@@ -113,6 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         work = _csv_export(args, settings)
     return asyncio.run(_with_database(settings, work))
+
+
+def _token_rejected(settings: Settings, path: Path) -> str:
+    """One line: what happened and what to check, never the token itself."""
+    source = (
+        f"the {TOKEN_ENV} environment variable"
+        if os.environ.get(TOKEN_ENV)
+        else f"[telegram] token in {path}"
+    )
+    line = f"The Bot API rejected the bot token: check {source} (the token @BotFather gave you)"
+    if settings.telegram.base_url != TELEGRAM_API:
+        line += " and [telegram] base_url"
+    return line
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
