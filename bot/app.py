@@ -3,13 +3,16 @@ what runs beside them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
@@ -21,6 +24,7 @@ from bot.core.db import Database, Row, UnitOfWork
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
+from bot.delivery.errors import seconds
 from bot.delivery.inbox import ConfirmWhenHandled, Inbox, PassApplication
 from bot.delivery.live import LiveMessages
 from bot.delivery.ordering import PerChatOrder
@@ -200,10 +204,78 @@ async def register_menus(app: PassApp) -> None:
         )
 
 
+class TokenRejected(Exception):
+    """The Bot API rejected the bot token (getMe answered 401 or 404). Its text never holds the
+    token, and nothing is chained to it that would."""
+
+
+FIRST_RETRY = 1.0  # seconds; doubled after each failure
+LONGEST_RETRY = 60.0
+
+
+async def reach_telegram(app: PassApp) -> None:
+    """Initialise the application (getMe) until Telegram answers. A network that is down (a
+    command post's link often comes back) is tried again after 1, 2, 4 … 60 s, forever, one log
+    line each time; a rejected token raises TokenRejected at once."""
+    delay = FIRST_RETRY
+    while True:
+        try:
+            await app.initialize()
+            return
+        except InvalidToken:
+            await app.bot.shutdown()
+            raise TokenRejected("the Bot API rejected the bot token") from None
+        except RetryAfter as exc:
+            wait = seconds(exc.retry_after)
+            log.warning("Telegram asks to wait; trying again in %g s", wait)
+            await asyncio.sleep(wait)
+        except NetworkError as exc:  # TimedOut too
+            log.warning("Telegram unreachable (%s); trying again in %g s", exc.message, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LONGEST_RETRY)
+
+
+async def _reach_unless_stopped(app: PassApp) -> bool:
+    """reach_telegram, unless Ctrl-C or SIGTERM comes first: False then (quietly)."""
+    loop = asyncio.get_running_loop()
+    reaching = asyncio.ensure_future(reach_telegram(app))
+    stops: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    try:
+        for stop in stops:
+            loop.add_signal_handler(stop, reaching.cancel)
+    except NotImplementedError:  # an event loop without signal handlers (Windows)
+        stops = ()
+    try:
+        await asyncio.wait([reaching])
+    finally:
+        for stop in stops:
+            loop.remove_signal_handler(stop)
+    if reaching.cancelled():
+        await app.bot.shutdown()
+        log.info("Stopped before Telegram could be reached")
+        return False
+    reaching.result()  # TokenRejected
+    return True
+
+
 def run(settings: Settings) -> None:
-    """Run until interrupted, by long polling or as a webhook, as configured."""
+    """Run until interrupted, by long polling or as a webhook, as configured. Telegram is
+    reached first (reach_telegram): TokenRejected if it refuses the token."""
     app = build_application(settings)
+    # PTB's run_* take the current event loop: the bot is reached on the same one
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        reached = loop.run_until_complete(_reach_unless_stopped(app))
+    except BaseException:
+        loop.close()
+        raise
+    if not reached:
+        loop.close()
+        return
     allowed = ["message", "edited_message", "callback_query", "my_chat_member"]
+    # a network lost between getMe and PTB's own start (deleteWebhook, setWebhook): retried
+    retries = -1
     if settings.telegram.mode is Mode.WEBHOOK:
         hook = settings.webhook
         app.run_webhook(
@@ -213,6 +285,11 @@ def run(settings: Settings) -> None:
             webhook_url=hook.url,
             secret_token=hook.secret_token,
             allowed_updates=allowed,
+            bootstrap_retries=retries,
         )
     else:
-        app.run_polling(allowed_updates=allowed, timeout=settings.telegram.poll_timeout)
+        app.run_polling(
+            allowed_updates=allowed,
+            timeout=settings.telegram.poll_timeout,
+            bootstrap_retries=retries,
+        )

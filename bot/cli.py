@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from collections import Counter
@@ -26,7 +27,14 @@ from pathlib import Path
 
 from bot import app, demo
 from bot.core import logs
-from bot.core.config import ConfigError, Settings, read_config, roster_warnings
+from bot.core.config import (
+    TELEGRAM_API,
+    TOKEN_ENV,
+    ConfigError,
+    Settings,
+    read_config,
+    roster_warnings,
+)
 from bot.core.db import Database
 from bot.core.models import LANGUAGES
 from bot.geo import sites
@@ -139,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "run":
         logs.setup(args.log_level, secrets=[settings.token])
-        app.run(settings)
+        try:
+            app.run(settings)
+        except app.TokenRejected:
+            print(_token_rejected(settings, path), file=sys.stderr)
+            return 2
         return 0
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
@@ -163,6 +175,19 @@ def _roster_warnings(settings: Settings) -> list[str]:
     except sqlite3.Error as exc:
         return [f"{path}: the roster cannot be read ({exc})"]
     return [f"{path}: {line}" for line in roster_warnings(settings, dict(rows))]
+
+
+def _token_rejected(settings: Settings, path: Path) -> str:
+    """One line: what happened and what to check, never the token itself."""
+    source = (
+        f"the {TOKEN_ENV} environment variable"
+        if os.environ.get(TOKEN_ENV)
+        else f"[telegram] token in {path}"
+    )
+    line = f"The Bot API rejected the bot token: check {source} (the token @BotFather gave you)"
+    if settings.telegram.base_url != TELEGRAM_API:
+        line += " and [telegram] base_url"
+    return line
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
