@@ -157,3 +157,15 @@ async def test_sites_near_a_place_named_in_dutch(h: Harness) -> None:
     await h.say(h.commander, h.ops_en, "/sites Comines")
     which = h.last_text(h.ops_en)  # which one?
     assert "Comines (Nord)" in which and "Comines (Hainaut)" in which
+
+
+async def test_site_hazards_are_told_in_each_language_of_the_group(h: Harness) -> None:
+    await sites.import_sites(h.runtime.db, SAMPLE.read_text(encoding="utf-8"))
+    await h.say(h.commander, h.ops, "/sites Komen")
+    both = h.last_text(h.ops)
+    assert "chlore et nuage toxique" in both  # French list, French words
+    assert "chloor en giftige wolk" in both
+    assert "chlorine" not in both and "toxic" not in both
+    await h.say(h.commander, h.ops, "/sites Tournai")
+    assert "transport de matières dangereuses" in h.last_text(h.ops)
+    assert "vervoer van gevaarlijke goederen" in h.last_text(h.ops)

@@ -378,3 +378,13 @@ def test_the_command_line_imports_exports_and_rejects_a_bad_file(tmp_path: Path)
     assert exported.startswith("code,type,name,agency,country,lat,lon,capacity,status")
     assert "BE-WAPI-AMB-1" in exported and "BE-X-1" not in exported  # nothing half-imported
     assert len(exported.strip().splitlines()) == 7
+
+
+async def test_a_unit_as_imported_says_so_in_words_not_the_importer_s_name(h: Harness) -> None:
+    await h.say(h.duty_wapi, h.agency_wapi, "/unit BE-WAPI-AMB-2")
+    shown = h.last_text(h.agency_wapi)
+    assert FR("Status from the roster file, imported {time}").split(",")[0] in shown
+    assert "import" not in shown.replace("l'import", "")  # no "par import", no "door import"
+    await h.say(h.duty_wapi, h.agency_wapi, "/unit BE-WAPI-AMB-2 maintenance")
+    await h.say(h.duty_wapi, h.agency_wapi, "/unit BE-WAPI-AMB-2")
+    assert FR("Confirmed {time} by {name}").split("{")[0] in h.last_text(h.agency_wapi)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot.core.db import Database
 from bot.core.i18n import translator
-from bot.core.models import SiteKind
+from bot.core.models import Hazard, SiteKind
 from bot.geo import region, sites
 from bot.geo.maps import MapData, MapUnit, border, render_map
 from bot.geo.sites import parse_csv
@@ -184,3 +185,57 @@ def test_the_command_line_imports_excel_sites_and_tells_what_did_not_change(
     )
     assert cli.main(["sites", "import", str(one), "--config", str(config)]) == 0
     assert "1 site added, 0 updated, 0 unchanged" in capsys.readouterr().out
+
+
+def test_hazards_are_a_vocabulary_read_in_any_language_with_a_free_note() -> None:
+    header = "code,name,kind,country,lat,lon,hazards,hazard_note\n"
+    read = parse_csv(
+        header + 'BE-X-1,Dépôt,seveso_high,BE,50.782,3.0256,"chlore; nuage toxique",'
+        "cuves de 60 t\n"
+        "BE-X-2,Silo,seveso_low,BE,50.78,3.03,ammoniak / brand,\n",
+        "s.csv",
+        1.0,
+    )
+    assert read[0].hazards == (Hazard.CHLORINE, Hazard.TOXIC_CLOUD)
+    assert read[0].hazard_note == "cuves de 60 t"
+    assert read[1].hazards == (Hazard.AMMONIA, Hazard.FIRE) and read[1].hazard_note is None
+    with pytest.raises(sites.SitesFileError) as caught:
+        parse_csv(header + "BE-X-1,Dépôt,seveso_high,BE,50.78,3.02,chlore; plutonium,\n", "s", 1)
+    assert caught.value.problems == [
+        "s:2:7 (hazards): 'plutonium' is not one of "
+        + ", ".join(h.value for h in Hazard)
+        + " (anything else goes in the hazard_note column)"
+    ]
+
+
+async def test_hazards_of_an_older_register_stay_readable(tmp_path: Path) -> None:
+    """Imported when hazards were free text: the words that name a hazard are read as one,
+    the rest is kept as the note."""
+    db = Database(tmp_path / "old.db")
+    await db.open()
+    try:
+        async with db.unit() as tx:
+            await tx.execute(
+                "INSERT INTO sites (code, name, kind, country, lat, lon, radius_km, hazards,"
+                " sample, updated_at) VALUES ('BE-OLD', 'Gare', 'rail_yard', 'BE', 50.6, 3.4,"
+                " 1, 'hazardous goods in transit; wagons de butane', 0, '2026-01-01')"
+            )
+        (site,) = await sites.all_sites(db)
+        assert site.hazards == (Hazard.DANGEROUS_GOODS,)
+        assert site.hazard_note == "wagons de butane"
+        exported = await sites.export_sites(db)
+        assert "BE-OLD" in exported and "dangerous_goods,wagons de butane" in exported
+        again = parse_csv(exported, "export", 1.0)
+        assert again[0].hazards == site.hazards and again[0].hazard_note == site.hazard_note
+    finally:
+        await db.close()
+
+
+def test_the_sample_registers_say_nothing_in_english() -> None:
+    """Their free text is shown as written, to French and Dutch readers alike: the sample
+    sites name hazards from the vocabulary only, the sample units have no note."""
+    site_rows = parse_csv(SAMPLE.read_text(encoding="utf-8"), "sample", 1.0)
+    assert all(s.hazards for s in site_rows) and not any(s.hazard_note for s in site_rows)
+    roster = (SAMPLE.parent / "roster_sample.csv").read_text(encoding="utf-8")
+    units = list(csv.DictReader(line for line in roster.splitlines() if line[:1] != "#"))
+    assert len(units) == 60 and not any(u["note"] for u in units)

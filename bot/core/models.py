@@ -225,6 +225,10 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Who "confirmed" a unit whose status was last set by a roster import.
+CONFIRMED_BY_FILE = "import"
+
+
 class Unit(_Model):
     id: int
     code: str
@@ -241,7 +245,7 @@ class Unit(_Model):
     note: str | None = None
     sample: bool = False
     confirmed_at: datetime | None = None
-    confirmed_by: str | None = None
+    confirmed_by: str | None = None  # a person's name, or CONFIRMED_BY_FILE
 
     def is_stale(self, now: datetime, stale_after_hours: float) -> bool:
         """Not confirmed (roll-call, a status change) for longer than allowed."""
@@ -358,6 +362,23 @@ class SiteKind(StrEnum):
     OTHER = "other"
 
 
+class Hazard(StrEnum):
+    """What a site may release or cause; anything else goes in the site's free note."""
+
+    RADIOLOGICAL = "radiological"
+    TOXIC_CLOUD = "toxic_cloud"
+    CHLORINE = "chlorine"
+    AMMONIA = "ammonia"
+    CORROSIVE = "corrosive"
+    HYDROCARBONS = "hydrocarbons"
+    LPG = "lpg"
+    FIRE = "fire"
+    EXPLOSION = "explosion"
+    DANGEROUS_GOODS = "dangerous_goods"
+    DAM_BREAK = "dam_break"
+    FLOODING = "flooding"
+
+
 @dataclass(frozen=True)
 class Site:
     code: str
@@ -367,7 +388,8 @@ class Site:
     lat: float
     lon: float
     radius_km: float
-    hazards: str | None = None
+    hazards: tuple[Hazard, ...] = ()
+    hazard_note: str | None = None  # free text, in the words of whoever wrote the file
     population: int | None = None
     plan: str | None = None
     sample: bool = False

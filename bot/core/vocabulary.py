@@ -13,6 +13,7 @@ from bot.core.models import (
     LANGUAGES,
     Assignment,
     Country,
+    Hazard,
     IncidentField,
     IncidentStatus,
     Level,
@@ -162,6 +163,63 @@ KIND: Mapping[SiteKind, str] = {
     SiteKind.FLOOD_ZONE: N_("flood zone"),
     SiteKind.OTHER: N_("at-risk site"),
 }
+
+
+HAZARD: Mapping[Hazard, str] = {
+    Hazard.RADIOLOGICAL: N_("radiological release"),
+    Hazard.TOXIC_CLOUD: N_("toxic cloud"),
+    Hazard.CHLORINE: N_("chlorine"),
+    Hazard.AMMONIA: N_("ammonia"),
+    Hazard.CORROSIVE: N_("corrosive substances"),
+    Hazard.HYDROCARBONS: N_("hydrocarbons"),
+    Hazard.LPG: N_("LPG"),
+    Hazard.FIRE: N_("fire"),
+    Hazard.EXPLOSION: N_("explosion"),
+    Hazard.DANGEROUS_GOODS: N_("dangerous goods in transit"),
+    Hazard.DAM_BREAK: N_("dam break"),
+    Hazard.FLOODING: N_("flooding"),
+}
+
+# Words a register may use for a hazard beyond its labels.
+_HAZARD_WORDS: Mapping[str, Hazard] = {
+    "nuclear": Hazard.RADIOLOGICAL,
+    "nucleaire": Hazard.RADIOLOGICAL,
+    "radiologique": Hazard.RADIOLOGICAL,
+    "nucleair": Hazard.RADIOLOGICAL,
+    "toxic": Hazard.TOXIC_CLOUD,
+    "toxique": Hazard.TOXIC_CLOUD,
+    "chlore": Hazard.CHLORINE,
+    "chloor": Hazard.CHLORINE,
+    "ammoniac": Hazard.AMMONIA,
+    "ammoniak": Hazard.AMMONIA,
+    "acid": Hazard.CORROSIVE,
+    "acide": Hazard.CORROSIVE,
+    "zuur": Hazard.CORROSIVE,
+    "corrosive": Hazard.CORROSIVE,
+    "corrosif": Hazard.CORROSIVE,
+    "gpl": Hazard.LPG,
+    "lpg": Hazard.LPG,
+    "hazmat": Hazard.DANGEROUS_GOODS,
+    "tmd": Hazard.DANGEROUS_GOODS,
+    "hazardousgoodsintransit": Hazard.DANGEROUS_GOODS,
+    "dangerousgoods": Hazard.DANGEROUS_GOODS,
+    "gevaarlijkegoederen": Hazard.DANGEROUS_GOODS,
+    "matieresdangereuses": Hazard.DANGEROUS_GOODS,
+    "flood": Hazard.FLOODING,
+    "riverflooding": Hazard.FLOODING,
+    "inondation": Hazard.FLOODING,
+    "overstroming": Hazard.FLOODING,
+}
+
+
+def parse_hazard(word: str) -> Hazard | None:
+    """A hazard from its code or its name in fr, nl or en (or a common word for it)."""
+    table: dict[str, str] = {
+        **_words_for(HAZARD),
+        **{k: v.value for k, v in _HAZARD_WORDS.items()},
+    }
+    code = _lookup(word, table)
+    return Hazard(code) if code else None
 
 
 KIND_MARK: Mapping[SiteKind, str] = {

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.db import Database, Row, Tx, to_db_time, utcnow
-from bot.core.models import Country, Site, SiteKind, SiteNear
+from bot.core.models import Country, Hazard, Site, SiteKind, SiteNear
+from bot.core.vocabulary import parse_hazard
 from bot.geo import region
 from bot.geo.distance import distance_km
 
@@ -30,6 +31,7 @@ COLUMNS = (
     "lon",
     "radius_km",
     "hazards",
+    "hazard_note",
     "population",
     "plan",
     "sample",
@@ -46,7 +48,31 @@ class SitesFileError(Exception):
         self.problems = problems
 
 
+_HAZARD_SEPARATORS = re.compile(r"\s*[;,/|+]\s*")
+
+
+def _split_hazards(raw: str) -> list[str]:
+    return [word for word in _HAZARD_SEPARATORS.split(raw.strip()) if word]
+
+
+def _stored_hazards(raw: str | None, note: str | None) -> tuple[tuple[Hazard, ...], str | None]:
+    """Hazards as stored (codes separated by ';'). A register imported before hazards were a
+    vocabulary holds free words: those that are not a hazard are kept as the note."""
+    hazards: list[Hazard] = []
+    other: list[str] = []
+    for word in _split_hazards(raw or ""):
+        found = parse_hazard(word)
+        if found is None:
+            other.append(word)
+        elif found not in hazards:
+            hazards.append(found)
+    if other:
+        note = "; ".join([*other, *([note] if note else [])])
+    return tuple(hazards), note
+
+
 def _site(row: Row) -> Site:
+    hazards, note = _stored_hazards(row["hazards"], row["hazard_note"])
     return Site(
         code=row["code"],
         name=row["name"],
@@ -55,7 +81,8 @@ def _site(row: Row) -> Site:
         lat=row["lat"],
         lon=row["lon"],
         radius_km=row["radius_km"],
-        hazards=row["hazards"],
+        hazards=hazards,
+        hazard_note=note,
         population=row["population"],
         plan=row["plan"],
         sample=bool(row["sample"]),
@@ -133,6 +160,17 @@ def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]
                 bad("radius_km", f"{row['radius_km']!r} is not a number")
         else:
             radius = default_radius_km
+        hazards: list[Hazard] = []
+        for word in _split_hazards(row.get("hazards") or ""):
+            hazard = parse_hazard(word)
+            if hazard is None:
+                bad(
+                    "hazards",
+                    f"{word!r} is not one of {', '.join(h.value for h in Hazard)}"
+                    " (anything else goes in the hazard_note column)",
+                )
+            elif hazard not in hazards:
+                hazards.append(hazard)
         population: int | None = None
         if row.get("population"):
             try:
@@ -155,7 +193,8 @@ def parse_csv(content: str, source: str, default_radius_km: float) -> list[Site]
                 lat=lat,
                 lon=lon,
                 radius_km=radius,
-                hazards=row.get("hazards") or None,
+                hazards=tuple(hazards),
+                hazard_note=row.get("hazard_note") or None,
                 population=population,
                 plan=row.get("plan") or None,
                 sample=sample_word in _YES,
@@ -205,7 +244,8 @@ async def import_sites(
                 site.lat,
                 site.lon,
                 site.radius_km,
-                site.hazards,
+                ";".join(h.value for h in site.hazards) or None,
+                site.hazard_note,
                 site.population,
                 site.plan,
                 int(site.sample),
@@ -213,8 +253,8 @@ async def import_sites(
             )
             changed = await tx.execute(
                 "UPDATE sites SET name = ?, kind = ?, country = ?, lat = ?, lon = ?,"
-                " radius_km = ?, hazards = ?, population = ?, plan = ?, sample = ?,"
-                " updated_at = ? WHERE code = ?",
+                " radius_km = ?, hazards = ?, hazard_note = ?, population = ?, plan = ?,"
+                " sample = ?, updated_at = ? WHERE code = ?",
                 (*values, site.code),
             )
             if changed:
@@ -222,8 +262,8 @@ async def import_sites(
                 continue
             await tx.execute(
                 "INSERT INTO sites (name, kind, country, lat, lon, radius_km, hazards,"
-                " population, plan, sample, updated_at, code)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " hazard_note, population, plan, sample, updated_at, code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, site.code),
             )
             added += 1
@@ -268,7 +308,8 @@ async def export_sites(db: Database) -> str:
                 f"{s.lat:.5f}",
                 f"{s.lon:.5f}",
                 f"{s.radius_km:g}",
-                s.hazards or "",
+                "; ".join(h.value for h in s.hazards),
+                s.hazard_note or "",
                 "" if s.population is None else s.population,
                 s.plan or "",
                 "yes" if s.sample else "no",

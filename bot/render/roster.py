@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.core import vocabulary
 from bot.core.i18n import Translator, each_language
-from bot.core.models import Country, ResourceType, Unit, UnitStatus
+from bot.core.models import CONFIRMED_BY_FILE, Country, ResourceType, Unit, UnitStatus
 from bot.render.common import FLAG, text
 
 MAX_UNITS_LISTED = 40
@@ -123,7 +123,13 @@ def render_unit(
             unit_line(tr, unit, timezone, now, stale_after_hours),
             _("Type: {type}").format(type=_(vocabulary.TYPE[unit.type])),
         ]
-        if unit.confirmed_at is not None:
+        if unit.confirmed_at is not None and unit.confirmed_by == CONFIRMED_BY_FILE:
+            lines.append(
+                _("Status from the roster file, imported {time}").format(
+                    time=tr.datetime(unit.confirmed_at, timezone)
+                )
+            )
+        elif unit.confirmed_at is not None:
             lines.append(
                 _("Confirmed {time} by {name}").format(
                     time=tr.datetime(unit.confirmed_at, timezone),

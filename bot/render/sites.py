@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.lists import format_list
+
 from bot.core.i18n import Translator, each_language
 from bot.core.models import SiteNear
-from bot.core.vocabulary import KIND, KIND_MARK
+from bot.core.vocabulary import HAZARD, KIND, KIND_MARK
 from bot.render.common import FLAG, text
 
 
@@ -56,8 +58,13 @@ def _sites_block(tr: Translator, where: str, found: Sequence[SiteNear], within_k
             )
         )
         details = []
-        if site.hazards:
-            details.append(_("hazards: {hazards}").format(hazards=text(site.hazards)))
+        if site.hazards or site.hazard_note:
+            named = [_(HAZARD[h]) for h in site.hazards]
+            if site.hazard_note:
+                named.append(f"<i>{text(site.hazard_note)}</i>")
+            details.append(
+                _("hazards: {hazards}").format(hazards=format_list(named, locale=tr.locale))
+            )
         if site.population is not None:
             details.append(_("population in the radius: {n}").format(n=site.population))
         if site.plan:

@@ -13,6 +13,7 @@ from bot.core.directory import reachable_chats
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import (
+    CONFIRMED_BY_FILE,
     Chat,
     ChatKind,
     Country,
@@ -284,7 +285,7 @@ async def store_entries(
                 "INSERT INTO units (type, name, agency, country, lat, lon, capacity, note,"
                 " sample, code, status, confirmed_at, confirmed_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, entry.code, entry.status.value, now, "import", now),
+                (*values, entry.code, entry.status.value, now, CONFIRMED_BY_FILE, now),
             )
             added += 1
             continue
@@ -300,7 +301,13 @@ async def store_entries(
         await tx.execute(
             "UPDATE units SET status = ?, confirmed_at = ?, confirmed_by = ?"
             " WHERE id = ? AND status != ?",
-            (entry.status.value, now, "import", existing["id"], UnitStatus.COMMITTED.value),
+            (
+                entry.status.value,
+                now,
+                CONFIRMED_BY_FILE,
+                existing["id"],
+                UnitStatus.COMMITTED.value,
+            ),
         )
         updated += 1
     if replace:
