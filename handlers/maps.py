@@ -7,22 +7,12 @@ import asyncio
 from telegram import Update
 
 from bot.core.errors import UserError
-from bot.core.i18n import N_, joined_labels, translator
-from bot.core.models import ResourceType
+from bot.core.i18n import N_, translator
 from bot.core.policy import Action, may
-from bot.core.vocabulary import TYPE
 from bot.geo.maps import render_map
 from bot.situation.map import map_data_in
 from handlers.context import PContext, render_text
 from handlers.targeting import refusal, target
-
-
-def type_label(languages: tuple[str, ...], type_code: str) -> str:
-    """The roster's name for a unit type, in the chat's languages."""
-    try:
-        return joined_labels(languages, TYPE[ResourceType(type_code)])
-    except ValueError:
-        return type_code.replace("_", " ")
 
 
 async def map_command(update: Update, context: PContext) -> None:
@@ -45,16 +35,8 @@ async def map_command(update: Update, context: PContext) -> None:
     async def picture() -> bytes:
         # read apart and drawn in a thread, after the commit: no one waits on the map
         async with db.read_apart() as tx:
-            data = await map_data_in(
-                tx,
-                incident,
-                settings.sites.near_km,
-                lambda code: type_label(actor.languages, code),
-                when,
-            )
-        return await asyncio.to_thread(
-            render_map, data, lambda msgid: joined_labels(actor.languages, msgid)
-        )
+            data = await map_data_in(tx, incident, settings.sites.near_km, when)
+        return await asyncio.to_thread(render_map, data, actor.languages)
 
     context.document(
         picture,

@@ -7,7 +7,8 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,30 @@ async def test_the_report_has_the_timeline_phases_and_their_durations(db: Databa
     assert any(e["text"] == "Panache vers la France" for e in data["timeline"])
 
 
+async def test_the_report_names_its_time_zone_as_people_read_it(db: Database) -> None:
+    ref = await _scripted(db)
+    report = await reports.collect(db, ref)
+    assert report is not None
+    winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    incident = report.incident.model_copy(
+        update={"declared_at": winter, "closed_at": winter + timedelta(hours=2)}
+    )
+    report = replace(report, incident=incident, generated_at=winter + timedelta(days=1))
+    html = render_report(report, ("fr", "nl"), "Europe/Brussels")
+    footers = html.split("<footer>")[1:]
+    assert "Fuseau horaire : heure de Bruxelles (UTC+01:00)." in footers[0]
+    assert "Tijdzone: Brusselse tijd (UTC+01:00)." in footers[1]
+    assert "Europe/Brussels" not in html
+    # a report written in summer about a winter incident: both offsets
+    report = replace(report, generated_at=datetime(2026, 7, 1, 8, 0, tzinfo=UTC))
+    html = render_report(report, ("en",), "Europe/Paris")
+    assert "Time zone: Paris time (UTC+01:00, UTC+02:00)." in html
+    # a zone of no table: named after its city, in the reader's language
+    html = render_report(report, ("nl",), "Europe/Berlin")
+    assert "Tijdzone: tijd in Berlijn (UTC+01:00, UTC+02:00)." in html
+    assert "Time zone: UTC." in render_report(report, ("en",), "UTC")
+
+
 async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -> None:
     ref = await _scripted(db)
     config = tmp_path / "c.toml"
@@ -241,6 +266,10 @@ async def test_close_asks_the_commander_and_report_sends_a_document(harness: Har
     assert "Fuite de chlore, gare de triage" in html
     assert FR("provincial phase") in html
     assert "cartes à partager" in html
+    # the zone as people read it, with its offset, not its identifier
+    assert "Europe/Brussels" not in html
+    assert "Fuseau horaire : heure de Bruxelles (UTC+0" in html
+    assert "Tijdzone: Brusselse tijd (UTC+0" in html
     # a responder may not
     await h.say(h.responder, h.ops, "/report #1")
     assert h.last_text(h.ops).startswith("⛔")

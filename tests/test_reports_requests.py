@@ -125,7 +125,7 @@ async def test_request_times_and_durations_in_the_report(
     async with db.read() as tx:
         located = await incident_in(tx, ref)
     assert located is not None
-    shown = await map_data(db, located, settings.sites.near_km, str)
+    shown = await map_data(db, located, settings.sites.near_km)
     assert {(u.code, u.committed) for u in shown.units} == {
         ("FR-SDIS59-FPT-1", True),
         ("BE-WAPI-FPT-1", False),

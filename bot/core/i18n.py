@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime as _babel_datetime
+from babel.dates import get_timezone_location
 from babel.messages.pofile import read_po
 
 from bot.core.models import LANGUAGES
@@ -52,6 +53,10 @@ class Translator:
 
     def time(self, moment: dt.datetime, timezone: str) -> str:
         return _babel_datetime(moment, "HH:mm", tzinfo=ZoneInfo(timezone), locale=self.locale)
+
+    def zone_city(self, timezone: str) -> str:
+        """The city a time zone is named after, as this language writes it (Bruxelles)."""
+        return str(get_timezone_location(ZoneInfo(timezone), locale=self.locale, return_city=True))
 
 
 @cache

@@ -233,6 +233,20 @@ KIND_MARK: Mapping[SiteKind, str] = {
 }
 
 
+# --- time zones --------------------------------------------------------------------------------
+
+
+# How people name the time of the zones around the border; any other zone is named after its
+# city ("{city} time"), UTC as itself.
+ZONE: Mapping[str, str] = {
+    "Europe/Brussels": N_("Brussels time"),
+    "Europe/Paris": N_("Paris time"),
+    "Europe/Luxembourg": N_("Luxembourg time"),
+    "Europe/Amsterdam": N_("Amsterdam time"),
+}
+ZONE_OF_CITY = N_("{city} time")
+
+
 # --- media statements --------------------------------------------------------------------------
 
 

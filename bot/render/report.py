@@ -5,13 +5,14 @@ questions asked when an incident closes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from html import escape as _escape
+from zoneinfo import ZoneInfo
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import Translator, translator
 from bot.core.models import Country, Incident, Report, ResourceType, Severity
-from bot.core.vocabulary import AUTHORITY, PHASE, TYPE
+from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
 from bot.render.timeline import timeline_line
 
@@ -49,6 +50,33 @@ def duration(tr: Translator, minutes: float | None) -> str:
 
 def _when(tr: Translator, moment: datetime | None, timezone: str) -> str:
     return tr.datetime(moment, timezone) if moment else "—"
+
+
+def utc_offset(moment: datetime, timezone: str) -> str:
+    """UTC+01:00: the zone's offset at that moment (a naive moment is UTC, as babel reads it)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    offset = moment.astimezone(ZoneInfo(timezone)).utcoffset() or timedelta(0)
+    minutes = round(offset.total_seconds() / 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_name(tr: Translator, timezone: str, moments: Sequence[datetime]) -> str:
+    """The time zone as people say it, with its offsets over these moments: "heure de
+    Bruxelles (UTC+01:00)", "Brusselse tijd (UTC+01:00, UTC+02:00)" across a change of hour."""
+    if timezone in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"):
+        return "UTC"
+    if timezone in ZONE:
+        name = tr.gettext(ZONE[timezone])
+    else:
+        name = tr.gettext(ZONE_OF_CITY).format(city=tr.zone_city(timezone))
+    offsets: list[str] = []
+    for moment in sorted(moments):
+        offset = utc_offset(moment, timezone)
+        if offset not in offsets:
+            offsets.append(offset)
+    return f"{name} ({', '.join(offsets)})" if offsets else name
 
 
 def _type_label(tr: Translator, code: str) -> str:
@@ -301,13 +329,20 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
     parts.append(
         "<footer>"
         + escape(
-            _("Made by Passerelle on {date}. Times in {zone}.").format(
-                date=tr.datetime(report.generated_at, timezone), zone=timezone
+            _("Made by Passerelle on {date}. Time zone: {zone}.").format(
+                date=tr.datetime(report.generated_at, timezone),
+                zone=zone_name(tr, timezone, _moments(report)),
             )
         )
         + "</footer>"
     )
     return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
+
+
+def _moments(report: Report) -> list[datetime]:
+    """The moments whose offset the reader needs: the incident's span and the report's date."""
+    i = report.incident
+    return [m for m in (i.declared_at, i.closed_at, report.generated_at) if m is not None]
 
 
 def render_report(report: Report, languages: Sequence[str], timezone: str) -> str:

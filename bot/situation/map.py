@@ -3,8 +3,6 @@ nearest available unit of each type, the at-risk sites around it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.core.db import Database, Tx
 from bot.core.models import Incident
 from bot.geo import sites
@@ -20,18 +18,16 @@ async def map_data(
     db: Database,
     incident: Incident,
     near_km: float,
-    type_label: Callable[[str], str],
     when: str = "",
 ) -> MapData:
     async with db.read() as tx:
-        return await map_data_in(tx, incident, near_km, type_label, when)
+        return await map_data_in(tx, incident, near_km, when)
 
 
 async def map_data_in(
     tx: Tx,
     incident: Incident,
     near_km: float,
-    type_label: Callable[[str], str],
     when: str = "",
 ) -> MapData:
     assert incident.lat is not None and incident.lon is not None
@@ -49,7 +45,6 @@ async def map_data_in(
         unit = MapUnit(
             code=row["code"],
             type=row["type"],
-            type_label=type_label(row["type"]),
             lat=row["lat"],
             lon=row["lon"],
             committed=committed,
