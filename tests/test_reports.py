@@ -158,6 +158,8 @@ async def test_the_report_names_its_time_zone_as_people_read_it(db: Database) ->
     # a zone of no table: named after its city, in the reader's language
     html = render_report(report, ("nl",), "Europe/Berlin")
     assert "Tijdzone: tijd in Berlijn (UTC+01:00, UTC+02:00)." in html
+    html = render_report(report, ("fr",), "Europe/Oslo")
+    assert "Fuseau horaire : heure d'Oslo (UTC+01:00, UTC+02:00)." in html
     assert "Time zone: UTC." in render_report(report, ("en",), "UTC")
 
 

@@ -4,6 +4,7 @@ questions asked when an incident closes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape as _escape
@@ -71,6 +72,8 @@ def zone_name(tr: Translator, timezone: str, moments: Sequence[datetime]) -> str
         name = tr.gettext(ZONE[timezone])
     else:
         name = tr.gettext(ZONE_OF_CITY).format(city=tr.zone_city(timezone))
+        if tr.language == "fr":  # heure d'Oslo, not heure de Oslo
+            name = re.sub(r"\bde (?=[AEIOUYÂÉÈÎÔ])", "d'", name)
     offsets: list[str] = []
     for moment in sorted(moments):
         offset = utc_offset(moment, timezone)
