@@ -190,6 +190,9 @@ async def _stop_work(app: PassApp) -> None:
 
 
 async def _stop(app: PassApp) -> None:
+    # a stop signal between post_init and a running application skips post_stop: the
+    # sender and the live messages started by post_init are stopped here then
+    await _stop_work(app)
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
 

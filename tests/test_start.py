@@ -132,3 +132,45 @@ async def test_ctrl_c_while_telegram_is_unreachable_stops_quietly(tmp_path: Path
     assert bot.returncode == 0
     assert output.splitlines()[-1].endswith("Stopped before Telegram could be reached")
     assert "Traceback" not in output
+
+
+async def test_a_stop_before_the_bot_runs_still_stops_what_post_init_started(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while PTB starts polling (after post_init, before the application runs): PTB
+    skips post_stop and goes to shutdown; the outbox sender and the live messages must stop
+    all the same, or the process never ends."""
+    from bot.app import _stop, build_application
+    from bot.core.config import parse_settings
+    from bot.runtime import Runtime
+    from handlers.context import RUNTIME_KEY
+    from tests.conftest import settings_data
+
+    simulator = TelegramSimulator(token=TOKEN, bot_username="passerelle_test_bot")
+    await simulator.start()
+    try:
+        data = settings_data(tmp_path / "bot.db")
+        data["telegram"] = {
+            **data["telegram"],
+            "token": TOKEN,
+            "base_url": simulator.base_url,
+            "base_file_url": simulator.base_file_url,
+        }
+        app = build_application(parse_settings(data, env={}))
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)
+        runtime: Runtime = app.bot_data[RUNTIME_KEY]
+        assert runtime.sender is not None and runtime.sender.running
+        # as PTB's run_polling does when the signal comes before app.start()
+        assert not app.running
+        await app.shutdown()
+        async with asyncio.timeout(10):
+            await _stop(app)
+        assert not runtime.sender.running
+        leftovers = [
+            t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()
+        ]
+        assert not [t for t in leftovers if "outbox" in repr(t) or "live" in repr(t)]
+    finally:
+        await simulator.stop()

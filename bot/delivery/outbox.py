@@ -168,6 +168,10 @@ class OutboxSender:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         """Stop delivering; a message being sent is abandoned and goes out after restart."""
         if self._task is not None:
