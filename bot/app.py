@@ -198,10 +198,14 @@ async def _stop(app: PassApp) -> None:
 
 
 async def register_menus(app: PassApp) -> None:
-    """The command menu in each of our languages (and English where the client's is other)."""
+    """The command menu in each of our languages (and English where the client's is other),
+    each with that language's names of the commands (/demande, /aanvraag)."""
     for language in (None, *LANGUAGES):
         _ = translator(language or "en").gettext
-        commands = [BotCommand(c.name, _(c.description)[:256]) for c in handlers.COMMANDS]
+        commands = [
+            BotCommand(c.name_in(language or "en"), _(c.description)[:256])
+            for c in handlers.COMMANDS
+        ]
         await app.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language
         )

@@ -8,8 +8,8 @@ is registered through `handled` (handlers.wrapper), between the gate (first grou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
@@ -24,9 +24,11 @@ from telegram.ext import (
 
 from bot.core.errors import UserError
 from bot.core.i18n import N_
-from bot.core.models import Role
-from bot.core.policy import ALLOWED, Action
+from bot.core.models import Chat, Person, Role
+from bot.core.policy import ALLOWED, Action, roles_of
 from bot.render import keyboards
+from bot.render.help import HelpLine
+from bot.resources import units
 from handlers import (
     alerts,
     basics,
@@ -50,17 +52,44 @@ from handlers.wrapper import Callback, handled
 
 @dataclass(frozen=True)
 class Command:
+    """One command. `name` is English, understood everywhere; `names` gives the word a French
+    or Dutch responder would type where it is another ("fr": "demande"), understood everywhere
+    too and listed in that language's menu and /help. Telegram's command names are
+    [a-z0-9_]{1,32}: no accents."""
+
     name: str
     callback: Callback
     description: str  # msgid, for /help and the command menu
     action: Action | None = None  # None: anyone may
     groups: bool = True
     private: bool = True
+    names: Mapping[str, str] = field(default_factory=dict)
+    # Part of the command needs more than its action (a unit's agency, an admin): who has it
+    # here, and what the command still does for the others (a msgid for /help; None: /help
+    # does not offer it to them).
+    full: Callable[[Person, Chat | None], bool] | None = None
+    partial: str | None = None
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language, self.name)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return (self.name, *dict.fromkeys(n for n in self.names.values() if n != self.name))
+
+
+def _admin(person: Person, chat: Chat | None) -> bool:
+    return Role.ADMIN in person.roles
 
 
 COMMANDS: Sequence[Command] = (
     Command("start", basics.help_command, N_("what Passerelle is and what you can do")),
-    Command("help", basics.help_command, N_("the commands you can use")),
+    Command(
+        "help",
+        basics.help_command,
+        N_("the commands you can use"),
+        names={"fr": "aide", "nl": "hulp"},
+    ),
     Command(
         "incident",
         incidents.declare,
@@ -74,6 +103,7 @@ COMMANDS: Sequence[Command] = (
         N_("declare an exercise: /exercise <title>"),
         Action.DECLARE,
         private=False,
+        names={"fr": "exercice", "nl": "oefening"},
     ),
     Command(
         "log",
@@ -81,34 +111,51 @@ COMMANDS: Sequence[Command] = (
         N_("add to the timeline: /log [#ref] <text>"),
         Action.LOG,
         private=False,
+        names={"fr": "note", "nl": "logboek"},
     ),
-    Command("status", status.status, N_("the situation: every open incident"), Action.VIEW_STATUS),
+    Command(
+        "status",
+        status.status,
+        N_("the situation: every open incident, or one: /status [#ref]"),
+        Action.VIEW_STATUS,
+        names={"fr": "situation"},
+    ),
     Command(
         "set",
         incidents.set_field,
         N_("change title, type, severity, status or location: /set [#ref] <field> <value>"),
         Action.UPDATE,
+        names={"fr": "modifier", "nl": "wijzigen"},
     ),
     Command(
         "assign",
         incidents.assign,
-        N_("name the commander, spokesperson or liaison: /assign [#ref] <role> @name"),
+        N_("name the commander, spokesperson or liaison: /assign [#ref] <role> [@name]"),
         Action.ASSIGN,
+        names={"fr": "nommer", "nl": "aanduiden"},
     ),
-    Command("close", incidents.close, N_("close an incident: /close [#ref]"), Action.CLOSE),
+    Command(
+        "close",
+        incidents.close,
+        N_("close an incident: /close [#ref]"),
+        Action.CLOSE,
+        names={"fr": "cloturer", "nl": "afsluiten"},
+    ),
     Command(
         "request",
         resource_requests.request,
-        N_("ask for resources across the border: /request <quantity> <type> [#ref] [note]"),
+        N_("ask for resources across the border: /request [#ref] [quantity] <type> [note]"),
         Action.REQUEST,
         private=False,
+        names={"fr": "demande", "nl": "aanvraag"},
     ),
     Command(
         "release",
         resource_requests.release,
-        N_("free a unit committed to the incident: /release <unit code>"),
+        N_("free a unit committed to the incident: /release [#ref] <unit code>"),
         Action.REQUEST,
         private=False,
+        names={"fr": "liberer", "nl": "vrijgeven"},
     ),
     Command(
         "cancel",
@@ -116,18 +163,26 @@ COMMANDS: Sequence[Command] = (
         N_("withdraw an open resource request: /cancel [#ref] [request number]"),
         Action.REQUEST,
         private=False,
+        names={"fr": "annuler", "nl": "annuleren"},
     ),
     Command(
         "roster",
         roster.roster,
         N_("available units per type and country: /roster [type] [FR|BE]"),
         Action.VIEW_ROSTER,
+        names={"fr": "moyens", "nl": "eenheden"},
     ),
     Command(
         "unit",
         roster.unit,
-        N_("a unit, or change its status: /unit <code> [available|unavailable|maintenance]"),
+        N_(
+            "a unit, or change its status: "
+            "/unit <code> [available|unavailable|maintenance|en route|on scene] [note]"
+        ),
         Action.UNIT,
+        names={"fr": "moyen", "nl": "eenheid"},
+        full=units.manages_units,
+        partial=N_("a unit and its status: /unit <code>"),
     ),
     Command(
         "rollcall",
@@ -135,37 +190,47 @@ COMMANDS: Sequence[Command] = (
         N_("confirm your agency's units now (in the agency's chat)"),
         Action.UNIT,
         private=False,
+        names={"fr": "pointage", "nl": "appel"},
+        full=units.manages_units,
     ),
     Command(
         "alert",
         alerts.alert,
-        N_("alert the linked chats: /alert [severity] <text>, or fr: … | nl: …"),
+        N_("alert the linked chats: /alert [#ref] [severity] <text>, or fr: … | nl: …"),
         Action.ALERT,
+        names={"fr": "alerte", "nl": "alarm"},
     ),
     Command(
         "alerts",
         alerts.list_alerts,
         N_("recent alerts and who acknowledged them"),
         Action.VIEW_ALERTS,
+        names={"fr": "alertes", "nl": "alarmen"},
     ),
     Command("cap", alerts.cap, N_("an alert as a CAP 1.2 file: /cap <alert number>"), Action.ALERT),
     Command(
         "statement",
         statements.statement,
-        N_("a media statement: drafted for, or published by, the spokesperson"),
+        N_(
+            "a media statement, drafted for or published by the spokesperson: "
+            "/statement [#ref] <text>"
+        ),
         Action.STATEMENT,
+        names={"fr": "communique", "nl": "persbericht"},
     ),
     Command(
         "escalate",
         phases.escalate,
         N_("raise the phase (governor, préfet …): /escalate [#ref] [FR|BE]"),
         Action.ESCALATE,
+        names={"fr": "relever", "nl": "opschalen"},
     ),
     Command(
         "deescalate",
         phases.deescalate,
         N_("lower the phase again: /deescalate [#ref] [FR|BE]"),
         Action.ESCALATE,
+        names={"fr": "abaisser", "nl": "afschalen"},
     ),
     Command(
         "sites",
@@ -178,22 +243,40 @@ COMMANDS: Sequence[Command] = (
         maps.map_command,
         N_("the situation map: incident, units, at-risk sites, border: /map [#ref]"),
         Action.VIEW_SITES,
+        names={"fr": "carte", "nl": "kaart"},
     ),
     Command(
         "report",
         reports.report_command,
         N_("the after-action report (HTML): /report [#ref]"),
         Action.REPORT,
+        names={"fr": "rapport", "nl": "verslag"},
     ),
-    Command("lang", basics.lang, N_("choose your language: /lang fr|nl|en")),
+    Command(
+        "lang",
+        basics.lang,
+        N_("choose your language: /lang fr|nl|en; a group's (admin): /lang fr nl"),
+        names={"fr": "langue", "nl": "taal"},
+        full=_admin,
+        partial=N_("choose your language, in a private chat with me: /lang fr|nl|en"),
+    ),
 )
 
 
-def commands_for(roles: frozenset[Role]) -> list[tuple[str, str]]:
-    """The commands someone with these roles can use (for /help, wherever it is asked)."""
-    return [
-        (c.name, c.description) for c in COMMANDS if c.action is None or roles & ALLOWED[c.action]
-    ]
+def commands_for(person: Person, chat: Chat | None) -> list[HelpLine]:
+    """What this person may do (for /help, wherever it is asked): the commands their roles
+    allow, and of a command they may only partly use, that part."""
+    roles = roles_of(person)
+    lines = []
+    for c in COMMANDS:
+        if c.action is not None and not roles & ALLOWED[c.action]:
+            continue
+        description: str | None = c.description
+        if c.full is not None and not c.full(person, chat):
+            description = c.partial
+        if description is not None:
+            lines.append(HelpLine(c.name, description, c.names))
+    return lines
 
 
 def _in_the_right_place(command: Command) -> Callback:
@@ -243,16 +326,23 @@ async def unknown_button(update: Update, context: PContext) -> None:
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    app.bot_data["commands_for"] = commands_for
+    app.bot_data[basics.COMMANDS_FOR] = commands_for
+    app.bot_data[basics.COMMAND_NAMES] = [name for c in COMMANDS for name in c.all_names]
     app.add_handler(TypeHandler(Update, gate), group=-1)
     for command in COMMANDS:
         app.add_handler(
             CommandHandler(
-                command.name,
+                command.all_names,
                 handled(_in_the_right_place(command)),
                 filters=filters.UpdateType.MESSAGE,
             )
         )
+    # after every command of the table, in the same group: a command none of them took
+    app.add_handler(
+        MessageHandler(
+            filters.COMMAND & filters.UpdateType.MESSAGE, handled(basics.unknown_command)
+        )
+    )
     for prefix, callback in BUTTONS:
         app.add_handler(CallbackQueryHandler(handled(callback), pattern=rf"^{prefix}:"))
     # any other callback data (forged, or of a version no longer served) gets an answer too

@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.core.db import UnitOfWork
-from bot.core.errors import Term, UserError
+from bot.core.errors import AnyOf, Term, UserError
 from bot.core.html import split_message
 from bot.core.i18n import Translator, each_language, translator
 from bot.core.models import Author, Chat, Person
@@ -223,7 +223,9 @@ def _value(tr: Translator, value: Any) -> Any:
     if isinstance(value, Term):
         return tr.gettext(value)
     if isinstance(value, list):
-        return ", ".join(str(_value(tr, item)) for item in value)
+        # a list reads as one in the reader's language: "a, b et c"; alternatives "a, b ou c"
+        items = [str(_value(tr, item)) for item in value]
+        return tr.join(items, alternatives=isinstance(value, AnyOf))
     return value
 
 

@@ -8,7 +8,7 @@ from telegram import Message, MessageEntity, Update
 
 from bot.core import vocabulary as labels
 from bot.core.directory import find_by_username
-from bot.core.errors import Term, UserError
+from bot.core.errors import AnyOf, Term, UserError
 from bot.core.i18n import N_
 from bot.core.models import Assignment, Author, ChatKind, IncidentField, IncidentStatus
 from bot.core.policy import Action, may
@@ -116,7 +116,7 @@ async def set_field(update: Update, context: PContext) -> None:
     unit = context.unit
     incident, words = await target(context, list(context.args or []), Action.UPDATE)
     if not words:
-        raise UserError(N_("Usage: /set title|type|severity|status|location <value>"))
+        raise UserError(N_("Usage: /set [#ref] title|type|severity|status|location <value>"))
     field = labels.parse(words[0], labels.FIELD)
     value = " ".join(words[1:])
     if field is None:
@@ -132,7 +132,7 @@ async def set_field(update: Update, context: PContext) -> None:
         if severity is None:
             raise UserError(
                 N_("Severity is one of: {values}."),
-                values=[Term(v) for v in labels.SEVERITY.values()],
+                values=AnyOf(Term(v) for v in labels.SEVERITY.values()),
             )
         incident = await incidents.change_severity(
             unit, ref=incident.ref, severity=severity, author=actor.author, chat_id=actor.chat_id
@@ -142,7 +142,7 @@ async def set_field(update: Update, context: PContext) -> None:
         if status is None:
             raise UserError(
                 N_("Status is one of: {values}."),
-                values=[Term(v) for v in labels.STATUS.values()],
+                values=AnyOf(Term(v) for v in labels.STATUS.values()),
             )
         if status is IncidentStatus.CLOSED and not may(actor.person, Action.CLOSE, incident):
             raise refusal(Action.CLOSE)
@@ -190,7 +190,7 @@ async def assign(update: Update, context: PContext) -> None:
     if assignment is None:
         raise UserError(
             N_(
-                "Usage: /assign commander|spokesperson|liaison, as a reply to "
+                "Usage: /assign [#ref] commander|spokesperson|liaison, as a reply to "
                 "the person's message or with their @username."
             )
         )

@@ -76,12 +76,12 @@ def _type_refusal(word: str) -> UserError:
 
 
 async def request(update: Update, context: PContext) -> None:
-    """/request <qty> <type> [#ref] [note]"""
+    """/request [#ref] [quantity] <type> [note]"""
     actor = context.actor
     incident, words = await target(context, list(context.args or []), Action.REQUEST)
     if not words:
         raise UserError(
-            N_("Usage: /request [quantity] type [#ref] [note], for example /request 2 ambulance")
+            N_("Usage: /request [#ref] [quantity] <type> [note], for example /request 2 ambulance")
         )
     quantity = 1
     if words[0].isdigit():
@@ -105,11 +105,13 @@ async def request(update: Update, context: PContext) -> None:
 
 
 async def release(update: Update, context: PContext) -> None:
-    """/release <code>"""
+    """/release [#ref] <unit code>"""
     actor = context.actor
     incident, words = await target(context, list(context.args or []), Action.REQUEST)
     if not words:
-        raise UserError(N_("Usage: /release unit-code, for example /release BE-WAPI-AMB-3"))
+        raise UserError(
+            N_("Usage: /release [#ref] <unit code>, for example /release BE-WAPI-AMB-3")
+        )
     offer = await requests.release(
         context.unit, ref=incident.ref, code=words[0], author=actor.author, chat_id=actor.chat_id
     )

@@ -68,7 +68,7 @@ async def roster(update: Update, context: PContext) -> None:
     context.answer(listing)
 
 
-_UNIT_USAGE = N_("Usage: /unit CODE [available|unavailable|maintenance|en route|on scene] [note]")
+_UNIT_USAGE = N_("Usage: /unit <code> [available|unavailable|maintenance|en route|on scene] [note]")
 
 
 async def unit(update: Update, context: PContext) -> None:

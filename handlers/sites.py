@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.core.errors import UserError
+from bot.core.errors import AnyOf, UserError
 from bot.core.i18n import N_
 from bot.core.models import Incident
 from bot.core.policy import Action, may
@@ -31,7 +31,7 @@ async def where_from(
             raise UserError(
                 N_("Which {name}: {places}? Add FR or BE after the name."),
                 name=name,
-                places=", ".join(place_label(p) for p in found),
+                places=AnyOf(place_label(p) for p in found),
             )
         place = found[0]
         return text(place.label), place.lat, place.lon, None

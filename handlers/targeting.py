@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.core.errors import Term, UserError
+from bot.core.errors import AnyOf, Term, UserError
 from bot.core.i18n import N_
 from bot.core.models import Incident
 from bot.core.policy import Action, may, needed_roles
@@ -28,7 +28,7 @@ def split_ref(words: list[str]) -> tuple[int | None, list[str]]:
 def refusal(action: Action) -> UserError:
     return UserError(
         N_("You may not do that. It takes one of these roles: {roles}."),
-        roles=[Term(ROLE[role]) for role in needed_roles(action)],
+        roles=AnyOf(Term(ROLE[role]) for role in needed_roles(action)),
     )
 
 

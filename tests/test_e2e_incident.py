@@ -236,7 +236,7 @@ async def test_private_lang_switches_to_dutch(harness: Harness) -> None:
     await h.say(h.responder, h.ops, "Bonjour")
     await h.say(h.responder, dm2, "/help")
     assert "/incident" not in h.last_text(dm2)
-    assert "/lang" in h.last_text(dm2)
+    assert "/taal" in h.last_text(dm2)  # /lang, by its Dutch name for a Dutch reader
 
 
 async def test_an_english_group_reads_english(harness: Harness) -> None:
@@ -257,13 +257,22 @@ async def test_an_exercise_is_marked_in_every_language(harness: Harness) -> None
 
 async def test_command_menus_are_registered_per_language(harness: Harness) -> None:
     h = harness
-    for language in ("en", "fr", "nl"):
-        commands = h.sim.commands_for(None, language)
-        names = [c["command"] for c in commands]
-        assert {"incident", "status", "log", "lang"} <= set(names)
-    fr = {c["command"]: c["description"] for c in h.sim.commands_for(None, "fr")}
-    en = {c["command"]: c["description"] for c in h.sim.commands_for(None, "en")}
-    assert fr["status"] != en["status"]
+    menus = {
+        language: {c["command"]: c["description"] for c in h.sim.commands_for(None, language)}
+        for language in ("", "en", "fr", "nl")
+    }
+    # English names in English (and for any other client language), each language's own
+    # names in French and Dutch: /demande, /aanvraag; the same word where it is the same
+    assert {"incident", "status", "log", "lang", "request", "map"} <= set(menus["en"])
+    assert menus[""] == menus["en"]
+    assert {"incident", "situation", "note", "langue", "demande", "carte"} <= set(menus["fr"])
+    assert {"incident", "status", "logboek", "taal", "aanvraag", "kaart"} <= set(menus["nl"])
+    assert not {"request", "map", "lang"} & (set(menus["fr"]) | set(menus["nl"]))
+    assert len(menus["fr"]) == len(menus["nl"]) == len(menus["en"])
+    # each description names the command as that menu does
+    assert "/demande [#réf]" in menus["fr"]["demande"]
+    assert "/aanvraag [#ref]" in menus["nl"]["aanvraag"]
+    assert menus["fr"]["situation"] != menus["en"]["status"]
 
 
 async def test_a_redelivered_update_has_no_second_effect(harness: Harness) -> None:

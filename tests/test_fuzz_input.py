@@ -182,7 +182,7 @@ async def _settle(h: Harness) -> None:
     await h.runtime.db.flush()
 
 
-COMMANDS = [f"/{c.name}" for c in handlers.COMMANDS]
+COMMANDS = [f"/{name}" for c in handlers.COMMANDS for name in c.all_names]
 HTML_LOOKALIKES = [
     "<b>",
     "</b>",

@@ -78,6 +78,7 @@ PROBES: dict[str, str] = {
     "/map": "/map #{ref}",
     "/report": "/report #{ref}",
     "/lang": "/lang fr",
+    "unknown command": "/incidnet Feu de talus",
     # buttons: callback data
     "button status": "i1:{ref}:st:act",
     "button severity": "i1:{ref}:sv:3",
@@ -181,6 +182,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("/lang", "group"): (R, R, R, R, R, D),
     ("/lang", "unregistered"): (N, N, N, N, N, N),
     ("/lang", "private"): (C, D, D, D, D, D),
+    # a command Passerelle does not know: said so, with /help, to anyone it answers
+    ("unknown command", "group"): (R, R, R, R, R, R),
+    ("unknown command", "unregistered"): (N, N, N, N, N, N),
+    ("unknown command", "private"): (C, R, R, R, R, R),
     ("button status", "group"): (R, R, D, R, R, D),
     ("button status", "unregistered"): (N, N, N, N, N, N),
     ("button status", "private"): (S, R, R, R, R, R),

@@ -11,6 +11,13 @@ class Term(str):
     __slots__ = ()
 
 
+class AnyOf(list[Any]):
+    """A parameter that lists alternatives: shown as "a, b or c" (a plain list reads "a, b
+    and c")."""
+
+    __slots__ = ()
+
+
 class UserError(Exception):
     """Something the user asked cannot be done; nothing was changed.
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_datetime as _babel_datetime
 from babel.dates import get_timezone_location
+from babel.lists import format_list
 from babel.messages.pofile import read_po
 
 from bot.core.models import LANGUAGES
@@ -47,6 +48,13 @@ class Translator:
             # en, fr and nl have two forms, "one" and "other" (French counts 0 as "one")
             return found[0] if self.locale.plural_form(n) == "one" else found[-1]
         return singular if n == 1 else plural
+
+    def join(self, items: Iterable[str], *, alternatives: bool = False) -> str:
+        """Words as a list of this language: "a, b et c" (or, for alternatives, "a, b ou c")."""
+        words = list(items)
+        if alternatives:
+            return format_list(words, style="or", locale=self.locale)
+        return format_list(words, locale=self.locale)
 
     def datetime(self, moment: dt.datetime, timezone: str, fmt: str = "short") -> str:
         return _babel_datetime(moment, fmt, tzinfo=ZoneInfo(timezone), locale=self.locale)

@@ -61,7 +61,7 @@ def _tally_block(tr: Translator, tally: Tally, timezone: str) -> str:
     for target in tally.targets:
         name = f"<b>{text(target.chat_name)}</b>"
         if target.acked_at is not None:
-            who = ", ".join(text(a) for a in target.ackers)
+            who = tr.join(text(a) for a in target.ackers)
             lines.append(f"✅ {name} — {who} ({tr.time(target.acked_at, timezone)})")
         elif target.unreachable:
             lines.append(f"📵 {name} — " + _("unreachable"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import N_, Translator, each_language
@@ -10,11 +11,24 @@ from bot.core.models import Role
 from bot.render.common import text
 
 
+@dataclass(frozen=True)
+class HelpLine:
+    """One command as /help shows it: its name in each language (English where no other
+    word is given) and what it does (a msgid)."""
+
+    name: str
+    description: str
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language, self.name)
+
+
 def _help_block(
-    tr: Translator, name: str, roles: Sequence[Role], commands: Sequence[tuple[str, str]]
+    tr: Translator, name: str, roles: Sequence[Role], commands: Sequence[HelpLine]
 ) -> str:
     _ = tr.gettext
-    role_names = ", ".join(_(labels.ROLE[r]) for r in roles)
+    role_names = tr.join(_(labels.ROLE[r]) for r in roles)
     lines = [
         "🌉 <b>Passerelle</b> — "
         + _("one place for French and Belgian emergency services working the same incident."),
@@ -22,7 +36,7 @@ def _help_block(
         "",
         "<b>" + _("What you can do") + "</b>",
     ]
-    lines.extend(f"/{command} — {text(_(description))}" for command, description in commands)
+    lines.extend(f"/{line.name_in(tr.language)} — {text(_(line.description))}" for line in commands)
     lines.append("")
     lines.append(
         _(
@@ -34,7 +48,7 @@ def _help_block(
 
 
 def render_help(
-    languages: Sequence[str], name: str, roles: Sequence[Role], commands: Sequence[tuple[str, str]]
+    languages: Sequence[str], name: str, roles: Sequence[Role], commands: Sequence[HelpLine]
 ) -> str:
     return each_language(languages, lambda tr: _help_block(tr, name, roles, commands))
 

@@ -139,7 +139,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
         lines.append(
             "⏳ "
             + _("Asked, no answer yet: {units}").format(
-                units=", ".join(
+                units=tr.join(
                     f"{text(o.unit.code)} ({text(o.unit.agency)}, {o.distance_km:.0f} km)"
                     for o in waiting
                 )
@@ -150,7 +150,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
         if gone:
             lines.append(
                 f"{STAGE_MARK[status]} {_(vocabulary.OFFER_STATUS[status])}: "
-                + ", ".join(text(o.unit.code) for o in gone)
+                + tr.join(text(o.unit.code) for o in gone)
             )
     if request.status is RequestStatus.UNFILLED:
         lines.append("")

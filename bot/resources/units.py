@@ -138,6 +138,14 @@ def may_manage(person: Person, chat: Chat | None, agency: str) -> bool:
     return chat is not None and chat.kind is ChatKind.AGENCY and same_agency(chat.agency, agency)
 
 
+def manages_units(person: Person, chat: Chat | None) -> bool:
+    """Whether someone may change some unit's status here (`may_manage` for some agency):
+    an admin, a person of an agency, or anyone in an agency's own chat."""
+    if Role.ADMIN in person.roles or person.agency:
+        return True
+    return chat is not None and chat.kind is ChatKind.AGENCY and bool(chat.agency)
+
+
 async def set_status(
     work: UnitOfWork,
     *,
