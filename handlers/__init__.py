@@ -190,7 +190,7 @@ COMMANDS: Sequence[Command] = (
         N_("confirm your agency's units now (in the agency's chat)"),
         Action.UNIT,
         private=False,
-        names={"fr": "pointage", "nl": "appel"},
+        names={"fr": "pointage", "nl": "controle"},
         full=units.manages_units,
     ),
     Command(

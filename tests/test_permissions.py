@@ -486,7 +486,7 @@ async def _card_id(h: Harness, ref: int) -> int:
     return int(row["message_id"])
 
 
-def test_the_table_covers_every_command_and_button() -> None:
+async def test_the_table_covers_every_command_and_button() -> None:
     """A new command or button must be added to the matrix."""
     commands = {f"/{c.name}" for c in handlers.COMMANDS}
     assert commands <= set(PROBES), commands - set(PROBES)
