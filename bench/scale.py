@@ -163,7 +163,7 @@ async def service_times(path: Path, scale: Scale, calls: int, results: Results) 
             assert incident is not None
             wanted = SimpleNamespace(type=types[i % len(types)], id=0)
             async with db.read() as tx:
-                found = await requests._candidates(tx, cast(Any, wanted), incident, settings)
+                found, _ = await requests._in_range(tx, cast(Any, wanted), incident, settings)
             return len(found)
 
         results.add("scale_unit", await _timed(calls, _reply_unit(db, scale)))

@@ -12,6 +12,7 @@ the bot's own (translated) text, as Telegram shows it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import logging
 import os
@@ -26,9 +27,9 @@ from typing import Any, TextIO
 
 from bot.app import PassApp, build_application
 from bot.core.config import ConfigError, Settings, parse_settings
-from bot.core.models import IncidentStatus, Severity
+from bot.core.models import IncidentStatus, Offer, Severity
 from bot.render.keyboards import parse_card_press, parse_offer_press
-from bot.resources import roster_csv
+from bot.resources import requests, roster_csv
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
@@ -291,7 +292,9 @@ Check = Callable[[Outcome], str | None]  # a problem, or None
 class Step:
     person: Person
     chat: ChatSpec | None  # None: the person's private chat with the bot
-    describe: str | Callable[[], str]  # what they did, for the transcript
+    # what they did, for the transcript (read when the step starts: it may depend on what
+    # the bot did before)
+    describe: str | Callable[[], str] | Callable[[], Awaitable[str]]
     act: Callable[[], Awaitable[str | None]]  # returns a callback query id for presses
     checks: tuple[Check, ...] = ()
 
@@ -378,15 +381,30 @@ class Demo:
         card = self.card_or_fail()
         return await self.sim.press(self.users[person.id], self.chats[OPS.id], card, data)
 
-    async def press_offer(self, person: Person, spec: ChatSpec) -> str:
-        """Commit, on the latest offer of a unit in an agency chat."""
+    def offer_button(self, spec: ChatSpec) -> tuple[SimMessage, str, str]:
+        """The latest offer of a unit in an agency chat, and its Commit button (label, data):
+        the message the transcript showed with its buttons."""
         chat = self.chats[spec.id]
         for message in reversed(self.sim.bot_messages(chat)):
-            for data in message.callback_data:
+            for label, data in message.buttons:
                 press = parse_offer_press(data)
                 if press is not None and press[1] == "c":
-                    return await self.sim.press(self.users[person.id], chat, message, data)
+                    return message, label, data
         raise DemoError(f"no request for a unit reached {spec.name}")
+
+    async def press_offer(self, person: Person, spec: ChatSpec) -> str:
+        """Commit, on the latest offer of a unit in an agency chat."""
+        message, _, data = self.offer_button(spec)
+        return await self.sim.press(self.users[person.id], self.chats[spec.id], message, data)
+
+    async def committed(self, ref: int) -> Offer:
+        """The unit committed to the incident (the first, if several)."""
+        async with self.runtime.db.read() as tx:
+            found = await requests.resources_in(tx, ref)
+        engaged = [offer for offer, _ in found if offer.status.engaged]
+        if not engaged:
+            raise DemoError(f"no unit is committed to #{ref}")
+        return engaged[0]
 
     # -- one step --
 
@@ -402,7 +420,10 @@ class Demo:
         p.rule(f"step {number}/{total}")
         p.line(p.bold(step.person.who))
         p.line(f"  in {where}")
-        p.block(step.describe if isinstance(step.describe, str) else step.describe(), 2)
+        described = step.describe if isinstance(step.describe, str) else step.describe()
+        if inspect.isawaitable(described):
+            described = await described
+        p.block(described, 2)
         query = await step.act()
         await self.settle()
         if self.errors:
@@ -426,7 +447,7 @@ class Demo:
                 self._show_card(message, None)
             else:
                 p.line("  💬")
-                p.block(message.text or message.caption or "", 4)
+                self._show_message(message)
             shown = True
         if (
             card is not None
@@ -447,7 +468,7 @@ class Demo:
                         f"a private chat with {other.user.full_name}" if other.user else "?"
                     )
                     p.line(f"  💬 meanwhile in {name}:")
-                    p.block(message.text or message.caption or "", 4)
+                    self._show_message(message)
         if not shown:
             p.line(p.dim("  (no visible answer)"))
         after = (card.text or "") if card is not None else ""
@@ -470,10 +491,18 @@ class Demo:
         for row in (card.text or "").splitlines():
             mark = "› " if before is not None and row.strip() and row not in old else "  "
             self.printer.line(("    " + mark + row).rstrip())
-        buttons = [label for label, _ in card.buttons]
+        self._show_buttons(card, 6)
+
+    def _show_message(self, message: SimMessage) -> None:
+        """A message as its chat shows it: the text, and the buttons under it."""
+        self.printer.block(message.text or message.caption or "", 4)
+        self._show_buttons(message, 4)
+
+    def _show_buttons(self, message: SimMessage, indent: int) -> None:
+        buttons = [label for label, _ in message.buttons]
         if buttons:
             self.printer.line(
-                "      " + self.printer.dim("buttons: " + " ".join(f"[{b}]" for b in buttons))
+                " " * indent + self.printer.dim("buttons: " + " ".join(f"[{b}]" for b in buttons))
             )
 
     async def pause(self) -> None:
@@ -560,6 +589,19 @@ def script(demo: Demo) -> list[Step]:
         ),
     ]
 
+    log_line = ""
+
+    async def logging_commitment() -> str:
+        """The French commander logs the unit SDIS 59 committed, with its ETA as offered."""
+        nonlocal log_line
+        offer = await demo.committed(1)
+        name = offer.unit.name.removesuffix(" (SAMPLE)")
+        log_line = (
+            f"/log {name} du {offer.unit.agency} engagée, sur place dans "
+            f"{offer.eta_minutes} min environ."
+        )
+        return f"types: {log_line}"
+
     def pressing(**which: Any) -> Step:
         def describe() -> str:
             return f"presses the card's button [{demo.button(**which)[0]}]"
@@ -589,19 +631,6 @@ def script(demo: Demo) -> list[Step]:
             (answered("✅", "confirm /assign"), card_shows(SPOKESPERSON_BE.name)),
         ),
         Step(
-            COMMANDER_FR,
-            OPS,
-            "types: /log CMIC du SDIS 59 engagée depuis Roubaix, sur place dans 15 min "
-            "(plus proche que toute équipe belge).",
-            lambda: demo.say(
-                COMMANDER_FR,
-                OPS,
-                "/log CMIC du SDIS 59 engagée depuis Roubaix, sur place dans 15 min "
-                "(plus proche que toute équipe belge).",
-            ),
-            (answered("📝", "confirm /log"), card_shows("CMIC du SDIS 59")),
-        ),
-        Step(
             COMMANDER_BE,
             OPS,
             "types: /request 1 cellule risques chimiques",
@@ -611,9 +640,16 @@ def script(demo: Demo) -> list[Step]:
         Step(
             DUTY_FR,
             SDIS,
-            "presses [✅ Engager] on the request for the CMIC Lille",
+            lambda: f"presses [{demo.offer_button(SDIS)[1]}] on the request for the CMIC Lille",
             lambda: demo.press_offer(DUTY_FR, SDIS),
             (card_shows("FR-SDIS59-CMIC-LIL1"), card_shows("🇫🇷→🇧🇪")),
+        ),
+        Step(
+            COMMANDER_FR,
+            OPS,
+            logging_commitment,
+            lambda: demo.say(COMMANDER_FR, OPS, log_line),
+            (answered("📝", "confirm /log"), card_shows("engagée, sur place dans")),
         ),
         Step(
             LIAISON_FR,

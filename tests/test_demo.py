@@ -4,6 +4,7 @@ and its transcript shows what the bot really did."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -118,7 +119,13 @@ def test_set_and_assign_show_on_the_card(run: Run) -> None:
 def test_the_liaison_sees_the_situation(run: Run) -> None:
     status = run.step("/status")
     assert f"#1 {TITLE}" in status.split("Passerelle:")[1]
-    assert "CMIC du SDIS 59" in status.split("Passerelle:")[1]
+    answer = status.split("Passerelle:")[1]
+    assert "CMIC Lille du SDIS 59" in answer
+    # the French unit works the Belgian incident: France is involved, no French mayor directs
+    # (the liaison reads French in private)
+    assert FR("the mayor (maire)") not in answer
+    involved = FR("{country} involved: its units work under the command of {incident_country}")
+    assert involved.format(country=FR("France"), incident_country=FR("Belgium")) in answer
 
 
 def test_a_responder_cannot_close_and_the_commander_can(run: Run) -> None:
@@ -128,7 +135,7 @@ def test_a_responder_cannot_close_and_the_commander_can(run: Run) -> None:
     assert "Wouter Maes" in refused and "⛔" in refused
     assert "📌 card" not in refused  # a refusal changes nothing
     assert "Luc Desmet" in closed.split("\n", 2)[1]
-    card = closed.split("📌 card, edited")[1]
+    card = closed.split("📌 card, edited")[1].split("💬")[0]  # what other chats got follows
     assert f"✅ {FR('closed')}" in card and f"✅ {NL('closed')}" in card
     assert "buttons:" not in card  # a closed incident has no buttons
     # the card was edited in place all along
@@ -144,3 +151,32 @@ def test_the_demo_requests_a_unit_of_the_sample_roster_across_the_border(run: Ru
     committed = run.step("presses [✅ Engager]")
     assert FR("Committed. Thank you.") in committed
     assert FR("Border crossing") in committed.split("meanwhile in CODIS 59:")[1]
+
+
+def test_the_offer_is_shown_with_its_buttons_before_one_is_pressed(run: Run) -> None:
+    asked = run.step("/request 1 cellule risques chimiques")
+    offer = asked.split("meanwhile in SDIS 59 – engagement des moyens:")[1]
+    commit, decline = f"✅ {FR('Commit')}", f"✖️ {FR('Decline')}"
+    assert f"buttons: [{commit}] [{decline}]" in offer
+    # the next step presses the very button the transcript showed
+    pressed = run.steps[run.steps.index(asked) + 1]
+    assert f"presses [{commit}]" in pressed.split("Passerelle:")[0]
+
+
+def test_the_log_agrees_with_the_unit_committed(run: Run) -> None:
+    asked = run.step("/request 1 cellule risques chimiques")
+    offered = re.search(
+        FR("{distance} km away · about {minutes} min on the road")
+        .replace("{distance}", r"[\d,.]+")
+        .replace("{minutes}", r"(\d+)"),
+        asked,
+    )
+    assert offered is not None, asked
+    logged = run.step("types: /log")
+    said = logged.split("Passerelle:")[0]
+    # the unit SDIS 59 committed (CMIC Lille), with the ETA it was offered with
+    assert "CMIC Lille du SDIS 59" in said and "Roubaix" not in said
+    assert f"dans {offered.group(1)} min" in said
+    # logged once it was committed, not before it was even asked for
+    committed = run.step("presses [")
+    assert run.steps.index(committed) < run.steps.index(logged)

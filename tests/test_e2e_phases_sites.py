@@ -12,7 +12,9 @@ import pytest
 from bot.core.i18n import translator
 from bot.core.models import TimelineKind
 from bot.geo import sites
+from bot.incidents import phases
 from bot.incidents import service as incidents
+from bot.resources import roster_csv
 from bot.simulator import SimChat
 from tests.conftest import settings_data
 from tests.harness import Harness
@@ -100,12 +102,113 @@ async def test_escalation_tells_the_chats_of_each_country_and_level(h: Harness) 
     ) in h.last_text(_chat(h, FEDERAL_BE))
 
     entries = await incidents.timeline(h.runtime.db, 1, last=50)
-    phases = [(e.field, e.text) for e in entries if e.kind is TimelineKind.PHASE]
-    assert phases == [
-        ("BE", "provincial"),
+    changes = [
+        (e.kind, e.field, e.text)
+        for e in entries
+        if e.kind in (TimelineKind.PHASE, TimelineKind.INVOLVED)
+    ]
+    assert changes == [
+        (TimelineKind.PHASE, "BE", "provincial"),
+        (TimelineKind.INVOLVED, "FR", "departmental"),  # France was not involved before
+        (TimelineKind.PHASE, "BE", "federal"),
+        (TimelineKind.PHASE, "BE", "provincial"),
+    ]
+
+
+CMIC = (
+    "code,type,name,agency,country,lat,lon,capacity,status\n"
+    "FR-SDIS59-CMIC-LIL1,hazmat,CMIC Lille,SDIS 59,FR,50.6319,3.0684,1,available\n"
+)
+
+
+@pytest.fixture
+async def with_units(sim: Any, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The agencies' chats too (a French unit can be asked), and the prefecture's chat."""
+    chats = settings_data(tmp_path / "units.db", agencies=True)["chats"] + [
+        {"id": i, "name": n, "kind": "liaison", "country": c, "languages": lang}
+        for i, n, c, lang in AUTHORITY_CHATS
+    ]
+    running = Harness(
+        sim,
+        tmp_path / "units.db",
+        chats=chats,
+        escalation={"chats": {"FR.departmental": [PREFECTURE_FR]}},
+    )
+    for chat_id, name, _, _ in AUTHORITY_CHATS:
+        sim.add_chat(chat_id, "supergroup", title=name, members=[running.commander])
+    await running.start()
+    await roster_csv.import_roster(running.runtime.db, CMIC)
+    yield running
+    await running.stop()
+
+
+async def test_a_country_shows_only_as_involved_as_it_is(with_units: Harness) -> None:
+    """No French mayor directs an operation in Belgium: a Belgian incident shows France only
+    once its units work there (under Belgian command), and an escalation for France says
+    France is involved from then on, and by whom, rather than in charge from the start."""
+    h = with_units
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    await h.sim.send_location(h.commander, h.ops, 50.6140, 3.4060, reply_to=h.card(h.ops))
+    await h.settle()
+    card = h.card(h.ops).text or ""
+    assert "🇫🇷" not in card and FR("communal phase") in card
+
+    await h.say(h.commander, h.ops, "/request 1 CMIC")
+    offer = h.sim.last_bot_message(h.agency_sdis59)
+    assert offer is not None and offer.callback_data, h.sim.dump()
+    await h.press(h.duty_sdis59, h.agency_sdis59, offer, offer.callback_data[0])
+    await h.say(h.commander, h.ops, "/status #1")
+    shown = {"card": h.card(h.ops).text or "", "status": h.last_text(h.ops)}
+    assert "FR-SDIS59-CMIC-LIL1" in shown["card"]  # committed, under Belgian command
+    for where, text in shown.items():
+        for tr in (FR, NL):
+            # France works the incident, nobody French directs it
+            assert tr("the mayor (maire)") not in text, where
+            assert tr("communal level") not in text, where
+            assert (
+                tr(
+                    "{country} involved: its units work under the command of {incident_country}"
+                ).format(country=tr("France"), incident_country=tr("Belgium"))
+                in text
+            ), where
+
+    # the plume drifts across the border: the Belgian commander involves France
+    await h.say(h.commander, h.ops, "/escalate FR")
+    card = h.card(h.ops).text or ""
+    for tr in (FR, NL):
+        involved = tr("{country} involved, by {name}: {level}").format(
+            country=tr("France"), name="Marc Delattre", level=""
+        )
+        line = next(row for row in card.splitlines() if involved in row)
+        assert tr("departmental level") in line and tr("the préfet") in line
+        # the timeline says so too
+        assert (
+            tr("{country} involved: {phase} ({authority})").format(
+                country=tr("France"),
+                phase=tr("departmental level"),
+                authority=tr("the préfet"),
+            )
+            in card
+        )
+    notice = h.last_text(_chat(h, PREFECTURE_FR))
+    assert (
+        FR("⬆️ {country} involved in #{ref} ({incident_country}): {phase}").format(
+            country=FR("France"),
+            ref=1,
+            incident_country="🇧🇪 " + FR("Belgium"),
+            phase=FR("departmental level"),
+        )
+        in notice
+    )
+    assert FR("(before: {before})").split("{")[0] not in notice
+    # France was not in charge from the declaration: no French period before the escalation
+    async with h.runtime.db.read() as tx:
+        incident = await incidents.incident_in(tx, 1)
+        assert incident is not None
+        history = await phases.history_in(tx, incident)
+    assert [(p.country.value, p.level.value) for p in history] == [
+        ("BE", "communal"),
         ("FR", "departmental"),
-        ("BE", "federal"),
-        ("BE", "provincial"),
     ]
 
 

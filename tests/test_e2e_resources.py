@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import directory, vocabulary
 from bot.core.i18n import translator
-from bot.core.models import OfferStatus, RequestStatus, UnitStatus
+from bot.core.models import OfferStatus, RequestStatus, ResourceType, UnitStatus
 from bot.render.keyboards import offer_data, parse_offer_press, rollcall_data, unit_data
 from bot.resources import requests, roster_csv
 from bot.resources import units as resources
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
+from tests.conftest import AGENCY_FLUVIA
 from tests.harness import Harness
+from tests.units import once
 
 FR = translator("fr").gettext
 NL = translator("nl").gettext
@@ -237,6 +240,86 @@ async def test_nobody_can_help(h: Harness) -> None:
         assert _offers(h, chat) == []
     request = await requests.get_request(h.runtime.db, 1)
     assert request is not None and request.status is RequestStatus.UNFILLED
+
+
+# SMUR/MUG of agencies that have no chat in the harness (as in config.example.toml)
+NO_CHAT_ROSTER = """\
+code,type,name,agency,country,lat,lon,capacity,status
+FR-SAMU59-SMUR-LIL1,smur,SMUR Lille – CHU,SAMU 59,FR,50.6106,3.0345,1,available
+FR-SAMU59-SMUR-RBX1,smur,SMUR Roubaix,SAMU 59,FR,50.6826,3.1867,1,available
+BE-AZG-MUG-1,mug,MUG Kortrijk – AZ Groeninge,AZ Groeninge,BE,50.8166,3.2800,1,available
+"""
+
+
+async def test_units_in_reach_whose_agency_cannot_be_reached_are_named(h: Harness) -> None:
+    """Three SMUR/MUG lie within 25 km, but their agencies have no chat: the answer says so
+    by name (not "nobody in reach answered"), and the liaisons are told, to phone them."""
+    await roster_csv.import_roster(h.runtime.db, NO_CHAT_ROSTER)
+    await _located_incident(h)
+    await h.say(h.commander, h.ops, "/request 1 MUG")
+    card = await _request_card(h, h.ops)
+    for tr in (FR, NL):
+        smur = tr(vocabulary.TYPE[ResourceType.SMUR])
+        assert (
+            tr(
+                "Nobody could be asked: the available {type} within reach belong to agencies "
+                "Passerelle cannot reach."
+            ).format(type=smur)
+            in card
+        )
+        assert (
+            tr("Nobody can help: no available {type} within reach answered.").format(type=smur)
+            not in card
+        )
+        assert (
+            tr(
+                "In reach but not asked: their agency has no chat Passerelle can reach. "
+                "Call them directly:"
+            )
+            in card
+        )
+    for name in ("FR-SAMU59-SMUR-LIL1", "FR-SAMU59-SMUR-RBX1", "BE-AZG-MUG-1"):
+        assert card.count(name) == 2  # in the French and in the Dutch block
+    assert "SAMU 59" in card and "AZ Groeninge" in card
+    request = await requests.get_request(h.runtime.db, 1)
+    assert request is not None and request.status is RequestStatus.UNFILLED
+    # nobody was offered anything: no agency chat has them
+    for chat in (h.agency_wapi, h.agency_sdis59, h.agency_fluvia):
+        assert _offers(h, chat) == []
+    # the liaison chats of both countries are told who to phone, and why
+    for chat, tr in ((h.liaison_fr, FR), (h.liaison_be, NL)):
+        told = h.last_text(chat)
+        assert "BE-AZG-MUG-1" in told and "FR-SAMU59-SMUR-LIL1" in told, h.sim.dump()
+        assert tr("no chat of this agency is registered in Passerelle") in told
+        assert "Fuite de chlore" in told
+
+
+async def test_a_unit_whose_agency_chat_is_cut_off_is_named_with_why(h: Harness) -> None:
+    """Fluvia's chat blocked the bot: its boat, the only one in reach, is named, and the
+    liaisons read that the agency's chat no longer receives Passerelle's messages."""
+    boat = (
+        "code,type,name,agency,country,lat,lon,capacity,status\n"
+        "BE-FLUVIA-BOOT-1,boat,Boot Leie,Fluvia,BE,50.83,3.26,1,available\n"
+    )
+    await roster_csv.import_roster(h.runtime.db, boat, replace=False)
+    await once(h.runtime.db, directory.mark_unreachable, AGENCY_FLUVIA)
+    await _located_incident(h)
+    await h.say(h.commander, h.ops, "/request 1 bateau")
+    card = await _request_card(h, h.ops)
+    assert "BE-FLUVIA-BOOT-1" in card and "Fluvia" in card
+    assert (
+        FR("Nobody can help: no {type} is available within reach.").format(
+            type=FR(vocabulary.TYPE[ResourceType.BOAT])
+        )
+        not in card
+    )
+    told = h.last_text(h.liaison_be)
+    assert "BE-FLUVIA-BOOT-1" in told
+    assert (
+        NL("its chat no longer receives Passerelle's messages (the bot was removed or blocked)")
+        in told
+    )
+    assert _offers(h, h.agency_fluvia) == []
 
 
 async def test_a_request_without_location_asks_for_a_place(h: Harness) -> None:

@@ -83,9 +83,8 @@ async def _scripted(db: Database) -> int:
         times = {  # (country, level) in order → (start, end)
             0: (0, 30),  # BE communal
             1: (30, None),  # BE provincial
-            2: (0, 45),  # FR communal
-            3: (45, 75),  # FR departmental
-            4: (75, None),  # FR communal again
+            2: (45, 75),  # FR departmental: France involved at 10:45, not before
+            3: (75, None),  # FR communal
         }
         for index, row in enumerate(rows):
             start, end = times[index]
@@ -112,7 +111,6 @@ async def test_the_report_has_the_timeline_phases_and_their_durations(db: Databa
     assert summary == [
         ("BE", "communal", 0, True),
         ("BE", "provincial", 30, False),
-        ("FR", "communal", 0, True),
         ("FR", "departmental", 45, True),
         ("FR", "communal", 15, False),
     ]

@@ -61,6 +61,9 @@ class TimelineKind(StrEnum):
     ALERT = "alert"  # text: the alert's id
     STATEMENT = "statement"  # text: the published statement; field: who approved it
     PHASE = "phase"  # field: the country; text: the level reached (Level)
+    # a country other than the incident's made involved by an escalation: field: the
+    # country; text: the level it is involved at (Level)
+    INVOLVED = "involved"
 
 
 class IncidentField(StrEnum):
@@ -211,6 +214,9 @@ class OfferStatus(StrEnum):
     EN_ROUTE = "en_route"
     ON_SCENE = "on_scene"
     RELEASED = "released"
+    # not asked: in range, but its agency has no chat Passerelle can reach (recorded when
+    # the request cannot be filled, so that the card names it and a liaison can phone)
+    UNREACHABLE = "unreachable"
 
     @property
     def engaged(self) -> bool:
@@ -278,6 +284,7 @@ class Offer(_Model):
             OfferStatus.DECLINED,
             OfferStatus.EXPIRED,
             OfferStatus.WITHDRAWN,
+            OfferStatus.UNREACHABLE,
         ):
             return None
         return self.decided_at + timedelta(minutes=self.eta_minutes)
@@ -331,11 +338,21 @@ class Level(StrEnum):
     EU = "eu"  # the EU Civil Protection Mechanism, through the ERCC
 
 
+class Involvement(StrEnum):
+    """Why a country shows on an incident's card with a phase line."""
+
+    OWN = "own"  # the incident is on its territory: its authorities are in charge
+    ESCALATED = "escalated"  # an escalation made it involved (a plume across the border)
+    UNITS = "units"  # only its units work the incident, under the incident country's command
+
+
 @dataclass(frozen=True)
 class PhaseState:
     country: Country
     level: Level
     since: datetime
+    involvement: Involvement = Involvement.OWN
+    by: str | None = None  # who made the country involved (Involvement.ESCALATED)
 
 
 @dataclass(frozen=True)

@@ -311,6 +311,7 @@ OFFER_STATUS: Mapping[OfferStatus, str] = {
     OfferStatus.EN_ROUTE: N_("en route"),
     OfferStatus.ON_SCENE: N_("on scene"),
     OfferStatus.RELEASED: N_("released"),
+    OfferStatus.UNREACHABLE: N_("not asked: agency unreachable"),
 }
 
 

@@ -10,13 +10,22 @@ the messages to the chats configured for the levels left and reached.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.core.db import Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import chat_in, ensure_person
 from bot.core.errors import UserError
 from bot.core.i18n import N_
-from bot.core.models import Author, Country, Incident, Level, PhasePeriod, PhaseState, TimelineKind
+from bot.core.models import (
+    Author,
+    Country,
+    Incident,
+    Involvement,
+    Level,
+    PhasePeriod,
+    PhaseState,
+    TimelineKind,
+)
 from bot.core.vocabulary import LADDER, config_key
 from bot.delivery.outbox import enqueue
 from bot.incidents.service import incident_in, record
@@ -26,12 +35,15 @@ from bot.render.phases import render_phase_notice
 @dataclass
 class Change:
     incident: Incident
-    changes: list[tuple[Country, Level, Level]] = field(default_factory=list)
+    # (country, level before or None when the change made it involved, level reached)
+    changes: list[tuple[Country, Level | None, Level]] = field(default_factory=list)
 
 
 async def current_in(tx: Tx, incident: Incident, also: Sequence[Country] = ()) -> list[PhaseState]:
-    """The level of each country involved: the incident's own, those that changed a level,
-    and `also` (countries whose units are there). The incident's country first."""
+    """The level of each country involved, the incident's own first: its own country (its
+    authorities are in charge), a country an escalation made involved (a plume across the
+    border: its level, and who involved it), and a country whose units work the incident
+    (`also`: under the incident country's command, no phase of its own)."""
     rows = await tx.all(
         "SELECT country, level, started_at FROM incident_phases"
         " WHERE incident_id = ? AND ended_at IS NULL ORDER BY id",
@@ -43,12 +55,28 @@ async def current_in(tx: Tx, incident: Incident, also: Sequence[Country] = ()) -
         )
         for r in rows
     }
+    starters = await tx.all(
+        "SELECT ph.country, p.name FROM incident_phases ph JOIN people p ON p.id = ph.started_by"
+        " WHERE ph.incident_id = ? ORDER BY ph.id",
+        (incident.ref,),
+    )
+    involved_by: dict[Country, str] = {}
+    for row in starters:
+        involved_by.setdefault(Country(row["country"]), row["name"])
     countries = [incident.country, *sorted(set(states) | set(also))]
     ordered: list[PhaseState] = []
     for country in dict.fromkeys(countries):
-        ordered.append(
-            states.get(country) or PhaseState(country, Level.COMMUNAL, incident.declared_at)
-        )
+        state = states.get(country)
+        if country is incident.country:
+            ordered.append(state or PhaseState(country, Level.COMMUNAL, incident.declared_at))
+        elif state is not None:
+            ordered.append(
+                replace(state, involvement=Involvement.ESCALATED, by=involved_by.get(country))
+            )
+        else:
+            ordered.append(
+                PhaseState(country, Level.COMMUNAL, incident.declared_at, Involvement.UNITS)
+            )
     return ordered
 
 
@@ -98,12 +126,14 @@ async def change(
     if not incident.is_open:
         raise UserError(N_("Incident #{ref} is closed."), ref=ref)
     await ensure_person(unit, author.id, author.name, author.username, author.language)
-    also = [*involved, *([country] if country else [])]
-    states = await current_in(unit, incident, also)
-    if country is not None:
-        states = [s for s in states if s.country is country]
-    result = Change(incident)
+    states = await current_in(unit, incident, involved)
     now = utcnow()
+    if country is not None:
+        # a country not involved yet is made involved by this escalation
+        states = [s for s in states if s.country is country] or [
+            PhaseState(country, Level.COMMUNAL, now, Involvement.UNITS)
+        ]
+    result = Change(incident)
     for state in states:
         ladder = LADDER[state.country]
         index = ladder.index(state.level) + (1 if up else -1)
@@ -115,7 +145,15 @@ async def change(
             " AND ended_at IS NULL",
             (ref, state.country.value),
         )
-        if row is None:  # the communal phase since the declaration, now on record
+        # a country other than the incident's, with no phase on record, becomes involved now
+        # (its units, if any, worked under the incident country's command until then)
+        newly = row is None and state.involvement is not Involvement.OWN
+        if row is not None:
+            await unit.execute(
+                "UPDATE incident_phases SET ended_at = ? WHERE id = ?",
+                (to_db_time(now), row["id"]),
+            )
+        elif not newly:  # the communal phase since the declaration, now on record
             await unit.execute(
                 "INSERT INTO incident_phases (incident_id, country, level, started_at,"
                 " ended_at) VALUES (?, ?, ?, ?, ?)",
@@ -127,11 +165,6 @@ async def change(
                     to_db_time(now),
                 ),
             )
-        else:
-            await unit.execute(
-                "UPDATE incident_phases SET ended_at = ? WHERE id = ?",
-                (to_db_time(now), row["id"]),
-            )
         phase_id = await unit.execute(
             "INSERT INTO incident_phases (incident_id, country, level, started_at,"
             " started_by) VALUES (?, ?, ?, ?, ?)",
@@ -140,14 +173,15 @@ async def change(
         await record(
             unit,
             ref,
-            TimelineKind.PHASE,
+            TimelineKind.INVOLVED if newly else TimelineKind.PHASE,
             author,
             chat_id,
             field=state.country.value,
             text=new.value,
         )
-        result.changes.append((state.country, state.level, new))
-        await _notify(unit, incident, state.country, state.level, new, phase_id, notify)
+        old = None if newly else state.level
+        result.changes.append((state.country, old, new))
+        await _notify(unit, incident, state.country, old, new, phase_id, notify)
     if not result.changes:
         raise UserError(
             N_("#{ref} is already at the highest level.")
@@ -165,13 +199,13 @@ async def _notify(
     tx: UnitOfWork,
     incident: Incident,
     country: Country,
-    old: Level,
+    old: Level | None,
     new: Level,
     phase_id: int,
     notify: Mapping[str, Sequence[int]],
 ) -> None:
     targets = [
-        *notify.get(config_key(country, old), ()),
+        *(notify.get(config_key(country, old), ()) if old is not None else ()),
         *notify.get(config_key(country, new), ()),
     ]
     for chat_id in dict.fromkeys(targets):

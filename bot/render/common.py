@@ -49,9 +49,13 @@ def status(tr: Translator, value: IncidentStatus) -> str:
     return f"{STATUS_MARK[value]} {tr.gettext(labels.STATUS[value])}"
 
 
-def country(tr: Translator, value: Country) -> str:
+def country_name(tr: Translator, value: Country) -> str:
     names = {Country.FR: tr.gettext("France"), Country.BE: tr.gettext("Belgium")}
-    return f"{FLAG[value]} {names[value]}"
+    return names[value]
+
+
+def country(tr: Translator, value: Country) -> str:
+    return f"{FLAG[value]} {country_name(tr, value)}"
 
 
 def coordinates(lat: float, lon: float) -> str:

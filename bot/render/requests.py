@@ -22,6 +22,7 @@ STAGE_MARK = {
     OfferStatus.EN_ROUTE: "🚦",
     OfferStatus.ON_SCENE: "📍",
     OfferStatus.RELEASED: "🔓",
+    OfferStatus.UNREACHABLE: "📵",
 }
 REQUEST_MARK = {
     RequestStatus.WAITING_LOCATION: "📍",
@@ -30,6 +31,7 @@ REQUEST_MARK = {
     RequestStatus.UNFILLED: "❌",
     RequestStatus.CANCELLED: "➖",
 }
+MAX_UNREACHABLE_SHOWN = 8  # units in reach not asked, named on a card or notice
 ESCALATION = N_(
     "Consider escalating: the provincial or departmental level (governor, préfet), then the "
     "national level, then the EU Civil Protection Mechanism (ERCC)."
@@ -155,6 +157,8 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
     if request.status is RequestStatus.UNFILLED:
         lines.append("")
         lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+        unreached = _unreachable_lines(tr, request)
+        lines.extend([*unreached, ""] if unreached else [])
         lines.append(_(ESCALATION))
     elif request.status is RequestStatus.OPEN:
         lines.append("")
@@ -163,18 +167,68 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
 
 
 def _unfilled(tr: Translator, request: ResourceRequest) -> str:
+    """Why the request is not filled: nobody in reach, nobody who answered, or units in
+    reach whose agency Passerelle cannot reach (then named by `_unreachable_lines`)."""
     _ = tr.gettext
+    unreached = any(o.status is OfferStatus.UNREACHABLE for o in request.offers)
+    asked_any = any(o.status is not OfferStatus.UNREACHABLE for o in request.offers)
+    kind = type_name(tr, request)
     if request.committed == 0:
-        return _("Nobody can help: no available {type} within reach answered.").format(
-            type=type_name(tr, request)
+        if not asked_any and unreached:
+            return _(
+                "Nobody could be asked: the available {type} within reach belong to agencies "
+                "Passerelle cannot reach."
+            ).format(type=kind)
+        if not asked_any:
+            return _("Nobody can help: no {type} is available within reach.").format(type=kind)
+        if unreached:
+            return _("None of the units asked can help.")
+        return _("Nobody can help: no available {type} within reach answered.").format(type=kind)
+    if unreached:
+        return _("Only {committed} of {quantity} found: nobody else could be asked.").format(
+            committed=request.committed, quantity=request.quantity
         )
     return _("Only {committed} of {quantity} found: nobody else can help.").format(
         committed=request.committed, quantity=request.quantity
     )
 
 
+def _unreachable_lines(tr: Translator, request: ResourceRequest) -> list[str]:
+    """Units in reach that were not asked, their agency having no chat Passerelle can reach:
+    by name, nearest first, for someone to phone them."""
+    _ = tr.gettext
+    unreached = [o for o in request.offers if o.status is OfferStatus.UNREACHABLE]
+    if not unreached:
+        return []
+    lines = [
+        "",
+        "📵 "
+        + _(
+            "In reach but not asked: their agency has no chat Passerelle can reach. "
+            "Call them directly:"
+        ),
+    ]
+    for offer in unreached[:MAX_UNREACHABLE_SHOWN]:
+        distance = format_decimal(offer.distance_km, format="0", locale=tr.locale)
+        lines.append(f"{_unit_line(tr, offer, request.incident_country)} · {distance} km")
+    more = len(unreached) - MAX_UNREACHABLE_SHOWN
+    if more > 0:
+        lines.append(f"… (+{more})")
+    return lines
+
+
 def render_request_card(request: ResourceRequest, languages: Sequence[str], timezone: str) -> str:
     return each_language(languages, lambda tr: _request_block(tr, request, timezone))
+
+
+def _where(tr: Translator, incident: Incident) -> str:
+    """🇧🇪 Belgium · Gare de triage de Tournai 📍 50.61400, 3.40600"""
+    where = text(incident.location_text) if incident.location_text else ""
+    if incident.lat is not None and incident.lon is not None:
+        where = (
+            (where + " " if where else "") + "📍 " + common.coordinates(incident.lat, incident.lon)
+        )
+    return common.country(tr, incident.country) + (f" · {where}" if where else "")
 
 
 def _offer_block(
@@ -191,12 +245,7 @@ def _offer_block(
         )
         + "</b>"
     )
-    where = text(incident.location_text) if incident.location_text else ""
-    if incident.lat is not None and incident.lon is not None:
-        where = (
-            (where + " " if where else "") + "📍 " + common.coordinates(incident.lat, incident.lon)
-        )
-    lines.append(common.country(tr, incident.country) + (f" · {where}" if where else ""))
+    lines.append(_where(tr, incident))
     lines.append(
         _("Asked: {what} by {name}").format(
             what=f"<b>{text(asked(tr, request))}</b>", name=common.person(tr, request.requested_by)
@@ -313,6 +362,8 @@ def _notice_block(tr: Translator, request: ResourceRequest, what: str, timezone:
                 lines.append("   " + stages(tr, offer, timezone))
     else:
         lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+        unreached = _unreachable_lines(tr, request)
+        lines.extend([*unreached, ""] if unreached else [])
         lines.append(_(ESCALATION))
     return "\n".join(lines)
 
@@ -322,6 +373,60 @@ def render_request_notice(
 ) -> str:
     """Told to the incident chat when a request is filled, or when nobody (else) can help."""
     return each_language(languages, lambda tr: _notice_block(tr, request, what, timezone))
+
+
+def _unreachable_block(
+    tr: Translator,
+    request: ResourceRequest,
+    incident: Incident,
+    blocked: frozenset[str],
+    timezone: str,
+) -> str:
+    _ = tr.gettext
+    lines = _heading(tr, request)
+    lines.append(_where(tr, incident))
+    lines.append(
+        _("Asked: {what} by {name}").format(
+            what=f"<b>{text(asked(tr, request))}</b>", name=common.person(tr, request.requested_by)
+        )
+    )
+    lines.append("")
+    lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+    lines.extend(_unreachable_lines(tr, request))
+    lines.append("")
+    agencies = dict.fromkeys(
+        o.unit.agency for o in request.offers if o.status is OfferStatus.UNREACHABLE
+    )
+    for agency in agencies:
+        why = (
+            _("its chat no longer receives Passerelle's messages (the bot was removed or blocked)")
+            if agency in blocked
+            else _("no chat of this agency is registered in Passerelle")
+        )
+        lines.append(f"• <b>{text(agency)}</b>: {why}")
+    lines.append("")
+    lines.append(
+        _(
+            "Phone them if they can help. To have them asked next time, an admin registers "
+            "their chat (kind agency) in the configuration."
+        )
+    )
+    return "\n".join(lines)
+
+
+def render_unreachable(
+    request: ResourceRequest,
+    incident: Incident,
+    blocked: frozenset[str],
+    languages: Sequence[str],
+    timezone: str,
+) -> str:
+    """Told to the liaison chats when a request is not filled while units in reach were not
+    asked, their agency having no chat Passerelle can reach (`blocked`: the agencies whose
+    chat is registered but cut off): who they are, to phone them."""
+    return each_language(
+        languages, lambda tr: _unreachable_block(tr, request, incident, blocked, timezone)
+    )
 
 
 def resources_section(

@@ -64,7 +64,7 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
         what = "📰 <i>" + _("statement published to the media:") + "</i> " + text(entry.text or "")
     elif entry.kind is TimelineKind.CLOSED:
         what = "<i>" + _("closed the incident") + "</i>"
-    elif entry.kind is TimelineKind.PHASE:
+    elif entry.kind in (TimelineKind.PHASE, TimelineKind.INVOLVED):
         what = phase_entry(tr, entry)
     else:
         what = text(entry.text or entry.kind.value)

@@ -45,7 +45,13 @@ from bot.incidents.service import incident_in
 from bot.render import requests as view
 from bot.render.keyboards import offer_keyboard
 from bot.resources import units
-from bot.resources.units import agency_chats, chats_of, may_manage, unit_from_row
+from bot.resources.units import (
+    agency_chats,
+    chats_of,
+    cut_off_agencies,
+    may_manage,
+    unit_from_row,
+)
 
 MAX_QUANTITY = 50
 MAX_NOTE = 300
@@ -261,9 +267,12 @@ async def _agency_chats_for(tx: Tx, agency: str) -> list[Chat]:
     return chats_of(await agency_chats(tx), agency)
 
 
-async def _candidates(
+async def _in_range(
     tx: Tx, request: ResourceRequest, incident: Incident, settings: RequestSettings
-) -> list[Candidate]:
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Available units of the type within reach that were not asked yet, nearest first:
+    those whose agency has a chat Passerelle can reach (they can be asked), and the others
+    (a liaison has to phone them)."""
     assert incident.lat is not None and incident.lon is not None
     low_lat, high_lat, low_lon, high_lon = bounding_box(
         incident.lat, incident.lon, settings.max_distance_km
@@ -285,9 +294,10 @@ async def _candidates(
     )
     # a unit whose agency has no chat here cannot be asked (the agencies folded once)
     reachable = {fold(chat.agency) for chat in await agency_chats(tx) if chat.agency}
-    found = [unit_from_row(row) for row in rows]
-    return rank(
-        [u for u in found if fold(u.agency) in reachable], incident.lat, incident.lon, settings
+    ranked = rank([unit_from_row(row) for row in rows], incident.lat, incident.lon, settings)
+    return (
+        [c for c in ranked if fold(c.unit.agency) in reachable],
+        [c for c in ranked if fold(c.unit.agency) not in reachable],
     )
 
 
@@ -316,7 +326,7 @@ async def _top_up(
     incident = await incident_in(unit, request.incident_ref)
     assert incident is not None
     pending = [o.unit.capacity for o in request.offers if o.status is OfferStatus.OFFERED]
-    candidates = await _candidates(unit, request, incident, settings)
+    candidates, unreachable = await _in_range(unit, request, incident, settings)
     chosen: list[Candidate] = []
     for candidate in candidates:
         capacities = pending + [c.unit.capacity for c in chosen]
@@ -345,11 +355,29 @@ async def _top_up(
     if chosen:
         unit.effects.expiries.add(expires)
     if not pending and not chosen:
+        # nobody left to ask; units in reach whose agency cannot be reached are named on
+        # the card, and the liaisons told, so that someone phones them
+        for candidate in unreachable:
+            await unit.execute(
+                "INSERT INTO request_offers (request_id, unit_id, distance_km, eta_minutes,"
+                " amount, status, offered_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                (
+                    request.id,
+                    candidate.unit.id,
+                    round(candidate.distance_km, 2),
+                    candidate.eta_minutes,
+                    OfferStatus.UNREACHABLE.value,
+                    to_db_time(now),
+                    to_db_time(now),
+                ),
+            )
         await unit.execute(
             "UPDATE requests SET status = ?, closed_at = ? WHERE id = ?",
             (RequestStatus.UNFILLED.value, to_db_time(now), request.id),
         )
         request = await _reload(unit, request.id)
+        if unreachable:
+            await _tell_liaisons_unreachable(unit, request, incident)
         if acting_chat != request.chat_id:
             await _notify_request_chat(unit, request, "unfilled")
     await _touch(unit, request)
@@ -368,6 +396,30 @@ async def _send_offer(unit: UnitOfWork, offer_id: int) -> None:
             reply_markup=offer_keyboard(offer, chat.languages),
             subject_id=offer.id,
             key=f"offer:{offer.id}:{chat.id}",
+        )
+
+
+async def _tell_liaisons_unreachable(
+    unit: UnitOfWork, request: ResourceRequest, incident: Incident
+) -> None:
+    """The request could not be filled while units in reach were not asked (their agency
+    has no chat Passerelle can reach): the liaison chats of the countries concerned are
+    told who they are, to phone them."""
+    unreached = [o for o in request.offers if o.status is OfferStatus.UNREACHABLE]
+    countries = {incident.country, *(o.unit.country for o in unreached)}
+    cut_off = await cut_off_agencies(unit)
+    blocked = frozenset(o.unit.agency for o in unreached if fold(o.unit.agency) in cut_off)
+    for chat in await liaison_chats(unit):
+        if chat.country not in countries:
+            continue
+        await enqueue(
+            unit,
+            chat_id=chat.id,
+            html=view.render_unreachable(request, incident, blocked, chat.languages, chat.timezone),
+            purpose="unreachable",
+            incident_ref=incident.ref,
+            subject_id=request.id,
+            key=f"unreachable:{request.id}:{chat.id}",
         )
 
 

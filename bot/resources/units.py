@@ -369,6 +369,17 @@ async def agency_chats(tx: Tx) -> list[Chat]:
     return [c for c in await reachable_chats(tx, ChatKind.AGENCY) if c.agency]
 
 
+async def cut_off_agencies(tx: Tx) -> set[str]:
+    """Agencies (folded) whose chat is registered but cannot be reached any more (the bot was
+    removed or blocked there), and that have no other chat that can."""
+    rows = await tx.all(
+        "SELECT agency, unreachable_at FROM chats WHERE kind = ? AND agency IS NOT NULL",
+        (ChatKind.AGENCY.value,),
+    )
+    reachable = {fold(r["agency"]) for r in rows if r["unreachable_at"] is None}
+    return {fold(r["agency"]) for r in rows if r["unreachable_at"] is not None} - reachable
+
+
 def chats_of(chats: Iterable[Chat], agency: str) -> list[Chat]:
     return [c for c in chats if same_agency(c.agency, agency)]
 
