@@ -176,7 +176,7 @@ COMMANDS: Sequence[Command] = (
         "unit",
         roster.unit,
         N_(
-            "a unit, or change its status: "
+            "show a unit or change its status: "
             "/unit <code> [available|unavailable|maintenance|en route|on scene] [note]"
         ),
         Action.UNIT,

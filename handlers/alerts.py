@@ -9,7 +9,7 @@ from telegram import Update
 from bot.alerts import service as alerts
 from bot.alerts.cap import build_cap
 from bot.core import vocabulary as labels
-from bot.core.errors import UserError
+from bot.core.errors import Term, UserError
 from bot.core.i18n import N_
 from bot.core.models import ChatKind, Severity
 from bot.core.policy import Action, may
@@ -54,7 +54,7 @@ async def alert(update: Update, context: PContext) -> None:
     if not rest:
         raise UserError(
             N_("Write the alert after /alert, for example: {example}"),
-            example="/alert severe Nuage toxique vers Mouscron, confinement",
+            example=Term(N_("/alert severe Toxic cloud towards Mouscron, shelter in place")),
         )
     texts = alerts.parse_texts(rest)
     if ref is None and actor.chat is not None and actor.chat.kind is ChatKind.OPERATIONS:

@@ -38,8 +38,8 @@ async def notify_failure(update: Update, context: PContext) -> None:
     html = render_text(
         languages,
         N_(
-            "⚠️ Something went wrong with that request. Check the incident card before you "
-            "try again; if it happens again, tell an admin."
+            "⚠️ Something went wrong with that. Check the incident card before you try again; "
+            "if it happens again, tell an admin."
         ),
     )
     try:

@@ -48,7 +48,7 @@ async def _declare(update: Update, context: PContext, *, exercise: bool) -> None
     if not title:
         raise UserError(
             N_("Give the incident a title, for example: {example}"),
-            example="/incident Fuite de chlore, gare de Tournai",
+            example=Term(N_("/incident Chlorine leak, Tournai station")),
         )
     incident = await incidents.declare(
         context.unit, chat=actor.chat, title=title, author=actor.author, exercise=exercise
@@ -68,7 +68,7 @@ async def log_note(update: Update, context: PContext) -> None:
     if not words:
         raise UserError(
             N_("Write what happened after /log, for example: {example}"),
-            example="/log 2 victimes évacuées",
+            example=Term(N_("/log 2 casualties evacuated")),
         )
     incident = await incidents.add_note(
         context.unit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import ForceReply, Update
 
-from bot.core.errors import UserError
+from bot.core.errors import Term, UserError
 from bot.core.i18n import N_
 from bot.core.models import Incident, StatementStatus
 from bot.core.policy import Action, may
@@ -58,7 +58,7 @@ async def statement(update: Update, context: PContext) -> None:
     if not raw:
         raise UserError(
             N_("Write the statement after /statement, for example: {example}"),
-            example="/statement fr: … | nl: …",
+            example=Term(N_("/statement fr: … | nl: …")),
         )
     done = await statements.propose(
         unit,

@@ -224,3 +224,15 @@ def test_usage_lines_and_the_readme_agree() -> None:
             french, dutch = names.split(" · ")
             assert f"`/{command.name_in('fr')}`" in french, (command.name, names)
             assert f"`/{command.name_in('nl')}`" in dutch, (command.name, names)
+
+
+async def test_examples_are_in_the_reader_s_language(h: Harness) -> None:
+    await h.say(h.commander, h.ops, "/incident Feu de broussailles")
+    await h.say(h.commander, h.ops, "/logboek")
+    answer = h.last_text(h.ops)
+    assert "/note 2 victimes évacuées" in answer
+    assert "/logboek 2 slachtoffers geëvacueerd" in answer
+    dutch = answer[answer.index("/logboek 2") - 200 :]
+    assert "victimes" not in dutch
+    await h.say(h.liaison, h.ops_en, "/alert")
+    assert "/alert severe Toxic cloud towards Mouscron" in h.last_text(h.ops_en)

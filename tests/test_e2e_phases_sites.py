@@ -3,6 +3,7 @@ their languages; the at-risk site warning on the card and in /status; /sites."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,25 @@ async def test_site_hazards_are_told_in_each_language_of_the_group(h: Harness) -
     await h.say(h.commander, h.ops, "/sites Tournai")
     assert "transport de matières dangereuses" in h.last_text(h.ops)
     assert "vervoer van gevaarlijke goederen" in h.last_text(h.ops)
+
+
+async def test_the_escalation_answer_reads_as_sentences(h: Harness) -> None:
+    await h.say(h.commander, h.ops, "/incident Incendie usine chimique, Comines")
+    await h.say(h.commander, h.ops, "/escalate")
+    answer = h.last_text(h.ops)
+    assert (
+        FR("Authority in charge: {authority}.").format(authority=FR("the provincial governor"))
+        in answer
+    )
+    assert (
+        NL("Authority in charge: {authority}.").format(authority=NL("the provincial governor"))
+        in answer
+    )
+    # no sentence starts in lower case ("… phase provinciale. le gouverneur …")
+    assert not re.search(r"[.!?] +[a-zà-ÿ]", answer), answer
+    card = h.card(h.ops).text or ""
+    assert "aux commandes" not in card and "in charge" not in card
+    assert (
+        FR("{phase} since {time} · in charge: {authority}").split("{phase}")[1].split("{time}")[0]
+        in card
+    )

@@ -78,6 +78,8 @@ _SYNONYMS: Mapping[str, str] = {
     "dircpops": "commander",
     "porteparole": "spokesperson",
     "dirinfo": "spokesperson",
+    "mineur": "minor",  # severities also typed in the masculine
+    "modere": "moderate",
     "lieu": "location",
     "adresse": "location",
     "titre": "title",

@@ -24,7 +24,7 @@ def phase_name(tr: Translator, country: Country, level: Level) -> str:
 
 
 def phase_lines(tr: Translator, states: Sequence[PhaseState], timezone: str) -> list[str]:
-    """'🇧🇪 provincial phase since 14:02: the provincial governor in charge'; for another
+    """'🇧🇪 provincial phase since 14:02 · in charge: the provincial governor'; for another
     country, how it is involved: by an escalation (its level, and who involved it), or
     only through its units (under the command of the incident's country)."""
     _ = tr.gettext
@@ -46,7 +46,7 @@ def phase_lines(tr: Translator, states: Sequence[PhaseState], timezone: str) -> 
                 )
             )
             continue
-        level = _("{phase} since {time}: {authority} in charge").format(
+        level = _("{phase} since {time} · in charge: {authority}").format(
             phase="<b>" + phase_name(tr, state.country, state.level) + "</b>",
             time=tr.time(state.since, timezone),
             authority=_(AUTHORITY[(state.country, state.level)]),
@@ -151,7 +151,9 @@ def render_phase_changes(
                     _("{flag} #{ref}: {phase}.") if up else _("{flag} #{ref}: back to {phase}.")
                 )
                 said = message.format(flag=FLAG[changed], ref=ref, phase=phase)
-            authority = _("{authority} in charge").format(authority=_(AUTHORITY[(changed, new)]))
+            authority = _("Authority in charge: {authority}.").format(
+                authority=_(AUTHORITY[(changed, new)])
+            )
             lines.append(said + " " + authority)
         return "\n".join(lines)
 

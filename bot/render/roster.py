@@ -34,7 +34,7 @@ def unit_line(
     if unit.note:
         line += f" · <i>{text(unit.note)}</i>"
     if unit.is_stale(now, stale_after_hours):
-        line += " · ⚠️ " + _("stale")
+        line += " · ⚠️ " + _("to be confirmed again")
         if unit.confirmed_at is not None:
             line += " (" + tr.datetime(unit.confirmed_at, timezone) + ")"
     elif unit.confirmed_at is not None:

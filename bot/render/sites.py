@@ -23,7 +23,7 @@ def site_warning(tr: Translator, near: SiteNear) -> str:
     _ = tr.gettext
     site = near.site
     line = f"⚠️ {KIND_MARK[site.kind]} " + _(
-        "{kind} {distance} away: {name} (planning radius {radius})"
+        "{distance} away: {kind} {name} (planning radius {radius})"
     ).format(
         distance=km(tr, near.distance_km),
         kind=_(KIND[site.kind]),

@@ -128,7 +128,7 @@ async def _check(
         roles = set((person["roles"] if person else "").split(","))
         is_commander = incident.commander is not None and incident.commander.id == author.id
         if not is_commander and Role.ADMIN.value not in roles:
-            raise UserError(N_("Only the incident's commander evaluates it here."))
+            raise UserError(N_("Only the incident's commander may give the evaluation here."))
     return evaluation, incident
 
 
