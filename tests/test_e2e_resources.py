@@ -471,3 +471,37 @@ async def test_a_unit_as_imported_says_so_in_words_not_the_importer_s_name(h: Ha
     await h.say(h.duty_wapi, h.agency_wapi, "/unit BE-WAPI-AMB-2 maintenance")
     await h.say(h.duty_wapi, h.agency_wapi, "/unit BE-WAPI-AMB-2")
     assert FR("Confirmed {time} by {name}").split("{")[0] in h.last_text(h.agency_wapi)
+
+
+async def test_a_nearer_unit_that_cannot_be_asked_is_named_while_the_request_is_open(
+    h: Harness,
+) -> None:
+    """WAPI's MUG, 20 km out, is asked; SAMU 59's SMUR at Tournai itself would have been asked
+    first had its agency a chat: the open card names it at once and the liaisons are told,
+    not only once the request has failed."""
+    roster = (
+        "code,type,name,agency,country,lat,lon,capacity,status\n"
+        "FR-SAMU59-SMUR-TOURNAI,smur,SMUR de renfort,SAMU 59,FR,50.612,3.41,1,available\n"
+        "BE-WAPI-MUG-1,mug,MUG Mouscron,ZS WAPI,BE,50.7444,3.2064,1,available\n"
+    )
+    await roster_csv.import_roster(h.runtime.db, roster, replace=False)
+    await _located_incident(h)
+    await h.say(h.commander, h.ops, "/request 1 MUG")
+    (offer,) = _offers(h, h.agency_wapi)
+    assert "BE-WAPI-MUG-1" in (offer.text or "")
+    card = await _request_card(h, h.ops)
+    request = await requests.get_request(h.runtime.db, 1)
+    assert request is not None and request.status is RequestStatus.OPEN
+    assert card.count("FR-SAMU59-SMUR-TOURNAI") == 2  # French and Dutch blocks
+    assert FR("/cancel withdraws this request.") in card
+    told = h.last_text(h.liaison_fr)
+    assert "FR-SAMU59-SMUR-TOURNAI" in told and "SAMU 59" in told
+    assert FR("not filled") not in told and FR("None of the units asked can help.") not in told
+    before = len(h.sim.bot_messages(h.liaison_fr))
+    # WAPI declines: the request ends, and says why, naming the unit again
+    await h.press(h.duty_wapi, h.agency_wapi, offer, offer.callback_data[1])
+    card = await _request_card(h, h.ops)
+    assert FR("None of the units asked can help.") in card
+    assert card.count("FR-SAMU59-SMUR-TOURNAI") == 2
+    # nobody new was passed over: the liaisons are not told twice
+    assert len(h.sim.bot_messages(h.liaison_fr)) == before

@@ -161,6 +161,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
         lines.extend([*unreached, ""] if unreached else [])
         lines.append(_(ESCALATION))
     elif request.status is RequestStatus.OPEN:
+        lines.extend(_unreachable_lines(tr, request))  # nearer than those asked
         lines.append("")
         lines.append("<i>" + _("/cancel withdraws this request.") + "</i>")
     return "\n".join(lines)
@@ -390,8 +391,10 @@ def _unreachable_block(
             what=f"<b>{text(asked(tr, request))}</b>", name=common.person(tr, request.requested_by)
         )
     )
-    lines.append("")
-    lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+    if request.status is RequestStatus.UNFILLED:
+        lines.append("")
+        lines.append("❌ <b>" + _unfilled(tr, request) + "</b>")
+    # still open: nearer units than those asked could not be asked
     lines.extend(_unreachable_lines(tr, request))
     lines.append("")
     agencies = dict.fromkeys(
@@ -421,9 +424,10 @@ def render_unreachable(
     languages: Sequence[str],
     timezone: str,
 ) -> str:
-    """Told to the liaison chats when a request is not filled while units in reach were not
-    asked, their agency having no chat Passerelle can reach (`blocked`: the agencies whose
-    chat is registered but cut off): who they are, to phone them."""
+    """Told to the liaison chats when units in reach were not asked, their agency having no
+    chat Passerelle can reach (`blocked`: the agencies whose chat is registered but cut off):
+    nearer ones than those asked while the request is open, all of them when it ends not
+    filled. Who they are, to phone them."""
     return each_language(
         languages, lambda tr: _unreachable_block(tr, request, incident, blocked, timezone)
     )

@@ -354,23 +354,22 @@ async def _top_up(
         await _send_offer(unit, offer_id)
     if chosen:
         unit.effects.expiries.add(expires)
-    if not pending and not chosen:
+    if pending or chosen:
+        # still open: units nearer than the farthest one asked, which would have been asked
+        # had their agency a chat here, are named on the card now and the liaisons told
+        farthest = max(
+            [o.distance_km for o in request.offers if o.status is OfferStatus.OFFERED]
+            + [c.distance_km for c in chosen]
+        )
+        passed_over = [c for c in unreachable if c.distance_km <= farthest]
+        if passed_over:
+            await _record_unreachable(unit, request.id, passed_over, now)
+            request = await _reload(unit, request.id)
+            await _tell_liaisons_unreachable(unit, request, incident)
+    else:
         # nobody left to ask; units in reach whose agency cannot be reached are named on
         # the card, and the liaisons told, so that someone phones them
-        for candidate in unreachable:
-            await unit.execute(
-                "INSERT INTO request_offers (request_id, unit_id, distance_km, eta_minutes,"
-                " amount, status, offered_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-                (
-                    request.id,
-                    candidate.unit.id,
-                    round(candidate.distance_km, 2),
-                    candidate.eta_minutes,
-                    OfferStatus.UNREACHABLE.value,
-                    to_db_time(now),
-                    to_db_time(now),
-                ),
-            )
+        await _record_unreachable(unit, request.id, unreachable, now)
         await unit.execute(
             "UPDATE requests SET status = ?, closed_at = ? WHERE id = ?",
             (RequestStatus.UNFILLED.value, to_db_time(now), request.id),
@@ -381,6 +380,27 @@ async def _top_up(
         if acting_chat != request.chat_id:
             await _notify_request_chat(unit, request, "unfilled")
     await _touch(unit, request)
+
+
+async def _record_unreachable(
+    unit: UnitOfWork, request_id: int, candidates: Sequence[Candidate], now: datetime
+) -> None:
+    """Units in reach not asked, their agency having no chat Passerelle can reach: kept with
+    the request (never asked later in it) for the card and the liaisons' notice."""
+    for candidate in candidates:
+        await unit.execute(
+            "INSERT INTO request_offers (request_id, unit_id, distance_km, eta_minutes,"
+            " amount, status, offered_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+            (
+                request_id,
+                candidate.unit.id,
+                round(candidate.distance_km, 2),
+                candidate.eta_minutes,
+                OfferStatus.UNREACHABLE.value,
+                to_db_time(now),
+                to_db_time(now),
+            ),
+        )
 
 
 async def _send_offer(unit: UnitOfWork, offer_id: int) -> None:
@@ -419,7 +439,8 @@ async def _tell_liaisons_unreachable(
             purpose="unreachable",
             incident_ref=incident.ref,
             subject_id=request.id,
-            key=f"unreachable:{request.id}:{chat.id}",
+            # told again when more units were passed over (the request ended unfilled)
+            key=f"unreachable:{request.id}:{len(unreached)}:{chat.id}",
         )
 
 
