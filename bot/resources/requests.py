@@ -422,9 +422,9 @@ async def _send_offer(unit: UnitOfWork, offer_id: int) -> None:
 async def _tell_liaisons_unreachable(
     unit: UnitOfWork, request: ResourceRequest, incident: Incident
 ) -> None:
-    """The request could not be filled while units in reach were not asked (their agency
-    has no chat Passerelle can reach): the liaison chats of the countries concerned are
-    told who they are, to phone them."""
+    """Units in reach were not asked (their agency has no chat Passerelle can reach): nearer
+    ones than those asked, or any once the request could not be filled. The liaison chats of
+    the countries concerned are told who they are, to phone them."""
     unreached = [o for o in request.offers if o.status is OfferStatus.UNREACHABLE]
     countries = {incident.country, *(o.unit.country for o in unreached)}
     cut_off = await cut_off_agencies(unit)
