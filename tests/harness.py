@@ -106,14 +106,16 @@ class Harness:
         )
 
     @property
-    def settings(self) -> Settings:
+    def data(self) -> dict[str, Any]:
+        """The configuration as read from a file, before validation."""
         data = settings_data(self.db_path, **self.overrides)
-        data["telegram"] = {
-            **data["telegram"],
-            "base_url": self.sim.base_url,
-            "base_file_url": self.sim.base_file_url,
-        }
-        return parse_settings(data, env={})
+        # no base_file_url: files come from where base_url is (derived, as in production)
+        data["telegram"] = {**data["telegram"], "base_url": self.sim.base_url}
+        return data
+
+    @property
+    def settings(self) -> Settings:
+        return parse_settings(self.data, env={})
 
     @property
     def runtime(self) -> Runtime:

@@ -7,6 +7,7 @@ import datetime as dtm
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +38,7 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.simulator import SECRET_HEADER, Media, SimChat, SimUser, TelegramSimulator, parse_html
+from bot.simulator import SECRET_HEADER, Media, SimChat, SimUser, TelegramSimulator, parse_html, png
 from tests.harness import Harness
 
 TOKEN = "123456:TEST-token"
@@ -788,3 +789,26 @@ async def test_harness_plays_media_albums_and_edits_to_the_real_app(harness: Har
     assert len({m.media_group_id for m in album}) == 1 and voice.content["voice"]["duration"] == 7
     assert h.sim.message(h.ops, reply).edit_date is not None
     assert h.sim.count_status(500) == 0
+
+
+async def test_the_built_application_downloads_from_the_simulator_without_base_file_url(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    assert "base_file_url" not in h.data["telegram"]
+    assert h.settings.telegram.base_file_url == h.sim.base_file_url
+    assert h.app is not None
+    bot = h.app.bot
+    assert bot.base_file_url == f"{h.sim.base_file_url}{h.sim.token}"
+    data = png(64, 48)
+    photo = await h.send_photo(h.responder, h.ops, data=data, caption="Plaque")
+    voice = await h.send_voice(h.responder, h.ops, data=b"OggS note", duration=3)
+    assert photo.file is not None and voice.file is not None
+    got = await bot.get_file(photo.file.file_id)
+    assert got.file_path is not None and got.file_path.startswith(h.sim.base_file_url)
+    kept = await got.download_to_drive(tmp_path / "photo.png")
+    assert kept.read_bytes() == data
+    note = await (await bot.get_file(voice.file.file_id)).download_as_bytearray()
+    assert bytes(note) == b"OggS note"
+    assert h.sim.downloads(photo.file) == 1 and h.sim.downloads(voice.file) == 1
+    assert [status for _, status in h.sim.world.downloads] == [200, 200]
