@@ -325,6 +325,13 @@ class Harness:
         await self.settle()
         return edited
 
+    async def redeliver(self, *update_ids: int) -> None:
+        """Telegram sends these updates again (same ids and bodies); e.g.
+        ``uid = h.sim.last_update_id`` right after a send or an edit."""
+        for update_id in update_ids:
+            self.sim.redeliver(update_id)
+        await self.settle()
+
     def card(self, chat: SimChat) -> SimMessage:
         pinned = self.sim.pinned(chat)
         assert pinned is not None, self.sim.dump()

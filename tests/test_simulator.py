@@ -721,6 +721,11 @@ async def test_the_author_edits_text_and_caption(
     assert caption_edit.edited_message.photo
     assert [v.text for v in said.history] == ["3 victimes"] and said.edits == 1
     assert sim.message(group, said).text == "4 victimes /log"
+    # Telegram redelivering the edit: the same id and body again
+    sim.redeliver(text_edit.update_id)
+    (again,) = await bot.get_updates(offset=caption_edit.update_id + 1)
+    assert again.update_id == text_edit.update_id and again.to_dict() == text_edit.to_dict()
+    assert await bot.get_updates(offset=caption_edit.update_id + 1) == ()
     with pytest.raises(AssertionError, match="cannot edit"):
         await sim.edit_message(bob, group, said, "5 victimes")
     with pytest.raises(ValueError, match="changes nothing"):
@@ -783,6 +788,10 @@ async def test_harness_plays_media_albums_and_edits_to_the_real_app(harness: Har
     await h.send_contact(h.responder, h.ops, "+32470123456", "Dr Martin")
     await h.send_venue(h.responder, h.ops, 50.6066, 3.389, "Gare", "Place Crombez")
     await h.edit(h.responder, h.ops, reply, "Nuage jaune vers Mouscron")
+    edit_id = h.sim.last_update_id
+    await h.redeliver(edit_id)
+    handed = [u["update_id"] for c in h.sim.calls_to("getUpdates") if c.ok for u in c.result or []]
+    assert handed.count(edit_id) == 2  # the bot really got it twice
     # every update was taken and handled (settle would have failed otherwise)
     assert not h.sim.world.updates.pending
     assert photo.file is not None and len(photo.files) == 3

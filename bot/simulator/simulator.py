@@ -589,6 +589,19 @@ class TelegramSimulator:
         await asyncio.sleep(0)
         return msg
 
+    @property
+    def last_update_id(self) -> int:
+        """The id of the update queued last (a message, an edit, an album's last item…)."""
+        return self.world.updates.last_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again, same id and body: Telegram redelivering an update whose
+        confirmation was lost (an album: redeliver each of its ids)."""
+        payload = self.world.updates.sent.get(update_id)
+        if payload is None:
+            raise KeyError(f"no update {update_id} was ever queued")
+        self.world.updates.put(dict(payload))
+
     def post_update(self, update: JsonDict) -> int:
         """Queue any raw update (``update_id`` is assigned if missing); returns its id."""
         return self.world.updates.put(update)

@@ -397,6 +397,9 @@ class QueuedUpdate:
     update_id: int
     payload: JsonDict
     delivered: bool = False
+    # sent again with an id at or below one already queued (a redelivery): handed over once
+    # even if the bot's offset is past it, as if its confirmation had been lost
+    again: bool = False
 
     @property
     def kind(self) -> str:
@@ -412,19 +415,23 @@ class UpdateQueue:
 
     def __init__(self) -> None:
         self.pending: list[QueuedUpdate] = []
+        self.sent: dict[int, JsonDict] = {}  # every update ever queued, by id (redelivery)
         self.last_id = 0
         self.allowed_updates: list[str] | None = None
         self._changed = asyncio.Event()
 
     def put(self, payload: JsonDict) -> int:
+        again = False
         if "update_id" in payload:
             update_id = int(payload["update_id"])
+            again = update_id <= self.last_id
             self.last_id = max(self.last_id, update_id)
         else:
             self.last_id += 1
             update_id = self.last_id
         body = {"update_id": update_id, **{k: v for k, v in payload.items() if k != "update_id"}}
-        self.pending.append(QueuedUpdate(update_id, body))
+        self.sent[update_id] = body
+        self.pending.append(QueuedUpdate(update_id, body, again=again))
         self.notify()
         return update_id
 
@@ -448,7 +455,9 @@ class UpdateQueue:
 
     def confirm(self, offset: int) -> None:
         """getUpdates offset semantics: updates below ``offset`` are gone for good."""
-        self.pending = [u for u in self.pending if u.update_id >= offset]
+        self.pending = [
+            u for u in self.pending if u.update_id >= offset or (u.again and not u.delivered)
+        ]
 
     def drop_filtered(self) -> None:
         # Telegram never delivers types the bot did not subscribe to.
