@@ -6,12 +6,14 @@ that is neither a reply nor logged) is chatter: not recorded, not answered."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from telegram import Message, Update
+from telegram import Audio, Message, Update, Video, VideoNote, Voice
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.core.i18n import N_
 from bot.core.models import MediaKind, MediaSent
@@ -55,7 +57,7 @@ def media_sent(message: Message) -> MediaSent | None:
             file_id=video.file_id,
             file_unique_id=video.file_unique_id,
             file_size=video.file_size,
-            duration=_seconds(video.duration),
+            duration=_seconds(video),
             width=video.width,
             height=video.height,
             mime_type=video.mime_type,
@@ -68,7 +70,7 @@ def media_sent(message: Message) -> MediaSent | None:
             file_id=note.file_id,
             file_unique_id=note.file_unique_id,
             file_size=note.file_size,
-            duration=_seconds(note.duration),
+            duration=_seconds(note),
             width=note.length,
             height=note.length,
         )
@@ -79,7 +81,7 @@ def media_sent(message: Message) -> MediaSent | None:
             file_id=voice.file_id,
             file_unique_id=voice.file_unique_id,
             file_size=voice.file_size,
-            duration=_seconds(voice.duration),
+            duration=_seconds(voice),
             mime_type=voice.mime_type,
         )
     if message.audio is not None:
@@ -89,7 +91,7 @@ def media_sent(message: Message) -> MediaSent | None:
             file_id=audio.file_id,
             file_unique_id=audio.file_unique_id,
             file_size=audio.file_size,
-            duration=_seconds(audio.duration),
+            duration=_seconds(audio),
             mime_type=audio.mime_type,
             file_name=audio.file_name,
         )
@@ -123,8 +125,12 @@ def media_sent(message: Message) -> MediaSent | None:
     return None
 
 
-def _seconds(value: object) -> int | None:
-    """PTB gives durations as seconds or as a timedelta (by its settings)."""
+def _seconds(media: Audio | Video | VideoNote | Voice) -> int | None:
+    """A duration in seconds: PTB 22 gives an int (warning that it will become a timedelta)
+    or, with PTB_TIMEDELTA set, the timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = media.duration
     if isinstance(value, timedelta):
         return round(value.total_seconds())
     return int(value) if isinstance(value, int | float) else None

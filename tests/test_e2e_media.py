@@ -178,8 +178,8 @@ async def test_a_file_gone_from_telegram_is_recorded_as_not_kept(fast: Harness) 
     h = fast
     ref = await _declared(h)
     message = await h.sim.send_document(h.responder, h.ops, PDF, "gone.pdf", reply_to=h.card(h.ops))
-    assert message.document is not None
-    h.sim.world.files.pop(message.document.file_id)  # Telegram no longer has it
+    assert message.file is not None
+    h.sim.expire_file(message.file)  # Telegram no longer has it
     await h.settle()
     await _kept(h)
     [gone] = await evidence.files(h.runtime.db, ref)

@@ -98,6 +98,7 @@ async def test_a_download_killed_midway_is_kept_once(
         assert row["sha256"] == hashlib.sha256(EVIDENCE).hexdigest()
         assert row["size"] == len(EVIDENCE)
         assert len(sim.calls_to("getFile")) == downloads
+        assert sim.downloads() == downloads  # the bytes handed over (a kill lost the first)
         folder = db_path.parent / "evidence-media"
         files = [p for p in folder.rglob("*") if p.is_file()]
         assert [p.relative_to(folder).as_posix() for p in files] == [row["path"]]
