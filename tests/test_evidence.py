@@ -4,6 +4,7 @@ a stand-in for Telegram's files: bot.delivery.files is tested end to end)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from bot.incidents import service as incidents
 from bot.lifecycle import closing
 from bot.render.card import render_card
 from bot.render.media import media_counts, media_summary
+from bot.render.report import render_report
+from bot.reports.report import collect, to_json
 from tests.conftest import COMMANDER, LIAISON_FR, OPS_BILINGUAL, RESPONDER, settings_data
 from tests.units import once, with_effects
 
@@ -374,3 +377,18 @@ async def test_a_file_written_before_a_crash_is_recorded_without_downloading_it_
     [kept] = await evidence.files(db, ref)
     assert kept.status is KeepStatus.KEPT and files.calls["photo-7"] == 0
     assert kept.sha256 == hashlib.sha256(b"written, then the process was killed").hexdigest()
+
+
+async def test_the_report_and_its_json_carry_the_media_entries(db: Database) -> None:
+    ref = await _declare(db)
+    await _record(db, ref, _photo(7, caption="Plaque ONU 1017"))
+    report = await collect(db, ref)
+    assert report is not None
+    html = render_report(report, ["fr", "nl"], "Europe/Brussels")
+    assert "📷 photo: Plaque ONU 1017" in html and "📷 foto: Plaque ONU 1017" in html
+    data = json.loads(to_json(report))
+    [media_entry] = [e for e in data["timeline"] if e["kind"] == "media"]
+    assert media_entry["text"] == "Plaque ONU 1017"
+    [item] = media_entry["media"]
+    assert item["kind"] == "photo" and item["file_unique_id"] == "u-photo-7"
+    assert (item["width"], item["height"], item["file_size"]) == (1280, 960, 1007)
