@@ -40,15 +40,16 @@ table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
 white-space:nowrap}
 table.stack tr{border:1px solid #ccc;border-radius:6px;margin:.5rem 0;padding:.15rem .5rem}
-table.stack td{border:0;border-bottom:1px solid #eee;padding:.25rem 0 .25rem 42%;
-position:relative;text-align:left;white-space:normal;min-height:1.2em}
+table.stack td{display:grid;grid-template-columns:minmax(0,2fr) minmax(0,3fr);gap:.6rem;
+border:0;border-bottom:1px solid #eee;padding:.25rem 0;text-align:left;white-space:normal}
 table.stack td:last-child{border-bottom:0}
-table.stack td::before{content:attr(data-label);position:absolute;left:0;width:39%;
-font-weight:600;color:#444;overflow-wrap:anywhere}
+table.stack td::before{content:attr(data-label);font-weight:600;color:#444;
+overflow-wrap:anywhere}
 }
 @media print{body{padding:0;max-width:none}a{color:inherit;text-decoration:none}
 .wrap{overflow:visible}thead{display:table-header-group}tr,.card,li{break-inside:avoid}
-h1,h2,.request{break-after:avoid}table{font-size:.8rem}}
+h1,h2,.request{break-after:avoid}table{font-size:.75rem}th,td{padding:.2rem .25rem;
+overflow-wrap:anywhere}th,td.when{overflow-wrap:normal}td.num{white-space:normal}}
 """
 
 
@@ -107,7 +108,11 @@ def _type_label(tr: Translator, code: str) -> str:
 
 
 def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], nums: set[int], caption: str
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    nums: set[int],
+    caption: str,
+    times: frozenset[int] = frozenset(),
 ) -> str:
     """A table that reads on a phone (each row a box of "header: value" lines, under 48 rem),
     in print (its header row repeated on each page) and with a screen reader (its caption,
@@ -117,8 +122,8 @@ def _table(
         '<tr role="row">'
         + "".join(
             f'<td role="cell" data-label="{_escape(headers[i])}"'
-            + (' class="num">' if i in nums else ">")
-            + f"{c}</td>"
+            + (' class="num">' if i in nums else ' class="when">' if i in times else ">")
+            + f"<div>{c}</div></td>"
             for i, c in enumerate(r)
         )
         + "</tr>"
@@ -251,6 +256,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
             ],
             {5},
             _("Phases"),
+            frozenset({3, 4}),
         )
     )
 
@@ -297,6 +303,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 ],
                 {5, 6, 7},
                 heading,
+                frozenset({2, 3, 4}),
             )
         )
 
@@ -345,6 +352,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 ],
                 {3},
                 _("Alerts"),
+                frozenset({1}),
             )
         )
     else:
