@@ -17,6 +17,7 @@ from bot.core.i18n import Translator, translator
 from bot.core.models import Country, Incident, Report, ResourceType, Severity
 from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
+from bot.render.report_chart import chart
 from bot.render.timeline import timeline_line
 
 CSS = """
@@ -35,6 +36,9 @@ padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
 .wrap{overflow-x:auto}.wrap:focus{outline:2px solid #1a5fb4}
 section.lang+section.lang{break-before:page}
 footer{color:#595959;font-size:.8rem;margin-top:2rem}
+figure.chart{margin:.6rem 0}svg.chart{display:block;overflow:visible;break-inside:avoid}
+svg.chart .t{font-size:11px;fill:#1b1b1b}svg.chart .b{font-weight:600}svg.chart .s{font-size:10px}
+figure.chart summary{cursor:pointer;color:#1a5fb4}figure.chart ul{font-size:.88rem}
 @media screen and (max-width:48rem){
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
@@ -227,6 +231,10 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + "</div>"
     )
 
+    # the chart: phases, units' paths, alerts and statements on one time axis
+    parts.append("<h2>" + escape(_("The incident over time")) + "</h2>")
+    parts.append(chart(tr, report, timezone, tr.language))
+
     # phases
     parts.append("<h2>" + escape(_("Phases")) + "</h2>")
     parts.append(
@@ -397,6 +405,8 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         )
     else:
         parts.append("<p>" + escape(_("None.")) + "</p>")
+
+    # (the media section, photos, videos, voice notes and documents, goes here)
 
     parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
     parts.append(
