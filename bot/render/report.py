@@ -119,8 +119,8 @@ def _table(
     times: frozenset[int] = frozenset(),
 ) -> str:
     """A table that reads on a phone (each row a box of "header: value" lines, under 48 rem),
-    in print (its header row repeated on each page) and with a screen reader (its caption,
-    explicit roles: a table laid out as blocks keeps its meaning)."""
+    in print (its header row repeated on each page) and with a screen reader (named by
+    `caption`; explicit roles, since WebKit forgets a table laid out as blocks)."""
     head = "".join(f'<th scope="col" role="columnheader">{escape(h)}</th>' for h in headers)
     body = "".join(
         '<tr role="row">'
@@ -166,7 +166,7 @@ def flag(tr: Translator, country: Country | str) -> str:
 
 
 def stars(tr: Translator, rating: int) -> str:
-    """★★★★☆ for the eye, "4 / 5" in words for everyone."""
+    """★★★★☆ for the eye, "4 out of 5" in words for everyone."""
     return f'<span aria-hidden="true">{"★" * rating + "☆" * (5 - rating)}</span> ' + escape(
         tr.gettext("{rating} out of 5").format(rating=rating)
     )
