@@ -34,6 +34,7 @@ from handlers import (
     basics,
     incidents,
     maps,
+    media,
     phases,
     places,
     replies,
@@ -307,14 +308,34 @@ BUTTONS: Sequence[tuple[str, Callback]] = (
 )
 
 _MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND
+# What the field sends besides words (a GIF also carries a document: it is chatter).
+_MEDIA = (
+    filters.PHOTO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.Document.ALL
+    | filters.CONTACT
+    | filters.VENUE
+) & ~filters.ANIMATION
+_LOG_NAMES = next(c.all_names for c in COMMANDS if c.name == "log")
 # Messages that are not commands: what they are decides who takes them.
 MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
     # the spokesperson's new text for a draft, as a reply to the edit prompt
     (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
+    # media (a venue too, before the shared location it carries): to the timeline, as a reply
+    # to a bot message about an incident, with a /log caption, or as more of an album
+    (_MESSAGE & _MEDIA & filters.ChatType.GROUPS, media.on_media(_LOG_NAMES)),
     (filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
-    # a reply to one of the bot's messages: routed by what that message is
+    # a reply to one of the bot's messages: routed by what that message is (a GIF's or a
+    # sticker's caption is chatter)
     (
-        _MESSAGE & filters.REPLY & (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS,
+        _MESSAGE
+        & filters.REPLY
+        & (filters.TEXT | filters.CAPTION)
+        & ~filters.ANIMATION
+        & filters.ChatType.GROUPS,
         replies.reply,
     ),
 )
