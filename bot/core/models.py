@@ -670,6 +670,8 @@ class AlertLine:
     sent_at: datetime
     chats: int
     acknowledged: int
+    # every language's text as given ("fr: … | nl: …"), by language; `text` is the default
+    texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def ack_rate(self) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.core.db import Database, Tx, from_db_time, utcnow
 from bot.core.models import AlertLine, Incident, Report, RequestLine, StatementLine, UnitLine
+from bot.core.text import DEFAULT
 from bot.incidents import phases
 from bot.incidents.service import incident_in, timeline_in
 from bot.reports import evaluations
@@ -97,10 +98,12 @@ async def _alerts(tx: Tx, ref: int) -> list[AlertLine]:
             AlertLine(
                 id=a["id"],
                 severity=a["severity"],
-                text=texts.get("") or next(iter(texts.values()), ""),
+                text=texts.get(DEFAULT) or next(iter(texts.values()), ""),
                 sent_at=from_db_time(a["created_at"]),
                 chats=a["chats"],
                 acknowledged=a["acked"],
+                # each language's version to its section of the report and to the export
+                texts={k: v for k, v in texts.items() if k != DEFAULT},
             )
         )
     return found
