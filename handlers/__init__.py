@@ -42,6 +42,7 @@ from handlers import (
     sites,
     statements,
     status,
+    timeline,
 )
 from handlers import requests as resource_requests
 from handlers.context import PContext
@@ -112,6 +113,13 @@ COMMANDS: Sequence[Command] = (
         Action.LOG,
         private=False,
         names={"fr": "note", "nl": "logboek"},
+    ),
+    Command(
+        "timeline",
+        timeline.timeline_command,
+        N_("the whole timeline, page by page: /timeline [#ref]"),
+        Action.LOG,
+        names={"fr": "maincourante", "nl": "tijdlijn"},
     ),
     Command(
         "status",
@@ -304,6 +312,7 @@ BUTTONS: Sequence[tuple[str, Callback]] = (
     (keyboards.ROLLCALL_PREFIX, roster.rollcall_button),
     (keyboards.ALERT_PREFIX, alerts.acknowledge),
     (keyboards.STATEMENT_PREFIX, statements.decision),
+    (keyboards.TIMELINE_PREFIX, timeline.page_button),
 )
 
 _MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND

@@ -395,6 +395,18 @@ async def timeline_in(tx: Tx, ref: int, last: int) -> list[TimelineEntry]:
     return [_entry(row) for row in reversed(rows)]
 
 
+async def whole_timeline_in(tx: Tx, ref: int) -> list[TimelineEntry]:
+    """Every entry, oldest first: an entry's number in the timeline is its place here (from 1),
+    the same in /timeline, on the map and in the report."""
+    rows = await tx.all(
+        "SELECT t.*, p.name AS author_name FROM timeline t"
+        " LEFT JOIN people p ON p.id = t.author_id"
+        " WHERE t.incident_id = ? ORDER BY t.id",
+        (ref,),
+    )
+    return [_entry(row) for row in rows]
+
+
 async def timelines_in(tx: Tx, refs: list[int], last: int) -> dict[int, list[TimelineEntry]]:
     return {ref: await timeline_in(tx, ref, last) for ref in refs}
 

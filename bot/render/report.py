@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import Translator, translator
-from bot.core.models import Country, Incident, Report, ResourceType, Severity
+from bot.core.models import Country, Incident, Report, ResourceType, Severity, TimelineEntry
 from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
-from bot.render.timeline import timeline_line
+from bot.render.timeline import days_of, timeline_line
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:1rem;
@@ -319,16 +319,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         parts.append("<p>" + escape(_("None.")) + "</p>")
 
     parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
-    parts.append(
-        "<ol>"
-        + "".join(
-            "<li>"
-            + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
-            + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small></li>'
-            for e in report.timeline
-        )
-        + "</ol>"
-    )
+    parts.append(_timeline(tr, report.timeline, timezone))
     parts.append(
         "<footer>"
         + escape(
@@ -340,6 +331,26 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + "</footer>"
     )
     return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
+
+
+def _timeline(tr: Translator, entries: Sequence[TimelineEntry], timezone: str) -> str:
+    """The whole timeline, each day headed by its date, entries numbered as in /timeline and
+    on the map (the list's numbers go on across the days)."""
+    parts: list[str] = []
+    for number, day in days_of(entries, timezone):
+        parts.append(f"<h3>{escape(tr.day(day[0].at, timezone))}</h3>")
+        parts.append(
+            f'<ol start="{number}">'
+            + "".join(
+                "<li>"
+                + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
+                + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small>'
+                + "</li>"
+                for e in day
+            )
+            + "</ol>"
+        )
+    return "\n".join(parts)
 
 
 def _moments(report: Report) -> list[datetime]:
