@@ -32,6 +32,7 @@ from bot.resources import units
 from handlers import (
     alerts,
     basics,
+    edits,
     incidents,
     maps,
     phases,
@@ -318,6 +319,14 @@ BUTTONS: Sequence[tuple[str, Callback]] = (
 _MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND
 # Messages that are not commands: what they are decides who takes them.
 MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
+    # an edited text or caption: the timeline entry it is follows it (a live location's moves
+    # go on to the location's handler)
+    (
+        filters.UpdateType.EDITED_MESSAGE
+        & (filters.TEXT | filters.CAPTION)
+        & filters.ChatType.GROUPS,
+        edits.edited,
+    ),
     # the spokesperson's new text for a draft, as a reply to the edit prompt
     (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
     (filters.LOCATION & filters.ChatType.GROUPS, incidents.location),

@@ -147,6 +147,14 @@ class Incident(_Model):
         return self.status is not IncidentStatus.CLOSED
 
 
+class Revision(_Model):
+    """An earlier wording of a timeline entry: written then, replaced by an edit then."""
+
+    text: str | None
+    written_at: datetime
+    replaced_at: datetime
+
+
 class TimelineEntry(_Model):
     id: int
     incident_ref: int
@@ -160,6 +168,10 @@ class TimelineEntry(_Model):
     lat: float | None
     lon: float | None
     at: datetime
+    # its author edited the message: `text` is the latest wording, edited then; the earlier
+    # wordings, oldest first
+    edited_at: datetime | None = None
+    earlier: tuple[Revision, ...] = ()
 
 
 @dataclass(frozen=True)

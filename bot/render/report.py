@@ -345,12 +345,28 @@ def _timeline(tr: Translator, entries: Sequence[TimelineEntry], timezone: str) -
                 "<li>"
                 + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
                 + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small>'
+                + _earlier(tr, e, timezone)
                 + "</li>"
                 for e in day
             )
             + "</ol>"
         )
     return "\n".join(parts)
+
+
+def _earlier(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """An edited entry's earlier wordings, oldest first, each with when it was written."""
+    return "".join(
+        "<br><small>"
+        + escape(
+            tr.gettext("earlier wording, written {time}: “{text}”").format(
+                time=tr.datetime(revision.written_at, timezone, "short"),
+                text=revision.text or "—",
+            )
+        )
+        + "</small>"
+        for revision in entry.earlier
+    )
 
 
 def _moments(report: Report) -> list[datetime]:

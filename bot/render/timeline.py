@@ -71,7 +71,17 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
         what = phase_entry(tr, entry)
     else:
         what = text(entry.text or entry.kind.value)
+    if entry.edited_at is not None:
+        what += f" <i>(✏️ {_edited(tr, entry, timezone)})</i>"
     return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"
+
+
+def _edited(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """When the entry was edited: the time, with the date when that is another day."""
+    assert entry.edited_at is not None
+    if local_day(entry.edited_at, timezone) == local_day(entry.at, timezone):
+        return tr.gettext("edited at {time}").format(time=tr.time(entry.edited_at, timezone))
+    return tr.gettext("edited on {date}").format(date=tr.datetime(entry.edited_at, timezone))
 
 
 # --- the days an incident spans ----------------------------------------------------------------
