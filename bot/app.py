@@ -76,6 +76,7 @@ def build_application(settings: Settings) -> PassApp:
         .post_shutdown(_stop)
     )
     if settings.telegram.base_file_url:
+        # always set (derived from base_url when not given): PTB would keep Telegram's own
         builder = builder.base_file_url(settings.telegram.base_file_url)
     if settings.telegram.concurrent_updates > 1:
         # different chats at the same time, each chat's updates in order

@@ -9,7 +9,7 @@ from typing import Any
 from bot.app import PassApp, build_application
 from bot.core.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
-from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
+from bot.simulator import Media, SimChat, SimMessage, SimUser, TelegramSimulator
 from handlers.context import RUNTIME_KEY
 from tests.conftest import (
     ADMIN,
@@ -106,14 +106,16 @@ class Harness:
         )
 
     @property
-    def settings(self) -> Settings:
+    def data(self) -> dict[str, Any]:
+        """The configuration as read from a file, before validation."""
         data = settings_data(self.db_path, **self.overrides)
-        data["telegram"] = {
-            **data["telegram"],
-            "base_url": self.sim.base_url,
-            "base_file_url": self.sim.base_file_url,
-        }
-        return parse_settings(data, env={})
+        # no base_file_url: files come from where base_url is (derived, as in production)
+        data["telegram"] = {**data["telegram"], "base_url": self.sim.base_url}
+        return data
+
+    @property
+    def settings(self) -> Settings:
+        return parse_settings(self.data, env={})
 
     @property
     def runtime(self) -> Runtime:
@@ -193,6 +195,142 @@ class Harness:
         query = await self.sim.press(user, chat, message.message_id, data, forged=forged)
         await self.settle()
         return query
+
+    # Media, albums, contacts, venues and edits: each waits like ``say`` (settle) afterwards.
+    # ``fields`` are bot.simulator.Media's: data, filename, mime_type, width, height,
+    # duration, size (a stated size; over 20 MB getFile answers "file is too big"),
+    # performer, title; ``premium`` allows 4096-character captions.
+
+    async def send_media(
+        self,
+        kind: str,
+        user: SimUser,
+        chat: SimChat,
+        *,
+        reply_to: SimMessage | int | None = None,
+        caption: str | None = None,
+        premium: bool = False,
+        **fields: Any,
+    ) -> SimMessage:
+        """``kind``: photo, video, video_note, voice, audio, document, animation, sticker."""
+        message = await self.sim.send_media(
+            user, chat, Media(kind, **fields), caption=caption, reply_to=reply_to, premium=premium
+        )
+        await self.settle()
+        return message
+
+    async def send_photo(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        *,
+        reply_to: SimMessage | int | None = None,
+        caption: str | None = None,
+        data: bytes | None = None,
+        **fields: Any,
+    ) -> SimMessage:
+        """A photo (default: a generated 800x600 PNG); ``message.file`` is its largest size."""
+        return await self.send_media(
+            "photo", user, chat, reply_to=reply_to, caption=caption, data=data, **fields
+        )
+
+    async def send_video(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("video", user, chat, **options)
+
+    async def send_video_note(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("video_note", user, chat, **options)
+
+    async def send_voice(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("voice", user, chat, **options)
+
+    async def send_audio(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("audio", user, chat, **options)
+
+    async def send_document(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("document", user, chat, **options)
+
+    async def send_animation(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("animation", user, chat, **options)
+
+    async def send_sticker(self, user: SimUser, chat: SimChat, **options: Any) -> SimMessage:
+        return await self.send_media("sticker", user, chat, **options)
+
+    async def send_album(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        items: list[Media | str],
+        *,
+        caption: str | None = None,
+        reply_to: SimMessage | int | None = None,
+    ) -> list[SimMessage]:
+        """2 to 10 items (``"photo"``, ``"video"`` or ``Media(...)``), one update each, sharing
+        a media_group_id; ``caption`` on the first."""
+        messages = await self.sim.send_album(user, chat, items, caption=caption, reply_to=reply_to)
+        await self.settle()
+        return messages
+
+    async def send_contact(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        phone_number: str,
+        first_name: str,
+        *,
+        reply_to: SimMessage | int | None = None,
+        **options: Any,
+    ) -> SimMessage:
+        message = await self.sim.send_contact(
+            user, chat, phone_number, first_name, reply_to=reply_to, **options
+        )
+        await self.settle()
+        return message
+
+    async def send_venue(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        latitude: float,
+        longitude: float,
+        title: str,
+        address: str,
+        *,
+        reply_to: SimMessage | int | None = None,
+    ) -> SimMessage:
+        message = await self.sim.send_venue(
+            user, chat, latitude, longitude, title, address, reply_to=reply_to
+        )
+        await self.settle()
+        return message
+
+    async def send_location(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        latitude: float,
+        longitude: float,
+        *,
+        reply_to: SimMessage | int | None = None,
+    ) -> SimMessage:
+        message = await self.sim.send_location(user, chat, latitude, longitude, reply_to=reply_to)
+        await self.settle()
+        return message
+
+    async def edit(
+        self, user: SimUser, chat: SimChat, message: SimMessage | int, text: str
+    ) -> SimMessage:
+        """The author edits their message's text (or a media message's caption):
+        an ``edited_message`` update; the earlier wording stays in ``message.history``."""
+        edited = await self.sim.edit_message(user, chat, message, text)
+        await self.settle()
+        return edited
+
+    async def redeliver(self, *update_ids: int) -> None:
+        """Telegram sends these updates again (same ids and bodies); e.g.
+        ``uid = h.sim.last_update_id`` right after a send or an edit."""
+        for update_id in update_ids:
+            self.sim.redeliver(update_id)
+        await self.settle()
 
     def card(self, chat: SimChat) -> SimMessage:
         pinned = self.sim.pinned(chat)

@@ -80,6 +80,35 @@ def test_unknown_time_zone_is_refused() -> None:
     assert caught.value.problems == ["i18n.timezone: unknown time zone 'Europe/Atlantis'"]
 
 
+@pytest.mark.parametrize(
+    ("base_url", "file_url"),
+    [
+        ("https://api.telegram.org/bot", "https://api.telegram.org/file/bot"),
+        ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot"),
+        ("https://bot.example.org/telegram/bot", "https://bot.example.org/telegram/file/bot"),
+        ("http://10.0.0.5/bot{token}/", "http://10.0.0.5/file/bot{token}/"),
+    ],
+)
+def test_the_file_address_is_derived_from_base_url(base_url: str, file_url: str) -> None:
+    settings = parse_settings({"telegram": {"base_url": base_url}}, env={})
+    assert settings.telegram.base_file_url == file_url
+    given = {"base_url": base_url, "base_file_url": "https://files.example.org/bot"}
+    assert (
+        parse_settings({"telegram": given}, env={}).telegram.base_file_url
+        == "https://files.example.org/bot"
+    )
+
+
+def test_a_file_address_that_cannot_be_derived_must_be_given(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[telegram]\ntoken = "1:a"\nbase_url = "https://bot.example.org/api/"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path}")
+    assert "base_file_url: missing, and it cannot be derived from base_url" in problem
+
+
 def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

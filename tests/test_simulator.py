@@ -7,6 +7,7 @@ import datetime as dtm
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +38,8 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.simulator import SECRET_HEADER, SimChat, SimUser, TelegramSimulator, parse_html
+from bot.simulator import SECRET_HEADER, Media, SimChat, SimUser, TelegramSimulator, parse_html, png
+from tests.harness import Harness
 
 TOKEN = "123456:TEST-token"
 
@@ -579,3 +581,243 @@ async def test_membership_updates_and_recorded_calls(
     assert sim.count_status(403) == 1
     dm_info = await bot.get_chat(sim.private_chat(alice).id)
     assert (dm_info.type, dm_info.first_name, dm_info.username) == ("private", "Alice", "alice")
+
+
+# ---- what users send besides text (issue 13) --------------------------------------------
+
+
+async def test_each_kind_a_user_sends_reads_in_ptb(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser, bob: SimUser
+) -> None:
+    card = await bot.send_message(group.id, "Carte")
+    photo = await sim.send_photo(alice, group, caption="/log #3 Panache", reply_to=card.message_id)
+    await sim.send_video(bob, group, duration=31, width=1280, height=720, caption="Accès")
+    await sim.send_video_note(bob, group, duration=9)
+    await sim.send_voice(alice, group, duration=14, reply_to=card.message_id)
+    await sim.send_audio(alice, group, performer="CTA", title="Appel 112", duration=95)
+    await sim.send_document(bob, group, b"%PDF-1.4 plan", "plan.pdf", caption="Plan ETARE")
+    await sim.send_animation(bob, group)
+    await sim.send_sticker(bob, group, emoji="🚒")
+    await sim.send_contact(alice, group, "+32470123456", "Dr Martin", last_name="Dubois")
+    await sim.send_venue(alice, group, 50.6066, 3.389, "Gare de Tournai", "Place Crombez")
+    updates = await bot.get_updates()
+    messages = [u.message for u in updates]
+    assert all(m is not None for m in messages)
+    (
+        p,
+        video,
+        note,
+        voice,
+        audio,
+        document,
+        animation,
+        sticker,
+        contact,
+        venue,
+    ) = messages
+    assert p is not None and len(p.photo) == 3  # 90, 320 and the 800x600 original
+    assert [(s.width, s.height) for s in p.photo] == [(90, 68), (320, 240), (800, 600)]
+    assert photo.file is not None and p.photo[-1].file_id == photo.file.file_id
+    assert p.caption == "/log #3 Panache"
+    assert p.caption_entities[0] == MessageEntity(MessageEntity.BOT_COMMAND, 0, 4)
+    assert p.caption_entities[1].type == MessageEntity.HASHTAG
+    assert p.reply_to_message is not None and p.reply_to_message.message_id == card.message_id
+    assert p.effective_attachment == p.photo
+    assert video is not None and video.video is not None
+    assert (video.video.duration, video.video.width, video.video.mime_type) == (
+        dtm.timedelta(seconds=31) if isinstance(video.video.duration, dtm.timedelta) else 31,
+        1280,
+        "video/mp4",
+    )
+    assert note is not None and note.video_note is not None and note.video_note.length == 240
+    assert voice is not None and voice.voice is not None
+    assert voice.voice.mime_type == "audio/ogg" and voice.caption is None
+    assert audio is not None and audio.audio is not None
+    assert (audio.audio.performer, audio.audio.title) == ("CTA", "Appel 112")
+    assert document is not None and document.document is not None
+    assert document.document.file_name == "plan.pdf" and document.document.file_size == 13
+    assert animation is not None and animation.animation is not None
+    assert animation.document is not None  # Telegram sends a GIF as both
+    assert sticker is not None and sticker.sticker is not None and sticker.sticker.emoji == "🚒"
+    assert contact is not None and contact.contact is not None
+    assert (contact.contact.phone_number, contact.contact.last_name) == ("+32470123456", "Dubois")
+    assert venue is not None and venue.venue is not None and venue.location is not None
+    assert venue.venue.title == "Gare de Tournai" and venue.venue.location.latitude == 50.6066
+    # each file is known to getFile and served at base_file_url
+    for message in (p, video, note, voice, audio, document, animation, sticker):
+        assert message is not None
+        attachment = message.effective_attachment
+        item = attachment[-1] if isinstance(attachment, tuple) else attachment
+        file = await item.get_file()  # type: ignore[union-attr]
+        data = await file.download_as_bytearray()
+        assert len(data) == file.file_size
+    assert bytes(await (await p.photo[-1].get_file()).download_as_bytearray())[:4] == b"\x89PNG"
+    assert sim.downloads() == 9 and photo.file is not None and sim.downloads(photo.file) == 2
+
+
+async def test_album_is_one_update_per_item_sharing_a_media_group_id(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    sent = await sim.send_album(
+        alice, group, ["photo", Media("video", duration=4), "photo"], caption="/log Toit effondré"
+    )
+    updates = await bot.get_updates()
+    assert len(updates) == 3
+    items = [u.message for u in updates]
+    assert all(m is not None for m in items)
+    groups = {m.media_group_id for m in items if m is not None}
+    assert len(groups) == 1 and None not in groups
+    assert [m.caption for m in items if m is not None] == ["/log Toit effondré", None, None]
+    assert [m.message_id for m in items if m is not None] == [m.message_id for m in sent]
+    ten = await sim.send_album(alice, group, ["photo"] * 10)
+    assert len({m.media_group_id for m in ten}) == 1 and ten[0].media_group_id not in groups
+    with pytest.raises(ValueError, match="2 to 10"):
+        await sim.send_album(alice, group, ["photo"] * 11)
+    with pytest.raises(ValueError, match="mixes"):
+        await sim.send_album(alice, group, ["photo", "document"])
+
+
+async def test_captions_telegram_refuses_are_refused(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    await sim.send_photo(alice, group, caption="é" * 1024)
+    with pytest.raises(ValueError, match="limit 1024"):
+        await sim.send_photo(alice, group, caption="é" * 1025)
+    with pytest.raises(ValueError, match="limit 1024"):
+        await sim.send_photo(alice, group, caption="🚒" * 513)  # 2 UTF-16 units each
+    long = await sim.send_voice(alice, group, caption="x" * 4096, premium=True)
+    with pytest.raises(ValueError, match="limit 4096"):
+        await sim.send_voice(alice, group, caption="x" * 4097, premium=True)
+    with pytest.raises(ValueError, match="no caption"):
+        await sim.send_video_note(alice, group, caption="hello")
+    updates = await bot.get_updates()
+    assert len(updates) == 2  # refused sends queue nothing
+    assert updates[1].message is not None and updates[1].message.caption == long.caption
+
+
+async def test_the_author_edits_text_and_caption(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser, bob: SimUser
+) -> None:
+    sim.world.clock = lambda: 1_700_000_000.0
+    card = await bot.send_message(group.id, "Carte")
+    said = await sim.send_text(alice, group, "3 victimes", reply_to=card.message_id)
+    shot = await sim.send_photo(bob, group, caption="Plaque 1203")
+    await bot.get_updates()
+    await bot.get_updates(offset=sim.world.updates.last_id + 1)
+    sim.world.clock = lambda: 1_700_000_090.0
+    await sim.edit_message(alice, group, said, "4 victimes /log")
+    await sim.edit_message(bob, group, shot, "Plaque 33/1203")
+    (text_edit, caption_edit) = await bot.get_updates()
+    assert text_edit.message is None and text_edit.edited_message is not None
+    edited = text_edit.edited_message
+    assert edited.text == "4 victimes /log" and edited.message_id == said.message_id
+    assert edited.edit_date is not None and edited.edit_date.timestamp() == 1_700_000_090
+    assert edited.date.timestamp() == 1_700_000_000
+    assert edited.entities[0].type == MessageEntity.BOT_COMMAND
+    assert edited.reply_to_message is not None
+    assert edited.reply_to_message.message_id == card.message_id
+    assert caption_edit.edited_message is not None
+    assert caption_edit.edited_message.caption == "Plaque 33/1203"
+    assert caption_edit.edited_message.photo
+    assert [v.text for v in said.history] == ["3 victimes"] and said.edits == 1
+    assert sim.message(group, said).text == "4 victimes /log"
+    # Telegram redelivering the edit: the same id and body again
+    sim.redeliver(text_edit.update_id)
+    (again,) = await bot.get_updates(offset=caption_edit.update_id + 1)
+    assert again.update_id == text_edit.update_id and again.to_dict() == text_edit.to_dict()
+    assert await bot.get_updates(offset=caption_edit.update_id + 1) == ()
+    with pytest.raises(AssertionError, match="cannot edit"):
+        await sim.edit_message(bob, group, said, "5 victimes")
+    with pytest.raises(ValueError, match="changes nothing"):
+        await sim.edit_message(alice, group, said, "4 victimes /log")
+    with pytest.raises(ValueError, match="limit 1024"):
+        await sim.edit_message(bob, group, shot, "x" * 1025)
+
+
+async def test_get_file_refuses_files_over_20_mb(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    big = await sim.send_video(alice, group, size=50 * 1024 * 1024, caption="Incendie")
+    (update,) = await bot.get_updates()
+    assert update.message is not None and update.message.video is not None
+    assert update.message.video.file_size == 50 * 1024 * 1024
+    with pytest.raises(BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(update.message.video.file_id)
+    assert big.file is not None and big.file.too_big and sim.downloads() == 0
+    limit = await sim.send_document(alice, group, size=20 * 1024 * 1024)
+    assert limit.file is not None
+    got = await bot.get_file(limit.file.file_id)
+    assert got.file_size == 20 * 1024 * 1024
+
+
+async def test_download_faults_gone_files_and_counts(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    data = b"OggS voice note"
+    voice = await sim.send_voice(alice, group, data=data)
+    assert voice.file is not None
+    file = await bot.get_file(voice.file.file_id)
+    sim.fail_download(502, file=voice.file)
+    with pytest.raises(NetworkError):
+        await file.download_as_bytearray()
+    assert sim.downloads(voice.file) == 0
+    assert bytes(await file.download_as_bytearray()) == data
+    assert sim.downloads(voice.file.file_id) == 1
+    sim.fail_download(None, delay=0.3)
+    started = time.monotonic()
+    assert bytes(await file.download_as_bytearray()) == data
+    assert time.monotonic() - started >= 0.25
+    sim.expire_file(voice.file)
+    with pytest.raises(InvalidToken):  # PTB reports any 404 as a bad token
+        await file.download_as_bytearray()
+    with pytest.raises(BadRequest, match="temporarily unavailable"):
+        await bot.get_file(voice.file.file_id)
+    assert sim.downloads(voice.file) == 2
+    assert [status for _, status in sim.world.downloads] == [502, 200, 200, 404]
+
+
+async def test_harness_plays_media_albums_and_edits_to_the_real_app(harness: Harness) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    card = h.card(h.ops)
+    reply = await h.say(h.responder, h.ops, "Nuage jaune", reply_to=card)
+    photo = await h.send_photo(h.responder, h.ops, reply_to=card, caption="Plaque 33/1017")
+    album = await h.send_album(h.responder, h.ops, ["photo", "photo", "video"], reply_to=card)
+    voice = await h.send_voice(h.responder, h.ops, reply_to=card, duration=7)
+    await h.send_sticker(h.responder, h.ops)
+    await h.send_contact(h.responder, h.ops, "+32470123456", "Dr Martin")
+    await h.send_venue(h.responder, h.ops, 50.6066, 3.389, "Gare", "Place Crombez")
+    await h.edit(h.responder, h.ops, reply, "Nuage jaune vers Mouscron")
+    edit_id = h.sim.last_update_id
+    await h.redeliver(edit_id)
+    handed = [u["update_id"] for c in h.sim.calls_to("getUpdates") if c.ok for u in c.result or []]
+    assert handed.count(edit_id) == 2  # the bot really got it twice
+    # every update was taken and handled (settle would have failed otherwise)
+    assert not h.sim.world.updates.pending
+    assert photo.file is not None and len(photo.files) == 3
+    assert len({m.media_group_id for m in album}) == 1 and voice.content["voice"]["duration"] == 7
+    assert h.sim.message(h.ops, reply).edit_date is not None
+    assert h.sim.count_status(500) == 0
+
+
+async def test_the_built_application_downloads_from_the_simulator_without_base_file_url(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    assert "base_file_url" not in h.data["telegram"]
+    assert h.settings.telegram.base_file_url == h.sim.base_file_url
+    assert h.app is not None
+    bot = h.app.bot
+    assert bot.base_file_url == f"{h.sim.base_file_url}{h.sim.token}"
+    data = png(64, 48)
+    photo = await h.send_photo(h.responder, h.ops, data=data, caption="Plaque")
+    voice = await h.send_voice(h.responder, h.ops, data=b"OggS note", duration=3)
+    assert photo.file is not None and voice.file is not None
+    got = await bot.get_file(photo.file.file_id)
+    assert got.file_path is not None and got.file_path.startswith(h.sim.base_file_url)
+    kept = await got.download_to_drive(tmp_path / "photo.png")
+    assert kept.read_bytes() == data
+    note = await (await bot.get_file(voice.file.file_id)).download_as_bytearray()
+    assert bytes(note) == b"OggS note"
+    assert h.sim.downloads(photo.file) == 1 and h.sim.downloads(voice.file) == 1
+    assert [status for _, status in h.sim.world.downloads] == [200, 200]

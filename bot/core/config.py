@@ -20,9 +20,17 @@ from enum import StrEnum
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, TypeGuard, Union, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.core.models import ChatKind, Country
 from bot.core.vocabulary import VALID_KEYS, fold
@@ -51,7 +59,10 @@ class _Strict(BaseModel):
 class TelegramSettings(_Strict):
     token: str | None = None
     base_url: str = TELEGRAM_API
-    base_file_url: str | None = None
+    # Where files are downloaded from. When absent, derived from base_url (…/bot →
+    # …/file/bot): a local Bot API server serves both, and python-telegram-bot itself would
+    # keep Telegram's own address whatever base_url says.
+    base_file_url: Annotated[str | None, Field(validate_default=True)] = None
     mode: Mode = Mode.POLLING
     poll_timeout: Annotated[int, Field(ge=0, le=60)] = 30
     # Pace sends to Telegram's flood limits on our side (PTB's AIORateLimiter). Turn off only
@@ -63,6 +74,33 @@ class TelegramSettings(_Strict):
     # Connections to the Bot API held open for the bot's own calls (answers, edits, the
     # outbox); getUpdates has its own.
     connections: Annotated[int, Field(ge=1, le=256)] = 8
+
+    @field_validator("base_file_url")
+    @classmethod
+    def _file_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            return value
+        base_url = info.data.get("base_url")
+        if base_url is None:
+            return None  # base_url itself is wrong; that problem is reported
+        derived = file_url_of(base_url)
+        if derived is None:
+            raise ValueError(
+                f"missing, and it cannot be derived from base_url {base_url!r} (which has no"
+                ' "/bot" to become "/file/bot"): give the file download address'
+            )
+        return derived
+
+
+def file_url_of(base_url: str) -> str | None:
+    """The file download address of a Bot API at ``base_url``: its last "/bot" becomes
+    "/file/bot" (https://api.telegram.org/bot → https://api.telegram.org/file/bot, the same
+    for a local Bot API server or a path with {token}); None when there is no "/bot"."""
+    parts = urlsplit(base_url)
+    head, found, tail = parts.path.rpartition("/bot")
+    if not found:
+        return None
+    return urlunsplit(parts._replace(path=f"{head}/file/bot{tail}"))
 
 
 class WebhookSettings(_Strict):

@@ -9,17 +9,21 @@ app = ApplicationBuilder().token(sim.token).base_url(sim.base_url)
 from .errors import ApiError
 from .faults import Fault, FaultInjector, RateLimiter
 from .html import HtmlParseError, auto_entities, escape, parse_html, utf16_len
+from .media import KINDS, Media, png
 from .simulator import TelegramSimulator
-from .state import CallbackAnswer, SimCall, SimChat, SimFile, SimMessage, SimUser
+from .state import DOWNLOAD_LIMIT, CallbackAnswer, SimCall, SimChat, SimFile, SimMessage, SimUser
 from .webhook import SECRET_HEADER
 
 __all__ = [
+    "DOWNLOAD_LIMIT",
+    "KINDS",
     "SECRET_HEADER",
     "ApiError",
     "CallbackAnswer",
     "Fault",
     "FaultInjector",
     "HtmlParseError",
+    "Media",
     "RateLimiter",
     "SimCall",
     "SimChat",
@@ -30,5 +34,6 @@ __all__ = [
     "auto_entities",
     "escape",
     "parse_html",
+    "png",
     "utf16_len",
 ]

@@ -30,6 +30,7 @@ class Fault:
     probability: float
     description: str | None
     migrate_to_chat_id: int | None = None
+    file_id: str | None = None  # downloads only: this file's, else every file's
     hits: int = 0
 
     @property
@@ -40,6 +41,8 @@ class Fault:
         if self.exhausted:
             return False
         if self.method is not None and self.method.lower() != method.lower():
+            return False
+        if self.file_id is not None and params.get("file_id") != self.file_id:
             return False
         return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
 

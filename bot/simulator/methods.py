@@ -15,7 +15,6 @@ from .html import HtmlParseError, parse_html, utf16_len
 from .state import (
     CallbackAnswer,
     JsonDict,
-    MessageVersion,
     SimChat,
     SimFile,
     SimMessage,
@@ -547,24 +546,19 @@ class BotApi:
         stored = self.world.files.get(p.string("file_id") or "")
         if stored is None:
             raise bad_request("invalid file_id")
+        if stored.gone:
+            raise bad_request("wrong file_id or the file is temporarily unavailable")
+        if stored.too_big:
+            raise bad_request("file is too big")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data),
+            "file_size": stored.file_size,
             "file_path": stored.file_path,
         }
 
     def edited(self, msg: SimMessage) -> None:
-        msg.history.append(
-            MessageVersion(
-                msg.html if msg.text is not None else msg.caption_html,
-                msg.text if msg.text is not None else msg.caption,
-                list(msg.entities if msg.text is not None else msg.caption_entities),
-                msg.reply_markup,
-                msg.edit_date,
-            )
-        )
-        msg.edit_date = self.world.now()
+        msg.remember_version(self.world.now())
 
     def editable(self, p: Params) -> tuple[SimChat, SimMessage]:
         if p.has("inline_message_id"):
@@ -593,7 +587,7 @@ class BotApi:
     @api("editMessageCaption")
     def edit_message_caption(self, p: Params) -> JsonDict:
         _, msg = self.editable(p)
-        if msg.document is None and msg.photo is None:
+        if not msg.has_caption_slot:
             raise bad_request("there is no caption in the message to edit")
         raw, caption, entities = self.render(
             p, "caption", "caption_entities", MAX_CAPTION, caption=True

@@ -111,17 +111,42 @@ class ApiHandler(tornado.web.RequestHandler):
 
 
 class FileHandler(tornado.web.RequestHandler):
-    """Serves uploaded files at base_file_url + token + "/" + file_path, like Telegram."""
+    """Serves files at base_file_url + token + "/" + file_path, like Telegram.
 
-    def initialize(self, world: World) -> None:
+    Faults for the pseudo-method "download" apply (``sim.fail_download``): an error status
+    answers Telegram's error JSON, a delay answers late. A file that is ``gone`` answers 404.
+    Each successful download counts in ``SimFile.downloads``.
+    """
+
+    def initialize(self, world: World, faults: FaultInjector) -> None:
         self.world = world
+        self.faults = faults
 
-    def get(self, token: str, path: str) -> None:
-        stored = next((f for f in self.world.files.values() if f.file_path == path), None)
-        if token != self.world.token or stored is None:
-            self.set_status(404)
-            self.finish(json.dumps(ApiError(404).payload()))
+    def check_etag_header(self) -> bool:
+        return False
+
+    async def get(self, token: str, path: str) -> None:
+        stored = self.world.file_at(path)
+        fault = self.faults.take(
+            "download", {"file_id": stored.file_id if stored is not None else None}
+        )
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        error: ApiError | None = None
+        if token != self.world.token or stored is None or stored.gone:
+            error = ApiError(404)
+        elif fault is not None:
+            error = fault.error()
+            if error is not None:
+                self.faults.injected += 1
+        self.world.downloads.append((path, error.status if error is not None else 200))
+        if error is not None or stored is None:
+            error = error or ApiError(404)
+            self.set_status(error.status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(error.payload()))
             return
+        stored.downloads += 1
         self.set_header("Content-Type", stored.mime_type or "application/octet-stream")
         self.finish(stored.data)
 
@@ -138,7 +163,11 @@ class ApiServer:
         self.app = tornado.web.Application(
             [
                 (r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, {"dispatcher": dispatcher}),
-                (r"/file/bot(?P<token>[^/]+)/(?P<path>.+)", FileHandler, {"world": world}),
+                (
+                    r"/file/bot(?P<token>[^/]+)/(?P<path>.+)",
+                    FileHandler,
+                    {"world": world, "faults": dispatcher.faults},
+                ),
             ],
             log_function=_log_request,
         )

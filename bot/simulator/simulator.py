@@ -6,9 +6,11 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from .faults import FaultInjector, RateLimiter
-from .html import auto_entities
+from .faults import Fault, FaultInjector, RateLimiter
+from .html import auto_entities, utf16_len
+from .media import Media, build, check_album, check_caption
 from .methods import BotApi, canonical_scope
 from .server import ApiServer, Dispatcher
 from .state import (
@@ -19,6 +21,7 @@ from .state import (
     SimCall,
     SimCallbackQuery,
     SimChat,
+    SimFile,
     SimMessage,
     SimUser,
     World,
@@ -59,6 +62,8 @@ class TelegramSimulator:
         self.server = ApiServer(self.world, Dispatcher(self.world, self.api, self.faults))
         self.webhook = WebhookPusher(self.world, tuple(webhook_retry_delays))
         self.port = 0
+        self._album_counter = 0
+        self._media_counter = 0
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -284,25 +289,227 @@ class TelegramSimulator:
         self,
         user: UserRef,
         chat: ChatRef,
-        data: bytes,
-        filename: str,
+        data: bytes | None = None,
+        filename: str | None = None,
         *,
         caption: str | None = None,
         mime_type: str | None = None,
         reply_to: MessageRef | None = None,
+        size: int | None = None,
+        premium: bool = False,
     ) -> SimMessage:
+        """The user sends a file as a document (default: a 4 KB "document.pdf")."""
+        return await self.send_media(
+            user,
+            chat,
+            Media("document", data, filename=filename, mime_type=mime_type, size=size),
+            caption=caption,
+            reply_to=reply_to,
+            premium=premium,
+        )
+
+    async def send_photo(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        data: bytes | None = None,
+        *,
+        caption: str | None = None,
+        reply_to: MessageRef | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        premium: bool = False,
+    ) -> SimMessage:
+        """The user sends a photo: ``data`` (a PNG/JPEG) or a generated 800×600 PNG.
+
+        The message carries several PhotoSizes, smallest first, like Telegram's; the last is
+        the original (``data``), each a file of its own (``msg.files``, ``msg.file``).
+        """
+        media = Media("photo", data, width=width, height=height)
+        return await self.send_media(
+            user, chat, media, caption=caption, reply_to=reply_to, premium=premium
+        )
+
+    async def send_video(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        """A video; options as send_file (duration, width, height, size, data, caption, …)."""
+        return await self.send_file(user, chat, "video", **options)
+
+    async def send_video_note(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        """A round video note (no caption); ``width`` is its length."""
+        return await self.send_file(user, chat, "video_note", **options)
+
+    async def send_voice(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        """A voice note (audio/ogg, ``duration`` seconds)."""
+        return await self.send_file(user, chat, "voice", **options)
+
+    async def send_audio(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        """An audio file (performer, title, duration)."""
+        return await self.send_file(user, chat, "audio", **options)
+
+    async def send_animation(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        """A GIF: Telegram sends ``animation`` and, beside it, ``document``."""
+        return await self.send_file(user, chat, "animation", **options)
+
+    async def send_sticker(self, user: UserRef, chat: ChatRef, **options: Any) -> SimMessage:
+        return await self.send_file(user, chat, "sticker", **options)
+
+    async def send_contact(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        phone_number: str,
+        first_name: str,
+        *,
+        last_name: str | None = None,
+        user_id: int | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> SimMessage:
+        media = Media(
+            "contact",
+            phone_number=phone_number,
+            first_name=first_name,
+            last_name=last_name,
+            user_id=user_id,
+        )
+        return await self.send_media(user, chat, media, reply_to=reply_to)
+
+    async def send_venue(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        latitude: float,
+        longitude: float,
+        title: str,
+        address: str,
+        *,
+        reply_to: MessageRef | None = None,
+    ) -> SimMessage:
+        """A venue; Telegram also sends its ``location`` on the message."""
+        media = Media("venue", latitude=latitude, longitude=longitude, title=title, address=address)
+        return await self.send_media(user, chat, media, reply_to=reply_to)
+
+    async def send_file(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        kind: str,
+        *,
+        caption: str | None = None,
+        reply_to: MessageRef | None = None,
+        premium: bool = False,
+        **fields: Any,
+    ) -> SimMessage:
+        """A message of ``kind`` with Media ``fields`` (data, duration, size, filename, …)."""
+        return await self.send_media(
+            user, chat, Media(kind, **fields), caption=caption, reply_to=reply_to, premium=premium
+        )
+
+    async def send_media(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        media: Media,
+        *,
+        caption: str | None = None,
+        reply_to: MessageRef | None = None,
+        premium: bool = False,
+        media_group_id: str | None = None,
+    ) -> SimMessage:
+        """The user sends ``media``; queues one ``message`` update.
+
+        ``caption`` (else ``media.caption``) gets the entities Telegram detects (a caption
+        starting with /log has a bot_command entity). A caption Telegram refuses (over 1024
+        UTF-16 units, 4096 with ``premium``; any on a sticker or video note) is a ValueError.
+        """
         sim_user, sim_chat = self._user(user), self._writable(chat)
         self._check_member(sim_chat, sim_user)
-        stored = self.world.store_file(data, filename, mime_type)
-        msg = self.world.add_message(
-            sim_chat,
-            sim_user,
-            document=stored,
-            caption=caption,
-            caption_html=caption,
-            reply_to=self._reply(sim_chat, reply_to),
+        text = check_caption(
+            media.kind, caption if caption is not None else media.caption, premium=premium
         )
+        target = self._reply(sim_chat, reply_to)
+        msg = self._media_message(sim_user, sim_chat, media, text, target, media_group_id)
         self._queue_message(msg)
+        await asyncio.sleep(0)
+        return msg
+
+    async def send_album(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        items: Iterable[Media | str],
+        *,
+        caption: str | None = None,
+        reply_to: MessageRef | None = None,
+        premium: bool = False,
+    ) -> list[SimMessage]:
+        """An album: 2 to 10 photos/videos (or documents, or audio) sharing a media_group_id.
+
+        Telegram delivers each item as its own ``message`` update, in order; ``caption`` goes
+        on the first item (as when one caption is typed for the album); an item's own
+        ``Media.caption`` is kept. All items reply to ``reply_to`` when given.
+        """
+        sim_user, sim_chat = self._user(user), self._writable(chat)
+        self._check_member(sim_chat, sim_user)
+        medias = [Media(i) if isinstance(i, str) else i for i in items]
+        check_album(medias)
+        texts = [
+            check_caption(
+                m.kind, caption if (i == 0 and caption is not None) else m.caption, premium=premium
+            )
+            for i, m in enumerate(medias)
+        ]
+        target = self._reply(sim_chat, reply_to)
+        self._album_counter += 1
+        group_id = str(13_000_000_000_000_000 + self._album_counter)
+        sent = [
+            self._media_message(sim_user, sim_chat, m, t, target, group_id)
+            for m, t in zip(medias, texts, strict=True)
+        ]
+        for msg in sent:
+            self._queue_message(msg)
+        await asyncio.sleep(0)
+        return sent
+
+    async def edit_message(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        message: MessageRef,
+        text: str,
+        *,
+        premium: bool = False,
+    ) -> SimMessage:
+        """The author edits their message: its text, or a media message's caption.
+
+        Queues an ``edited_message`` update (the whole message, new wording, ``edit_date``);
+        the earlier wording goes to ``msg.history``. Only the author can edit (AssertionError
+        otherwise), and a Telegram client sends no edit that changes nothing.
+        """
+        sim_user, sim_chat = self._user(user), self._writable(chat)
+        msg = self.message(sim_chat, message)
+        if msg.deleted or msg.from_bot or msg.sender.id != sim_user.id:
+            raise AssertionError(f"{sim_user.first_name} cannot edit {msg!r}")
+        if msg.text is not None:
+            if not text.strip():
+                raise ValueError("Telegram refuses an empty text")
+            if utf16_len(text) > 4096:
+                raise ValueError("Telegram refuses a text over 4096 characters")
+            if text == msg.text:
+                raise ValueError("the edit changes nothing")
+            msg.remember_version(self.world.now())
+            msg.html, msg.text, msg.entities = text, text, auto_entities(text)
+        elif msg.has_caption_slot:
+            kind = next((k for k in msg.content if k != "document"), "document")
+            caption = check_caption(kind, text, premium=premium)
+            if caption == msg.caption:
+                raise ValueError("the edit changes nothing")
+            msg.remember_version(self.world.now())
+            msg.caption = msg.caption_html = caption
+            msg.caption_entities = auto_entities(caption) if caption else []
+        else:
+            raise AssertionError(f"{msg!r} has neither text nor caption to edit")
+        kind = "edited_channel_post" if sim_chat.type == "channel" else "edited_message"
+        self.world.updates.put({kind: msg.to_dict()})
         await asyncio.sleep(0)
         return msg
 
@@ -382,6 +589,19 @@ class TelegramSimulator:
         await asyncio.sleep(0)
         return msg
 
+    @property
+    def last_update_id(self) -> int:
+        """The id of the update queued last (a message, an edit, an album's last item…)."""
+        return self.world.updates.last_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again, same id and body: Telegram redelivering an update whose
+        confirmation was lost (an album: redeliver each of its ids)."""
+        payload = self.world.updates.sent.get(update_id)
+        if payload is None:
+            raise KeyError(f"no update {update_id} was ever queued")
+        self.world.updates.put(dict(payload))
+
     def post_update(self, update: JsonDict) -> int:
         """Queue any raw update (``update_id`` is assigned if missing); returns its id."""
         return self.world.updates.put(update)
@@ -399,6 +619,39 @@ class TelegramSimulator:
         return await self.webhook.post(
             update, secret if secret is not None else self.world.webhook.secret_token
         )
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def file(self, file_id: str) -> SimFile:
+        found = self.world.files.get(file_id)
+        if found is None:
+            raise KeyError(f"no file {file_id} in the simulator")
+        return found
+
+    def downloads(self, file: SimFile | str | None = None) -> int:
+        """Successful downloads of ``file`` (a SimFile or file_id), or of every file."""
+        if file is None:
+            return sum(f.downloads for f in self.world.files.values())
+        return (self.file(file) if isinstance(file, str) else file).downloads
+
+    def fail_download(
+        self,
+        status: int | None = 500,
+        *,
+        file: SimFile | str | None = None,
+        times: int | None = 1,
+        delay: float = 0.0,
+    ) -> Fault:
+        """The next ``times`` downloads (of ``file``, else of any file) fail with ``status``
+        (5xx: Telegram trouble; None: only ``delay`` seconds late, then served)."""
+        fault = self.faults.fail("download", status, times=times, delay=delay)
+        if file is not None:
+            fault.file_id = file if isinstance(file, str) else file.file_id
+        return fault
+
+    def expire_file(self, file: SimFile | str) -> None:
+        """The file is gone on Telegram's side: getFile fails (400) and downloads answer 404."""
+        (self.file(file) if isinstance(file, str) else file).gone = True
 
     # ---- inspection --------------------------------------------------------------------
 
@@ -533,6 +786,30 @@ class TelegramSimulator:
                 raise AssertionError(f"{user.first_name} cannot write in {chat.id}'s private chat")
         elif chat.status_of(user.id) in ("left", "kicked"):
             raise AssertionError(f"{user.first_name} is not a member of chat {chat.id}")
+
+    def _media_message(
+        self,
+        user: SimUser,
+        chat: SimChat,
+        media: Media,
+        caption: str | None,
+        reply_to: SimMessage | None,
+        media_group_id: str | None,
+    ) -> SimMessage:
+        self._media_counter += 1
+        built = build(self.world, media, f"{self.token}/{self._media_counter}")
+        return self.world.add_message(
+            chat,
+            user,
+            caption=caption,
+            caption_html=caption,
+            caption_entities=auto_entities(caption) if caption else [],
+            content=built.content,
+            files=built.files,
+            location=built.location,
+            media_group_id=media_group_id,
+            reply_to=reply_to,
+        )
 
     def _reply(self, chat: SimChat, reply_to: MessageRef | None) -> SimMessage | None:
         return None if reply_to is None else self.message(chat, reply_to)

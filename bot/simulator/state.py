@@ -17,6 +17,9 @@ from typing import Any
 
 JsonDict = dict[str, Any]
 
+# Message kinds whose words are a caption.
+CAPTIONED_KINDS = ("photo", "video", "voice", "audio", "document", "animation")
+
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 
@@ -45,7 +48,22 @@ class SimUser:
         return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
 
 
-@dataclass
+# Where Telegram puts each kind of file (the first part of getFile's file_path).
+FILE_FOLDERS = {
+    "photo": "photos",
+    "video": "videos",
+    "video_note": "video_notes",
+    "voice": "voice",
+    "audio": "music",
+    "document": "documents",
+    "animation": "animations",
+    "sticker": "stickers",
+}
+# The Bot API's getFile refuses files above this size ("file is too big").
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+@dataclass(eq=False)
 class SimFile:
     file_id: str
     file_unique_id: str
@@ -54,16 +72,32 @@ class SimFile:
     mime_type: str | None = None
     width: int = 0
     height: int = 0
+    kind: str = "document"
+    duration: int | None = None
+    size: int | None = None  # the size Telegram states, when larger than ``data`` (big files)
+    performer: str | None = None
+    title: str | None = None
+    downloads: int = 0  # successful downloads of the bytes at base_file_url
+    gone: bool = False  # expired on Telegram's side: getFile and downloads fail
+
+    @property
+    def file_size(self) -> int:
+        return self.size if self.size is not None else len(self.data)
+
+    @property
+    def too_big(self) -> bool:
+        return self.file_size > DOWNLOAD_LIMIT
 
     @property
     def file_path(self) -> str:
-        return f"documents/{self.file_unique_id}/{self.filename or 'file'}"
+        folder = FILE_FOLDERS.get(self.kind, "documents")
+        return f"{folder}/{self.file_unique_id}/{self.filename or 'file'}"
 
     def document_dict(self) -> JsonDict:
         data: JsonDict = {
             "file_id": self.file_id,
             "file_unique_id": self.file_unique_id,
-            "file_size": len(self.data),
+            "file_size": self.file_size,
         }
         if self.filename:
             data["file_name"] = self.filename
@@ -71,16 +105,41 @@ class SimFile:
             data["mime_type"] = self.mime_type
         return data
 
+    def size_dict(self) -> JsonDict:
+        """One PhotoSize."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "width": self.width,
+            "height": self.height,
+            "file_size": self.file_size,
+        }
+
     def photo_sizes(self) -> list[JsonDict]:
-        return [
-            {
-                "file_id": self.file_id,
-                "file_unique_id": self.file_unique_id,
-                "width": self.width,
-                "height": self.height,
-                "file_size": len(self.data),
-            }
-        ]
+        return [self.size_dict()]
+
+    def media_dict(self) -> JsonDict:
+        """The Bot API object of this file's kind (Video, Voice, Audio, …; not photos)."""
+        base: JsonDict = {"file_id": self.file_id, "file_unique_id": self.file_unique_id}
+        if self.kind == "video_note":
+            base["length"] = self.width
+        elif self.kind in ("video", "animation", "sticker"):
+            base["width"], base["height"] = self.width, self.height
+        if self.kind in ("video", "video_note", "voice", "audio", "animation"):
+            base["duration"] = self.duration or 0
+        if self.kind == "sticker":
+            base.update(type="regular", is_animated=False, is_video=False)
+        if self.kind == "audio":
+            if self.performer:
+                base["performer"] = self.performer
+            if self.title:
+                base["title"] = self.title
+        if self.filename and self.kind in ("video", "audio", "document", "animation"):
+            base["file_name"] = self.filename
+        if self.mime_type and self.kind not in ("video_note", "sticker"):
+            base["mime_type"] = self.mime_type
+        base["file_size"] = self.file_size
+        return base
 
 
 @dataclass
@@ -114,6 +173,10 @@ class SimMessage:
     document: SimFile | None = None
     photo: SimFile | None = None
     location: tuple[float, float] | None = None
+    # what a user's media message carries: {"photo": [...]}, {"voice": {...}}, {"contact": …}
+    content: JsonDict = field(default_factory=dict)
+    files: list[SimFile] = field(default_factory=list)  # the files of ``content``
+    media_group_id: str | None = None
     extra: JsonDict = field(default_factory=dict)  # service fields, e.g. new_chat_members
     silent: bool = False
     deleted: bool = False
@@ -122,6 +185,35 @@ class SimMessage:
     @property
     def edits(self) -> int:
         return len(self.history)
+
+    @property
+    def has_caption_slot(self) -> bool:
+        """A message whose words are a caption (media), not a text."""
+        return self.text is None and (
+            self.document is not None
+            or self.photo is not None
+            or any(k in self.content for k in CAPTIONED_KINDS)
+        )
+
+    @property
+    def file(self) -> SimFile | None:
+        """The message's file: a photo's largest size, a video, a voice note, a document…"""
+        if self.files:
+            return self.files[-1]
+        return self.document or self.photo
+
+    def remember_version(self, edit_date: int) -> None:
+        """Keep the current wording in ``history`` before an edit made at ``edit_date``."""
+        self.history.append(
+            MessageVersion(
+                self.html if self.text is not None else self.caption_html,
+                self.text if self.text is not None else self.caption,
+                list(self.entities if self.text is not None else self.caption_entities),
+                self.reply_markup,
+                self.edit_date,
+            )
+        )
+        self.edit_date = edit_date
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -166,6 +258,9 @@ class SimMessage:
             data["document"] = self.document.document_dict()
         if self.photo is not None:
             data["photo"] = self.photo.photo_sizes()
+        data.update(self.content)
+        if self.media_group_id is not None:
+            data["media_group_id"] = self.media_group_id
         if self.caption is not None:
             data["caption"] = self.caption
             if self.caption_entities:
@@ -181,7 +276,9 @@ class SimMessage:
         who = "bot" if self.from_bot else self.sender.first_name
         body = self.text if self.text is not None else self.caption
         if body is None:
-            body = ",".join(sorted(self.extra)) or ("location" if self.location else "")
+            body = ",".join(sorted(self.extra) or sorted(self.content)) or (
+                "location" if self.location else ""
+            )
         return f"<SimMessage {self.chat.id}/{self.message_id} {who}: {body!r}>"
 
 
@@ -300,6 +397,9 @@ class QueuedUpdate:
     update_id: int
     payload: JsonDict
     delivered: bool = False
+    # sent again with an id at or below one already queued (a redelivery): handed over once
+    # even if the bot's offset is past it, as if its confirmation had been lost
+    again: bool = False
 
     @property
     def kind(self) -> str:
@@ -315,19 +415,23 @@ class UpdateQueue:
 
     def __init__(self) -> None:
         self.pending: list[QueuedUpdate] = []
+        self.sent: dict[int, JsonDict] = {}  # every update ever queued, by id (redelivery)
         self.last_id = 0
         self.allowed_updates: list[str] | None = None
         self._changed = asyncio.Event()
 
     def put(self, payload: JsonDict) -> int:
+        again = False
         if "update_id" in payload:
             update_id = int(payload["update_id"])
+            again = update_id <= self.last_id
             self.last_id = max(self.last_id, update_id)
         else:
             self.last_id += 1
             update_id = self.last_id
         body = {"update_id": update_id, **{k: v for k, v in payload.items() if k != "update_id"}}
-        self.pending.append(QueuedUpdate(update_id, body))
+        self.sent[update_id] = body
+        self.pending.append(QueuedUpdate(update_id, body, again=again))
         self.notify()
         return update_id
 
@@ -351,7 +455,9 @@ class UpdateQueue:
 
     def confirm(self, offset: int) -> None:
         """getUpdates offset semantics: updates below ``offset`` are gone for good."""
-        self.pending = [u for u in self.pending if u.update_id >= offset]
+        self.pending = [
+            u for u in self.pending if u.update_id >= offset or (u.again and not u.delivered)
+        ]
 
     def drop_filtered(self) -> None:
         # Telegram never delivers types the bot did not subscribe to.
@@ -366,10 +472,26 @@ class UpdateQueue:
         return [u for u in self.pending if not u.delivered and self.allowed(u)]
 
 
-def file_ids(data: bytes, counter: int) -> tuple[str, str]:
+# The first characters of Telegram's file_ids per kind (they encode the type).
+_FILE_ID_PREFIXES = {
+    "photo": "AgACAgQAAx",
+    "video": "BAACAgQAAx",
+    "video_note": "DQACAgQAAx",
+    "voice": "AwACAgQAAx",
+    "audio": "CQACAgQAAx",
+    "document": "BQACAgIAAx",
+    "animation": "CgACAgQAAx",
+    "sticker": "CAACAgIAAx",
+}
+
+
+def file_ids(data: bytes, counter: int, kind: str = "document") -> tuple[str, str]:
     """Telegram-looking (file_id, file_unique_id), stable for the same content and counter."""
     digest = hashlib.sha256(data + counter.to_bytes(8, "big")).hexdigest()
-    return f"BQACAgIAAx{digest[:40]}", f"AgAD{digest[40:52]}"
+    unique_prefix = "AQAD" if kind == "photo" else "AgAD"
+    return f"{_FILE_ID_PREFIXES.get(kind, 'BQACAgIAAx')}{digest[:40]}", (
+        f"{unique_prefix}{digest[40:52]}"
+    )
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -418,6 +540,7 @@ class World:
         self.callback_answers: dict[str, CallbackAnswer] = {}
         self.chat_actions: list[tuple[int, str]] = []
         self.calls: list[SimCall] = []
+        self.downloads: list[tuple[str, int]] = []  # (file_path, HTTP status) per file request
         self.logged_out = False
         self._file_counter = 0
         self._callback_counter = 0
@@ -439,14 +562,27 @@ class World:
         return message
 
     def store_file(
-        self, data: bytes, filename: str | None, mime_type: str | None, *, photo: bool = False
+        self,
+        data: bytes,
+        filename: str | None,
+        mime_type: str | None,
+        *,
+        photo: bool = False,
+        kind: str | None = None,
+        **attributes: Any,
     ) -> SimFile:
+        """Keep a file Telegram knows; ``attributes`` are SimFile fields (width, duration, …)."""
+        kind = kind or ("photo" if photo else "document")
         self._file_counter += 1
-        file_id, unique_id = file_ids(data, self._file_counter)
-        width, height = image_size(data) if photo else (0, 0)
-        stored = SimFile(file_id, unique_id, data, filename, mime_type, width, height)
+        file_id, unique_id = file_ids(data, self._file_counter, kind)
+        if photo and "width" not in attributes:
+            attributes["width"], attributes["height"] = image_size(data)
+        stored = SimFile(file_id, unique_id, data, filename, mime_type, kind=kind, **attributes)
         self.files[file_id] = stored
         return stored
+
+    def file_at(self, path: str) -> SimFile | None:
+        return next((f for f in self.files.values() if f.file_path == path), None)
 
     def next_callback_id(self) -> str:
         self._callback_counter += 1
