@@ -207,3 +207,98 @@ async def test_timeline_in_english_and_of_a_closed_incident(harness: Harness) ->
         ref=1, title="Training: smoke in the tunnel"
     ) in (text)
     assert EN("closed the incident") in text and _page("en", 1, 1) in text
+
+
+# --- edits followed --------------------------------------------------------------------------
+
+
+async def _revisions(h: Harness) -> list[tuple[int, str]]:
+    async with h.runtime.db.read() as tx:
+        rows = await tx.all("SELECT entry_id, text FROM timeline_revisions ORDER BY id")
+    return [(row["entry_id"], row["text"]) for row in rows]
+
+
+async def test_an_edited_reply_is_followed_and_its_first_wording_kept(harness: Harness) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    card = h.card(h.ops)
+    reply = await h.say(h.responder, h.ops, "2 blessés légers", reply_to=card)
+    edits_before = h.card(h.ops).edits
+    edited = await h.edit(h.responder, h.ops, reply, "2 blessés graves, évacués vers Tournai")
+    assert edited.edit_date is not None
+    when = datetime.fromtimestamp(edited.edit_date, UTC)
+    text = h.card(h.ops).text or ""
+    assert h.card(h.ops).edits > edits_before  # the card follows, in place
+    assert text.count("2 blessés graves, évacués vers Tournai") == 2
+    assert "2 blessés légers" not in text
+    marks = [
+        tr.gettext("edited at {time}").format(time=tr.time(when, "Europe/Brussels"))
+        for tr in (translator("fr"), translator("nl"))
+    ]
+    assert all(f"(✏️ {mark})" in text for mark in marks), text
+    assert await _revisions(h) == [(2, "2 blessés légers")]
+    # Telegram sends the edit again: no second revision, the card is not edited again
+    shown = h.card(h.ops).edits
+    await h.redeliver(h.sim.last_update_id)
+    assert await _revisions(h) == [(2, "2 blessés légers")]
+    assert h.card(h.ops).edits == shown
+    # edited again: both earlier wordings kept, in order
+    await h.edit(h.responder, h.ops, reply, "3 blessés graves")
+    assert await _revisions(h) == [
+        (2, "2 blessés légers"),
+        (2, "2 blessés graves, évacués vers Tournai"),
+    ]
+    # the report shows the latest wording, marked, and the earlier ones
+    report = await reports.collect(h.runtime.db, 1)
+    assert report is not None
+    html = render_report(report, ["fr"], "Europe/Brussels")
+    assert "3 blessés graves" in html and marks[0] in html
+    assert "« 2 blessés légers »" in html
+    assert "« 2 blessés graves, évacués vers Tournai »" in html
+    # /timeline too
+    await h.say(h.commander, h.ops, "/timeline")
+    page = _timeline_message(h, h.ops).text or ""
+    assert "2. " in page and "3 blessés graves (✏️" in page
+
+
+async def test_an_edited_log_command_keeps_its_words_without_the_command(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    log = await h.say(h.responder, h.ops, "/logboek #1 pompen ter plaatse")
+    answers = len(h.sim.bot_messages(h.ops))
+    await h.edit(h.responder, h.ops, log, "/logboek #1 twee pompen ter plaatse")
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert entries[-1].text == "twee pompen ter plaatse"
+    assert [r.text for r in entries[-1].earlier] == ["pompen ter plaatse"]
+    assert len(h.sim.bot_messages(h.ops)) == answers  # followed quietly: the card shows it
+    assert "twee pompen ter plaatse (✏️" in (h.card(h.ops).text or "")
+    # edited down to the bare command: refused, in the group's languages, nothing changed
+    await h.edit(h.responder, h.ops, log, "/logboek")
+    assert h.last_text(h.ops).startswith("⛔")
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert entries[-1].text == "twee pompen ter plaatse"
+    assert len(entries[-1].earlier) == 1
+
+
+async def test_an_edit_of_a_message_not_on_the_timeline_changes_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    chatter = await h.say(h.responder, h.ops, "Quelqu'un a vu mes clés ?")
+    card = h.card(h.ops)
+    messages, card_edits = len(h.sim.bot_messages(h.ops)), card.edits
+    await h.edit(h.responder, h.ops, chatter, "Quelqu'un a vu mes clés ? Dans le camion ?")
+    assert len(h.sim.bot_messages(h.ops)) == messages
+    assert h.card(h.ops).edits == card_edits
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert [e.kind.value for e in entries] == ["declared"]
+    assert await _revisions(h) == []
+    # nor an edit in a group Passerelle does not serve, even of a command
+    stranger = await h.sim.send_text(h.responder, h.stranger_group, "/log test")
+    await h.settle()
+    before = len(h.sim.bot_messages(h.stranger_group))
+    await h.edit(h.responder, h.stranger_group, stranger, "/log test 2")
+    assert len(h.sim.bot_messages(h.stranger_group)) == before
