@@ -329,7 +329,8 @@ MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
     ),
     # the spokesperson's new text for a draft, as a reply to the edit prompt
     (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
-    (filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
+    # a location shared (a live location's later moves are edits: they change nothing)
+    (filters.UpdateType.MESSAGE & filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
     # a reply to one of the bot's messages: routed by what that message is
     (
         _MESSAGE & filters.REPLY & (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS,

@@ -302,3 +302,21 @@ async def test_an_edit_of_a_message_not_on_the_timeline_changes_nothing(
     before = len(h.sim.bot_messages(h.stranger_group))
     await h.edit(h.responder, h.stranger_group, stranger, "/log test 2")
     assert len(h.sim.bot_messages(h.stranger_group)) == before
+
+
+async def test_a_live_locations_moves_add_nothing_to_the_timeline(harness: Harness) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+    shared = await h.sim.send_location(h.responder, h.ops, 50.6071, 3.3894, reply_to=h.card(h.ops))
+    await h.settle()
+    # the live location moves: Telegram sends the message again as an edit
+    moved = shared.to_dict()
+    moved["location"] = {"latitude": 50.70, "longitude": 3.50, "live_period": 900}
+    moved["edit_date"] = moved["date"] + 60
+    h.sim.post_update({"edited_message": moved})
+    await h.settle()
+    entries = await incidents.timeline(h.runtime.db, 1, last=10)
+    assert [e.kind.value for e in entries] == ["declared", "location"]
+    incident = await incidents.get(h.runtime.db, 1)
+    assert incident is not None and (incident.lat, incident.lon) == (50.6071, 3.3894)
+    assert await _revisions(h) == []
