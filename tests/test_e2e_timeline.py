@@ -16,6 +16,7 @@ from bot.reports import report as reports
 from bot.simulator import SimMessage
 from tests.conftest import RESPONDER
 from tests.harness import Harness
+from tests.test_units_of_work import _handling
 from tests.units import once
 
 FR = translator("fr").gettext
@@ -320,3 +321,22 @@ async def test_a_live_locations_moves_add_nothing_to_the_timeline(harness: Harne
     incident = await incidents.get(h.runtime.db, 1)
     assert incident is not None and (incident.lat, incident.lon) == (50.6071, 3.3894)
     assert await _revisions(h) == []
+
+
+async def test_an_edit_a_timeline_and_a_page_take_one_transaction_each(harness: Harness) -> None:
+    h = harness
+    await _declared_with_notes(h, 15)
+    reply = await h.say(h.responder, h.ops, "Nuage jaune vers l'est", reply_to=h.card(h.ops))
+    mine, _ = await _handling(
+        h, lambda: h.sim.edit_message(h.responder, h.ops, reply, "Nuage jaune vers le nord")
+    )
+    assert mine == ["write"]
+    assert "Nuage jaune vers le nord (✏️" in (h.card(h.ops).text or "")
+    mine, _ = await _handling(h, lambda: h.sim.send_text(h.responder, h.ops, "/timeline"))
+    assert mine == ["write"]
+    message = _timeline_message(h, h.ops)
+    mine, _ = await _handling(
+        h, lambda: h.sim.press(h.responder, h.ops, message.message_id, timeline_data(1, 2))
+    )
+    assert mine == ["write"]
+    assert "Nuage jaune vers le nord" in (h.sim.message(h.ops, message.message_id).text or "")
