@@ -25,10 +25,12 @@ from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
 from bot.delivery.errors import seconds
+from bot.delivery.files import TelegramFiles
 from bot.delivery.inbox import ConfirmWhenHandled, Inbox, PassApplication
 from bot.delivery.live import LiveMessages
 from bot.delivery.ordering import PerChatOrder
 from bot.delivery.outbox import OutboxSender
+from bot.evidence.keeper import Keeper
 from bot.incidents import service as incidents
 from bot.lifecycle import chats
 from bot.reports import evaluations
@@ -138,6 +140,8 @@ async def _start(app: PassApp) -> None:
     runtime.sender.on_delivered(None, _link_to_incident)
     runtime.sender.on_delivered("alert", alerts.on_delivered)
     runtime.sender.on_delivered("evaluation", evaluations.on_delivered)
+    # the files sent to the timelines, downloaded and kept as evidence in the background
+    runtime.keeper = Keeper(runtime.db, TelegramFiles(app.bot).fetch, settings, apply=runtime.apply)
     runtime.schedule = resource_requests.offer_timeouts(app)
     assert app.job_queue is not None
     # reminders live in the database; a repeating job finds those that are due
@@ -153,6 +157,7 @@ async def _start(app: PassApp) -> None:
     # what a stop or a crash left behind: live messages not current, messages not sent
     await runtime.live.catch_up()
     await runtime.sender.start()
+    await runtime.keeper.start()
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -186,6 +191,8 @@ async def _stop_work(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     if runtime.sender is not None:
         await runtime.sender.stop()
+    if runtime.keeper is not None:
+        await runtime.keeper.stop()
     if runtime.live_messages is not None:
         await runtime.live_messages.close()
 

@@ -14,6 +14,7 @@ from bot.core.db import Database, UnitOfWork
 from bot.core.effects import Effects
 from bot.delivery.live import LiveMessages
 from bot.delivery.outbox import OutboxSender
+from bot.evidence.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class Runtime:
     sender: OutboxSender | None = field(default=None)
     # offer time-outs: a job at that moment (the application's job queue)
     schedule: Callable[[datetime], None] | None = field(default=None)
+    # downloads the files sent to the timelines (started beside the outbox sender)
+    keeper: Keeper | None = field(default=None)
 
     @property
     def live(self) -> LiveMessages:
@@ -48,6 +51,8 @@ class Runtime:
             await self.live.catch_up()
         if effects.outbox:
             self.outbox.wake()
+        if effects.files and self.keeper is not None:
+            self.keeper.wake()
         if effects.expiries:
             if self.schedule is None:
                 log.error("event=no_job_queue: offer time-outs need the job queue")

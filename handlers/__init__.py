@@ -35,6 +35,7 @@ from handlers import (
     edits,
     incidents,
     maps,
+    media,
     phases,
     places,
     replies,
@@ -317,23 +318,41 @@ BUTTONS: Sequence[tuple[str, Callback]] = (
 )
 
 _MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND
+# What the field sends besides words (a GIF also carries a document: it is chatter).
+_MEDIA = (
+    filters.PHOTO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.Document.ALL
+    | filters.CONTACT
+    | filters.VENUE
+) & ~filters.ANIMATION
+_LOG_NAMES = next(c.all_names for c in COMMANDS if c.name == "log")
 # Messages that are not commands: what they are decides who takes them.
 MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
-    # an edited text or caption: the timeline entry it is follows it (a live location's moves
-    # go on to the location's handler)
+    # an edited text or caption (a caption taken away too): the timeline entry it is follows
+    # it (a live location's moves are no edit of words)
     (
-        filters.UpdateType.EDITED_MESSAGE
-        & (filters.TEXT | filters.CAPTION)
-        & filters.ChatType.GROUPS,
+        filters.UpdateType.EDITED_MESSAGE & ~filters.LOCATION & filters.ChatType.GROUPS,
         edits.edited,
     ),
     # the spokesperson's new text for a draft, as a reply to the edit prompt
     (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
+    # media (a venue too, before the shared location it carries): to the timeline, as a reply
+    # to a bot message about an incident, with a /log caption, or as more of an album
+    (_MESSAGE & _MEDIA & filters.ChatType.GROUPS, media.on_media(_LOG_NAMES)),
     # a location shared (a live location's later moves are edits: they change nothing)
     (filters.UpdateType.MESSAGE & filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
-    # a reply to one of the bot's messages: routed by what that message is
+    # a reply to one of the bot's messages: routed by what that message is (a GIF's or a
+    # sticker's caption is chatter)
     (
-        _MESSAGE & filters.REPLY & (filters.TEXT | filters.CAPTION) & filters.ChatType.GROUPS,
+        _MESSAGE
+        & filters.REPLY
+        & (filters.TEXT | filters.CAPTION)
+        & ~filters.ANIMATION
+        & filters.ChatType.GROUPS,
         replies.reply,
     ),
 )

@@ -340,3 +340,33 @@ async def test_an_edit_a_timeline_and_a_page_take_one_transaction_each(harness: 
     )
     assert mine == ["write"]
     assert "Nuage jaune vers le nord" in (h.sim.message(h.ops, message.message_id).text or "")
+
+
+async def test_an_edited_caption_is_followed_for_a_photo_and_an_album(harness: Harness) -> None:
+    h = harness
+    await h.say(h.commander, h.ops, "/incident Camion-citerne renversé, N50")
+    card = h.card(h.ops)
+    photo = await h.send_photo(h.responder, h.ops, reply_to=card, caption="Plaque orange")
+    await h.edit(h.responder, h.ops, photo, "Plaque orange: 268 / 1005 (ammoniac)")
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert entries[-1].kind.value == "media"
+    assert entries[-1].text == "Plaque orange: 268 / 1005 (ammoniac)"
+    assert [r.text for r in entries[-1].earlier] == ["Plaque orange"]
+    assert "Plaque orange: 268 / 1005 (ammoniac) (✏️" in (h.card(h.ops).text or "")
+    # an album is one entry: its caption's edit is followed on it
+    album = await h.send_album(
+        h.responder, h.ops, ["photo", "photo", "photo"], caption="Fuite", reply_to=card
+    )
+    await h.edit(h.responder, h.ops, album[0], "Fuite côté vanne arrière")
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert len(entries[-1].media) == 3
+    assert entries[-1].text == "Fuite côté vanne arrière"
+    assert [r.text for r in entries[-1].earlier] == ["Fuite"]
+    # a caption taken away: the entry keeps its pictures, without words
+    await h.edit(h.responder, h.ops, photo, "")
+    entries = await incidents.timeline(h.runtime.db, 1, last=5)
+    assert entries[-2].text is None
+    assert [r.text for r in entries[-2].earlier] == [
+        "Plaque orange",
+        "Plaque orange: 268 / 1005 (ammoniac)",
+    ]

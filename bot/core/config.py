@@ -161,6 +161,20 @@ class MediaSettings(_Strict):
     press_contact: dict[Literal["en", "fr", "nl"], str] = {}
 
 
+class EvidenceSettings(_Strict):
+    # Where the files the field sends (photos, voice notes …) are kept: a folder; relative to
+    # the database's folder. "": a folder named after the database, beside it
+    # (passerelle.db → passerelle-media/).
+    dir: str = ""
+    # The most the folder may hold, in megabytes (0: no limit): past it, files are recorded as
+    # not kept, one log line says so and the liaisons are told.
+    max_total_mb: Annotated[float, Field(ge=0)] = 2048.0
+    # A download that fails (5xx, the file gone, the network) is tried this many times in all,
+    # the first retry after `first_retry` seconds, each next one twice as late (at most 10 min).
+    attempts: Annotated[int, Field(ge=1, le=50)] = 6
+    first_retry: Annotated[float, Field(ge=0.0, le=3600.0)] = 5.0
+
+
 class RosterSettings(_Strict):
     # a unit not confirmed for this long is marked stale in /roster
     stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
@@ -285,6 +299,7 @@ class Settings(_Strict):
     cards: CardSettings = CardSettings()
     alerts: AlertSettings = AlertSettings()
     media: MediaSettings = MediaSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     roster: RosterSettings = RosterSettings()
     requests: RequestSettings = RequestSettings()
     escalation: EscalationSettings = EscalationSettings()

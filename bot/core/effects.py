@@ -39,6 +39,7 @@ class Effects:
     expiries: set[datetime] = field(default_factory=set)  # offer time-outs to schedule
     catch_up: bool = False  # every live message may be behind (a chat came back, or moved)
     after: list[AfterCommit] = field(default_factory=list)  # the handler's Telegram work
+    files: bool = False  # files were queued for download (bot.evidence): wake the keeper
 
     def touch(self, live: Live) -> None:
         self.live.add(live)
@@ -49,9 +50,14 @@ class Effects:
     def checkpoint(self) -> Effects:
         """A copy to go back to when the work since is rolled back (a refusal)."""
         return Effects(
-            set(self.live), self.outbox, set(self.expiries), self.catch_up, list(self.after)
+            set(self.live),
+            self.outbox,
+            set(self.expiries),
+            self.catch_up,
+            list(self.after),
+            self.files,
         )
 
     def restore(self, saved: Effects) -> None:
         self.live, self.outbox, self.expiries = saved.live, saved.outbox, saved.expiries
-        self.catch_up, self.after = saved.catch_up, saved.after
+        self.catch_up, self.after, self.files = saved.catch_up, saved.after, saved.files

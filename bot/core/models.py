@@ -64,6 +64,10 @@ class TimelineKind(StrEnum):
     # a country other than the incident's made involved by an escalation: field: the
     # country; text: the level it is involved at (Level)
     INVOLVED = "involved"
+    # what the field sent: photos, videos, voice notes, documents, a contact, a venue (its
+    # items: TimelineEntry.media; an album is one entry); field: the first item's MediaKind;
+    # text: the caption
+    MEDIA = "media"
 
 
 class IncidentField(StrEnum):
@@ -147,6 +151,75 @@ class Incident(_Model):
         return self.status is not IncidentStatus.CLOSED
 
 
+class MediaKind(StrEnum):
+    """What a message on the timeline carries besides words (Telegram's message kinds)."""
+
+    PHOTO = "photo"
+    VIDEO = "video"
+    VIDEO_NOTE = "video_note"  # the round video message
+    VOICE = "voice"  # a voice note
+    AUDIO = "audio"  # an audio file
+    DOCUMENT = "document"
+    CONTACT = "contact"  # a shared contact: no file
+    VENUE = "venue"  # a shared venue (a place with a name and an address): no file
+
+    @property
+    def has_file(self) -> bool:
+        return self not in (MediaKind.CONTACT, MediaKind.VENUE)
+
+
+class MediaItem(_Model):
+    """One file (or contact, or venue) of a timeline entry; an album has several."""
+
+    id: int
+    entry_id: int
+    incident_ref: int
+    kind: MediaKind
+    chat_id: int
+    message_id: int
+    media_group_id: str | None = None
+    author: PersonRef | None = None
+    caption: str | None = None
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    file_size: int | None = None  # bytes, as Telegram gave it
+    duration: int | None = None  # seconds
+    width: int | None = None
+    height: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    name: str | None = None  # a contact's name, a venue's title
+    phone: str | None = None  # a contact's phone number
+    address: str | None = None  # a venue's address
+    lat: float | None = None  # a venue's coordinates
+    lon: float | None = None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MediaSent:
+    """One message's media as the handler read it from Telegram: plain values for the
+    service (a photo: its largest size)."""
+
+    kind: MediaKind
+    message_id: int
+    media_group_id: str | None = None
+    caption: str | None = None
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    file_size: int | None = None
+    duration: int | None = None
+    width: int | None = None
+    height: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
 class Revision(_Model):
     """An earlier wording of a timeline entry: written then, replaced by an edit then."""
 
@@ -172,6 +245,32 @@ class TimelineEntry(_Model):
     # wordings, oldest first
     edited_at: datetime | None = None
     earlier: tuple[Revision, ...] = ()
+    # what a MEDIA entry carries, in the order it arrived (an album: every item)
+    media: tuple[MediaItem, ...] = ()
+
+
+class KeepStatus(StrEnum):
+    """Where the download of a file on the timeline stands (bot.evidence)."""
+
+    PENDING = "pending"  # queued, or being retried
+    KEPT = "kept"  # downloaded: path, SHA-256 and size recorded
+    TOO_BIG = "too_big"  # over the Bot API's download limit (20 MB): not downloaded
+    CAP = "cap"  # the evidence folder reached its configured size: not kept
+    FAILED = "failed"  # retried and given up (the reason says why: 5xx, gone …)
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file on the timeline and what became of it: for the report and its export."""
+
+    item: MediaItem
+    status: KeepStatus
+    path: str | None  # relative to the evidence folder (bot.evidence.keeper.folder)
+    sha256: str | None
+    size: int | None  # bytes kept
+    reason: str | None  # why not kept (or, while pending, the last error)
+    attempts: int
+    done_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bot.core.models import (
     IncidentField,
     IncidentStatus,
     Level,
+    MediaKind,
     OfferStatus,
     RequestStatus,
     ResourceType,
@@ -62,6 +63,29 @@ FIELD: Mapping[IncidentField, str] = {
     IncidentField.SEVERITY: N_("severity"),
     IncidentField.STATUS: N_("status"),
     IncidentField.LOCATION: N_("location"),
+}
+
+# What the field sends to the timeline (bot.render.media).
+MEDIA_KIND: Mapping[MediaKind, str] = {
+    MediaKind.PHOTO: N_("photo"),
+    MediaKind.VIDEO: N_("video"),
+    MediaKind.VIDEO_NOTE: N_("video message"),
+    MediaKind.VOICE: N_("voice note"),
+    MediaKind.AUDIO: N_("audio file"),
+    MediaKind.DOCUMENT: N_("document"),
+    MediaKind.CONTACT: N_("contact"),
+    MediaKind.VENUE: N_("place"),
+}
+
+MEDIA_MARK: Mapping[MediaKind, str] = {
+    MediaKind.PHOTO: "📷",
+    MediaKind.VIDEO: "🎥",
+    MediaKind.VIDEO_NOTE: "📹",
+    MediaKind.VOICE: "🎙",
+    MediaKind.AUDIO: "🎵",
+    MediaKind.DOCUMENT: "📄",
+    MediaKind.CONTACT: "👤",
+    MediaKind.VENUE: "📌",
 }
 
 # Words responders also type that are not the labels themselves.

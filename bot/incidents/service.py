@@ -22,6 +22,8 @@ from bot.core.models import (
     Incident,
     IncidentField,
     IncidentStatus,
+    MediaItem,
+    MediaSent,
     MessageLink,
     PersonRef,
     Revision,
@@ -31,7 +33,7 @@ from bot.core.models import (
     TimelineKind,
 )
 from bot.core.text import clean_text
-from bot.incidents import cards
+from bot.incidents import cards, media
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
@@ -143,12 +145,12 @@ async def record(
     lat: float | None = None,
     lon: float | None = None,
     message_id: int | None = None,
-) -> None:
-    """A timeline entry; every card of the incident shows it."""
+) -> int:
+    """A timeline entry (its id); every card of the incident shows it."""
     now = to_db_time(utcnow())
     if author is not None:
         await ensure_person(unit, author.id, author.name, author.username, author.language)
-    await unit.execute(
+    entry_id = await unit.execute(
         "INSERT INTO timeline (incident_id, kind, author_id, chat_id, message_id, field, text,"
         " lat, lon, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -166,6 +168,7 @@ async def record(
     )
     await unit.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (now, ref))
     await cards.bump(unit, ref)
+    return entry_id
 
 
 async def _reloaded(tx: Tx, ref: int) -> Incident:
@@ -231,11 +234,16 @@ async def follow_edit(
     the new wording, marked as edited at `edited_at`, and the earlier one is kept. None, and
     nothing changed, when the message is on no timeline, the wording is the same (an edit of
     its formatting only, or one already followed), or the edit is older than one followed."""
+    select = "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
     row = await unit.one(
-        "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
-        " WHERE chat_id = ? AND message_id = ? AND kind != ? ORDER BY id LIMIT 1",
-        (chat_id, message_id, TimelineKind.LOCATION.value),
+        select + " WHERE chat_id = ? AND message_id = ? AND kind = ? ORDER BY id LIMIT 1",
+        (chat_id, message_id, TimelineKind.NOTE.value),
     )
+    if row is None:
+        # a caption: of a photo, a video … or of any item of an album (one entry for all)
+        item = await media.of_message_in(unit, chat_id, message_id)
+        if item is not None:
+            row = await unit.one(select + " WHERE id = ?", (item.entry_id,))
     if row is None or row["author_id"] != author.id:
         return None
     previous = from_db_time(row["edited_at"]) if row["edited_at"] else None
@@ -243,8 +251,8 @@ async def follow_edit(
         return None
     if TimelineKind(row["kind"]) is TimelineKind.NOTE:
         wording: str | None = clean_text(text or "", MAX_NOTE, N_("note"))
-    else:  # a caption may be taken away
-        wording = clean_text(text, MAX_NOTE, N_("note")) if text and text.strip() else None
+    else:  # a caption may be taken away; it is kept as a caption is when it arrives
+        wording = media_caption(text)
     if wording == row["text"]:
         return None
     ref = row["incident_id"]
@@ -263,6 +271,72 @@ async def follow_edit(
     )
     await cards.bump(unit, ref)
     return await _reloaded(unit, ref)
+
+
+def media_caption(caption: str | None) -> str | None:
+    """A caption as the timeline keeps it: printable, at most MAX_NOTE characters (Telegram's
+    own limit is lower: an album's captions together may reach it), None when empty."""
+    if caption is None:
+        return None
+    cleaned = "".join(ch for ch in caption if ch in "\n\t" or ch.isprintable()).strip()
+    if len(cleaned) > MAX_NOTE:
+        cleaned = cleaned[: MAX_NOTE - 1] + "…"
+    return cleaned or None
+
+
+async def add_media(
+    unit: UnitOfWork,
+    *,
+    ref: int,
+    sent: MediaSent,
+    author: Author,
+    chat_id: int,
+) -> tuple[int, int | None]:
+    """What the field sent, on the incident's timeline: a MEDIA entry with this item, or, for a
+    later item of an album whose first item made an entry, one more item of that entry (the
+    album's caption, wherever it comes, is the entry's text). (entry id, item id); the item id
+    is None if this message was recorded already."""
+    caption = media_caption(sent.caption)
+    album = (
+        await media.album_in(unit, chat_id, sent.media_group_id) if sent.media_group_id else None
+    )
+    if album is not None:
+        entry_id, ref = album
+        await ensure_person(unit, author.id, author.name, author.username, author.language)
+        if caption is not None:
+            row = await unit.one("SELECT text FROM timeline WHERE id = ?", (entry_id,))
+            joined = caption if row is None or not row["text"] else f"{row['text']}\n{caption}"
+            await unit.execute(
+                "UPDATE timeline SET text = ? WHERE id = ?", (media_caption(joined), entry_id)
+            )
+        await unit.execute(
+            "UPDATE incidents SET updated_at = ? WHERE id = ?", (to_db_time(utcnow()), ref)
+        )
+        await cards.bump(unit, ref)
+    else:
+        await open_incident_in(unit, ref)
+        entry_id = await record(
+            unit,
+            ref,
+            TimelineKind.MEDIA,
+            author,
+            chat_id,
+            text=caption,
+            field=sent.kind.value,
+            lat=sent.lat,
+            lon=sent.lon,
+            message_id=sent.message_id,
+        )
+    item_id = await media.add(
+        unit,
+        entry_id=entry_id,
+        ref=ref,
+        chat_id=chat_id,
+        author_id=author.id,
+        sent=sent,
+        caption=caption,
+    )
+    return entry_id, item_id
 
 
 def check_coordinates(lat: float, lon: float) -> None:
@@ -398,6 +472,7 @@ async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
     await unit.execute("UPDATE incidents SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
     await unit.execute("UPDATE timeline SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
     await unit.execute("DELETE FROM incident_messages WHERE chat_id = ?", (old_id,))
+    await media.follow_chat(unit, old_id, new_id)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -467,7 +542,9 @@ async def timeline_in(tx: Tx, ref: int, last: int) -> list[TimelineEntry]:
         " WHERE t.incident_id = ? ORDER BY t.id DESC LIMIT ?",
         (ref, last),
     )
-    return await _with_earlier(tx, ref, [_entry(row) for row in reversed(rows)])
+    return await _with_earlier(
+        tx, ref, await with_media(tx, [_entry(row) for row in reversed(rows)])
+    )
 
 
 async def whole_timeline_in(tx: Tx, ref: int) -> list[TimelineEntry]:
@@ -479,7 +556,24 @@ async def whole_timeline_in(tx: Tx, ref: int) -> list[TimelineEntry]:
         " WHERE t.incident_id = ? ORDER BY t.id",
         (ref,),
     )
-    return await _with_earlier(tx, ref, [_entry(row) for row in rows])
+    return await _with_earlier(tx, ref, await with_media(tx, [_entry(row) for row in rows]))
+
+
+async def with_media(tx: Tx, entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """The entries, each MEDIA entry with its items (whoever reads a timeline: call this)."""
+    wanted: dict[int, list[int]] = {}
+    for entry in entries:
+        if entry.kind is TimelineKind.MEDIA:
+            wanted.setdefault(entry.incident_ref, []).append(entry.id)
+    if not wanted:
+        return entries
+    found: dict[int, list[MediaItem]] = {}
+    for ref, ids in wanted.items():
+        found.update(await media.of_entries_in(tx, ref, ids))
+    return [
+        entry.model_copy(update={"media": tuple(found[entry.id])}) if entry.id in found else entry
+        for entry in entries
+    ]
 
 
 async def timelines_in(tx: Tx, refs: list[int], last: int) -> dict[int, list[TimelineEntry]]:

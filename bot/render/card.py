@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.html import TELEGRAM_LIMIT, plain_length, shorten_html
 from bot.core.i18n import Translator, each_language, local_day
-from bot.core.models import Incident, ResourceRequest, Surroundings, TimelineEntry
+from bot.core.models import Incident, MediaKind, ResourceRequest, Surroundings, TimelineEntry
 from bot.render import common
 from bot.render.common import text
+from bot.render.media import media_counts
 from bot.render.phases import phase_lines
 from bot.render.requests import resources_section
 from bot.render.sites import warning_lines
@@ -74,6 +75,7 @@ def _card_block(
     requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
     note_limit: int = MAX_NOTE_ON_CARD,
+    media: Mapping[MediaKind, int] | None = None,
 ) -> str:
     _ = tr.gettext
     lines = [incident_heading(tr, incident), *incident_facts(tr, incident, timezone, around)]
@@ -90,6 +92,9 @@ def _card_block(
     if timeline:
         lines.append("")
         lines.append("<b>" + _("Timeline") + "</b>")
+        if media:
+            # what the field sent, all of it (the lines below are only the latest)
+            lines.append(_("Media: {counts}").format(counts=media_counts(media)))
         # an incident that runs over several days heads each day with its date
         days = {local_day(incident.declared_at, timezone)}
         days.update(local_day(e.at, timezone) for e in timeline)
@@ -110,8 +115,9 @@ def _tighter_block(
     requests: Sequence[ResourceRequest],
     around: Surroundings | None,
     note_limit: int,
+    media: Mapping[MediaKind, int] | None = None,
 ) -> str:
-    return _card_block(tr, incident, timeline, timezone, requests, around, note_limit)
+    return _card_block(tr, incident, timeline, timezone, requests, around, note_limit, media)
 
 
 def render_card(
@@ -121,13 +127,18 @@ def render_card(
     timezone: str,
     requests: Sequence[ResourceRequest] = (),
     around: Surroundings | None = None,
+    media: Mapping[MediaKind, int] | None = None,
 ) -> str:
-    """`requests`: the incident's resource requests, for its Resources section.
+    """`requests`: the incident's resource requests, for its Resources section; `media`: how
+    many items of each kind its timeline holds (📷 3 · 🎙 1).
 
     A card is one message: when long notes or fields would take it past Telegram's 4096
     characters, its notes are shortened, then fewer are shown, then the text is cut safely."""
     html = each_language(
-        languages, lambda tr: _card_block(tr, incident, timeline, timezone, requests, around)
+        languages,
+        lambda tr: _card_block(
+            tr, incident, timeline, timezone, requests, around, MAX_NOTE_ON_CARD, media
+        ),
     )
     for note_limit, entries in _TIGHTER:
         if plain_length(html) <= TELEGRAM_LIMIT:
@@ -142,6 +153,7 @@ def render_card(
                 requests=requests,
                 around=around,
                 note_limit=note_limit,
+                media=media,
             ),
         )
     return shorten_html(html, TELEGRAM_LIMIT)

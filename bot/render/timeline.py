@@ -16,6 +16,7 @@ from bot.core.models import (
     TimelineKind,
 )
 from bot.render.common import coordinates, text
+from bot.render.media import media_line
 from bot.render.phases import phase_entry
 
 
@@ -69,6 +70,8 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
         what = "<i>" + _("closed the incident") + "</i>"
     elif entry.kind in (TimelineKind.PHASE, TimelineKind.INVOLVED):
         what = phase_entry(tr, entry)
+    elif entry.kind is TimelineKind.MEDIA:
+        what = media_line(tr, entry)
     else:
         what = text(entry.text or entry.kind.value)
     if entry.edited_at is not None:

@@ -10,7 +10,7 @@ from bot.core.db import Tx, UnitOfWork
 from bot.core.directory import registered_chat_in
 from bot.core.effects import Live
 from bot.delivery.live import Shown
-from bot.incidents import cards
+from bot.incidents import cards, media
 from bot.incidents import service as incidents
 from bot.render.card import render_card
 from bot.render.keyboards import card_keyboard
@@ -36,6 +36,7 @@ class CardView:
             chat.timezone,
             await requests.requests_of(tx, ref),
             around=await surroundings_in(tx, incident),
+            media=await media.counts_in(tx, ref),
         )
         return Shown(
             message_id=card["message_id"],
