@@ -14,11 +14,11 @@ from babel.numbers import format_decimal, format_percent
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import Translator, translator
-from bot.core.models import Country, Incident, Report, ResourceType, Severity
+from bot.core.models import Country, Incident, Report, ResourceType, Severity, TimelineEntry
 from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
 from bot.render.report_chart import chart
-from bot.render.timeline import timeline_line
+from bot.render.timeline import days_of, timeline_line
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0;
@@ -409,16 +409,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
     # (the media section, photos, videos, voice notes and documents, goes here)
 
     parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
-    parts.append(
-        "<ol>"
-        + "".join(
-            "<li>"
-            + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
-            + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small></li>'
-            for e in report.timeline
-        )
-        + "</ol>"
-    )
+    parts.append(_timeline(tr, report.timeline, timezone))
     parts.append(
         "<footer>"
         + escape(
@@ -430,6 +421,42 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + "</footer>"
     )
     return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
+
+
+def _timeline(tr: Translator, entries: Sequence[TimelineEntry], timezone: str) -> str:
+    """The whole timeline, each day headed by its date, entries numbered as in /timeline and
+    on the map (the list's numbers go on across the days)."""
+    parts: list[str] = []
+    for number, day in days_of(entries, timezone):
+        parts.append(f"<h3>{escape(tr.day(day[0].at, timezone))}</h3>")
+        parts.append(
+            f'<ol start="{number}">'
+            + "".join(
+                "<li>"
+                + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
+                + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small>'
+                + _earlier(tr, e, timezone)
+                + "</li>"
+                for e in day
+            )
+            + "</ol>"
+        )
+    return "\n".join(parts)
+
+
+def _earlier(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """An edited entry's earlier wordings, oldest first, each with when it was written."""
+    return "".join(
+        "<br><small>"
+        + escape(
+            tr.gettext("earlier wording, written {time}: “{text}”").format(
+                time=tr.datetime(revision.written_at, timezone, "short"),
+                text=revision.text or "—",
+            )
+        )
+        + "</small>"
+        for revision in entry.earlier
+    )
 
 
 def _moments(report: Report) -> list[datetime]:
