@@ -708,6 +708,10 @@ class Report:
     statements: tuple[StatementLine, ...]
     evaluations: tuple[Evaluation, ...]
     duration_min: float | None = field(default=None)
+    # the files sent to the timeline and what became of each (bot.evidence)
+    files: tuple[KeptFile, ...] = ()
+    # small JPEGs of the kept photos, by media item id (bot.reports.thumbnails)
+    thumbnails: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def crossings(self) -> list[UnitLine]:
