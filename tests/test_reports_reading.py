@@ -11,9 +11,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.core.i18n import translator
 from PIL import Image
 
+from bot.core.i18n import translator
 from bot.core.models import (
     AlertLine,
     Country,

@@ -50,7 +50,8 @@ section.lang+section.lang{break-before:page}
 footer{color:#595959;font-size:.8rem;margin-top:2rem}
 .photos{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(12rem,100%),1fr));
 gap:.5rem;margin:.3rem 0 .6rem}figure.photo{margin:0;min-width:0;break-inside:avoid}
-figure.photo img{display:block;box-sizing:border-box;width:100%;height:auto;border:1px solid #ccc}figure.photo figcaption{font-size:.8rem;color:#444}
+figure.photo img{display:block;box-sizing:border-box;width:100%;height:auto;
+border:1px solid #ccc}figure.photo figcaption{font-size:.8rem;color:#444}
 code.sha{font-size:.72rem;overflow-wrap:anywhere;word-break:break-all}
 figure.chart{margin:.6rem 0}svg.chart{display:block;overflow:visible;break-inside:avoid}
 svg.chart .t{font-size:11px;fill:#1b1b1b}svg.chart .b{font-weight:600}svg.chart .s{font-size:10px}
