@@ -275,7 +275,7 @@ async def test_the_report_shows_the_photo_and_the_kept_originals_sha256(h: Harne
     assert small.size == (640, 427)  # the 1500×1000 original, made small
     assert hashlib.sha256(plate).hexdigest() in html
     assert hashlib.sha256(b"Og" * 500).hexdigest() in html
-    assert 'alt="Photo envoyée par Jan Peeters à ' in html
+    assert 'alt="Photo envoyée par Jan Peeters le ' in html
     assert "Plaque 268 / 1005 sur la citerne" in html
     assert "0:14" in html
 

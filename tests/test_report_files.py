@@ -284,8 +284,8 @@ async def test_the_html_report_shows_the_photo_inline_and_lists_every_file(
     embedded = "data:image/jpeg;base64," + base64.b64encode(small).decode("ascii")
     assert html.count(embedded) == 2
     assert 'width="640" height="480"' in html
-    assert 'alt="Photo envoyée par Jean Pompier à ' in html and ": Plaque ONU 1017" in html
-    assert 'alt="Foto verstuurd door Jean Pompier om ' in html
+    assert 'alt="Photo envoyée par Jean Pompier le ' in html and " : Plaque ONU 1017" in html
+    assert 'alt="Foto verstuurd door Jean Pompier op ' in html
     # every file listed, with the kept originals' SHA-256 and why the document is missing
     assert html.count(hashlib.sha256(PHOTO).hexdigest()) == 2
     assert html.count(hashlib.sha256(VOICE).hexdigest()) == 2

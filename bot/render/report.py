@@ -48,7 +48,7 @@ padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
 .wrap{overflow-x:auto}.wrap:focus{outline:2px solid #1a5fb4}
 section.lang+section.lang{break-before:page}
 footer{color:#595959;font-size:.8rem;margin-top:2rem}
-.photos{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(12rem,100%),1fr));
+.photos{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(18rem,100%),1fr));
 gap:.5rem;margin:.3rem 0 .6rem}figure.photo{margin:0;min-width:0;break-inside:avoid}
 figure.photo img{display:block;box-sizing:border-box;width:100%;height:auto;
 border:1px solid #ccc}figure.photo figcaption{font-size:.8rem;color:#444}
@@ -487,9 +487,12 @@ def _photos(
 def _photo(tr: Translator, item: MediaItem, timezone: str, jpeg: bytes) -> str:
     who = item.author.name if item.author else "—"
     when = tr.datetime(item.at, timezone, "short")
-    described = tr.gettext("Photo sent by {name} at {time}").format(name=who, time=when)
     if item.caption:
-        described += f": {item.caption}"
+        described = tr.gettext("Photo sent by {name} on {time}: {caption}").format(
+            name=who, time=when, caption=item.caption
+        )
+    else:
+        described = tr.gettext("Photo sent by {name} on {time}").format(name=who, time=when)
     size = ""
     if item.width and item.height:  # the thumbnail's shape, so the page does not jump
         scale = min(1.0, 640 / max(item.width, item.height))
