@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+from PIL import Image
 from telegram import (
     Bot,
     BotCommand,
@@ -851,3 +853,20 @@ async def test_other_kinds_and_empty_messages_pass_as_given(
     assert dice.message.dice.value == 3
     assert empty.message is not None and empty.message.effective_attachment is None
     assert empty.message.text is None and empty.message.caption is None
+
+
+async def test_a_jpeg_photo_gets_telegram_sizes_and_its_bytes_back(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "orange").save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    sent = await sim.send_photo(alice, group, jpeg)
+    (update,) = await bot.get_updates()
+    assert update.message is not None
+    sizes = [(s.width, s.height) for s in update.message.photo]
+    assert sizes == [(90, 68), (320, 240), (800, 600), (1280, 960), (1600, 1200)]
+    largest = await (await update.message.photo[-1].get_file()).download_as_bytearray()
+    assert bytes(largest) == jpeg and sent.file is not None and sent.file.data == jpeg
+    small = await (await update.message.photo[0].get_file()).download_as_bytearray()
+    assert Image.open(io.BytesIO(bytes(small))).size == (90, 68)

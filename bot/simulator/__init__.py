@@ -4,6 +4,12 @@ sim = TelegramSimulator()
 await sim.start()
 app = ApplicationBuilder().token(sim.token).base_url(sim.base_url)
     .base_file_url(sim.base_file_url).build()
+
+(Passerelle's own settings derive base_file_url from base_url, so its harness gives only
+base_url.) Users send text, locations, every kind of media (``send_photo``, ``send_video``,
+``send_voice``, ``send_album``, ``send_media(user, chat, Media(...))``…), contacts and venues,
+and edit what they sent (``edit_message``); files are served by getFile and at
+base_file_url, with faults (``fail_download``, ``expire_file``) and counted (``downloads``).
 """
 
 from .errors import ApiError

@@ -495,10 +495,35 @@ def file_ids(data: bytes, counter: int, kind: str = "document") -> tuple[str, st
 
 
 def image_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a PNG; a plausible default for anything else."""
+    """Width and height of a PNG or a JPEG; a plausible default for anything else."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        found = _jpeg_size(data)
+        if found is not None:
+            return found
     return 320, 240
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """The frame size of a JPEG's first SOFn segment."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if at + 9 > len(data):
+                return None
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return width, height
+        at += 2 + length
+    return None
 
 
 def unix_now(clock: Callable[[], float] = time.time) -> int:
