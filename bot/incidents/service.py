@@ -234,16 +234,20 @@ async def follow_edit(
     the new wording, marked as edited at `edited_at`, and the earlier one is kept. None, and
     nothing changed, when the message is on no timeline, the wording is the same (an edit of
     its formatting only, or one already followed), or the edit is older than one followed."""
-    select = "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
     row = await unit.one(
-        select + " WHERE chat_id = ? AND message_id = ? AND kind = ? ORDER BY id LIMIT 1",
+        "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
+        " WHERE chat_id = ? AND message_id = ? AND kind = ? ORDER BY id LIMIT 1",
         (chat_id, message_id, TimelineKind.NOTE.value),
     )
     if row is None:
         # a caption: of a photo, a video … or of any item of an album (one entry for all)
         item = await media.of_message_in(unit, chat_id, message_id)
         if item is not None:
-            row = await unit.one(select + " WHERE id = ?", (item.entry_id,))
+            row = await unit.one(
+                "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
+                " WHERE id = ?",
+                (item.entry_id,),
+            )
     if row is None or row["author_id"] != author.id:
         return None
     previous = from_db_time(row["edited_at"]) if row["edited_at"] else None
