@@ -682,6 +682,8 @@ class AlertLine:
     sent_at: datetime
     chats: int
     acknowledged: int
+    # every language's text as given ("fr: … | nl: …"), by language; `text` is the default
+    texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def ack_rate(self) -> float | None:
@@ -706,6 +708,10 @@ class Report:
     statements: tuple[StatementLine, ...]
     evaluations: tuple[Evaluation, ...]
     duration_min: float | None = field(default=None)
+    # the files sent to the timeline and what became of each (bot.evidence)
+    files: tuple[KeptFile, ...] = ()
+    # small JPEGs of the kept photos, by media item id (bot.reports.thumbnails)
+    thumbnails: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def crossings(self) -> list[UnitLine]:

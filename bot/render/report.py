@@ -4,34 +4,73 @@ questions asked when an incident closes."""
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape as _escape
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal, format_percent
+
 from bot.core import vocabulary as labels
 from bot.core.i18n import Translator, translator
-from bot.core.models import Country, Incident, Report, ResourceType, Severity, TimelineEntry
+from bot.core.models import (
+    Country,
+    Incident,
+    KeepStatus,
+    KeptFile,
+    MediaItem,
+    Report,
+    ResourceType,
+    Severity,
+    TimelineEntry,
+)
 from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
+from bot.render.media import duration as media_duration
+from bot.render.report_chart import chart
 from bot.render.timeline import days_of, timeline_line
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:1rem;
-color:#1b1b1b;line-height:1.45;max-width:60rem;margin:auto}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0;
+padding:1rem;color:#1b1b1b;line-height:1.45;max-width:60rem;margin:auto;overflow-wrap:anywhere}
 h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.1rem;border-bottom:2px solid #c00;
 padding-bottom:.2rem;margin-top:1.6rem}
 .meta{color:#555;font-size:.9rem}.exercise{background:#ffe08a;padding:.3rem .6rem;
 font-weight:bold;display:inline-block}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.4rem 0}
-th,td{border:1px solid #ccc;padding:.3rem .4rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:.3rem .4rem;text-align:left;vertical-align:top;
+overflow-wrap:normal}
 th{background:#f2f2f2}td.num{text-align:right;white-space:nowrap}
 .cards{display:flex;flex-wrap:wrap;gap:.5rem}.card{border:1px solid #ccc;border-radius:6px;
 padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
-.wrap{overflow-x:auto}section.lang{page-break-after:always}
-footer{color:#777;font-size:.8rem;margin-top:2rem}
-@media print{body{padding:0}a{color:inherit;text-decoration:none}.wrap{overflow:visible}}
+.wrap{overflow-x:auto}.wrap:focus{outline:2px solid #1a5fb4}
+section.lang+section.lang{break-before:page}
+footer{color:#595959;font-size:.8rem;margin-top:2rem}
+.photos{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(12rem,100%),1fr));
+gap:.5rem;margin:.3rem 0 .6rem}figure.photo{margin:0;min-width:0;break-inside:avoid}
+figure.photo img{display:block;box-sizing:border-box;width:100%;height:auto;
+border:1px solid #ccc}figure.photo figcaption{font-size:.8rem;color:#444}
+code.sha{font-size:.72rem;overflow-wrap:anywhere;word-break:break-all}
+figure.chart{margin:.6rem 0}svg.chart{display:block;overflow:visible;break-inside:avoid}
+svg.chart .t{font-size:11px;fill:#1b1b1b}svg.chart .b{font-weight:600}svg.chart .s{font-size:10px}
+figure.chart summary{cursor:pointer;color:#1a5fb4}figure.chart ul{font-size:.88rem}
+@media screen and (max-width:48rem){
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto}
+table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
+white-space:nowrap}
+table.stack tr{border:1px solid #ccc;border-radius:6px;margin:.5rem 0;padding:.15rem .5rem}
+table.stack td{display:grid;grid-template-columns:minmax(0,2fr) minmax(0,3fr);gap:.6rem;
+border:0;border-bottom:1px solid #eee;padding:.25rem 0;text-align:left;white-space:normal}
+table.stack td:last-child{border-bottom:0}
+table.stack td::before{content:attr(data-label);font-weight:600;color:#444;
+overflow-wrap:anywhere}
+}
+@media print{body{padding:0;max-width:none}a{color:inherit;text-decoration:none}
+.wrap{overflow:visible}thead{display:table-header-group}tr,.card,li{break-inside:avoid}
+h1,h2,.request{break-after:avoid}table{font-size:.75rem}th,td{padding:.2rem .25rem;
+overflow-wrap:anywhere}th,td.when{overflow-wrap:normal}td.num{white-space:normal}}
 """
 
 
@@ -89,17 +128,65 @@ def _type_label(tr: Translator, code: str) -> str:
         return code.replace("_", " ")
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], nums: set[int]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in headers)
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    nums: set[int],
+    caption: str,
+    times: frozenset[int] = frozenset(),
+) -> str:
+    """A table that reads on a phone (each row a box of "header: value" lines, under 48 rem),
+    in print (its header row repeated on each page) and with a screen reader (named by
+    `caption`; explicit roles, since WebKit forgets a table laid out as blocks)."""
+    head = "".join(f'<th scope="col" role="columnheader">{escape(h)}</th>' for h in headers)
     body = "".join(
-        "<tr>"
+        '<tr role="row">'
         + "".join(
-            f'<td class="num">{c}</td>' if i in nums else f"<td>{c}</td>" for i, c in enumerate(r)
+            f'<td role="cell" data-label="{_escape(headers[i])}"'
+            + (' class="num">' if i in nums else ' class="when">' if i in times else ">")
+            + f"<div>{c}</div></td>"
+            for i, c in enumerate(r)
         )
         + "</tr>"
         for r in rows
     )
-    return f'<div class="wrap"><table><tr>{head}</tr>{body}</table></div>'
+    label = _escape(caption)
+    return (
+        f'<div class="wrap" tabindex="0" role="region" aria-label="{label}">'
+        f'<table class="stack" role="table" aria-label="{label}">'
+        f'<thead role="rowgroup"><tr role="row">{head}</tr></thead>'
+        f'<tbody role="rowgroup">{body}</tbody></table></div>'
+    )
+
+
+def number(tr: Translator, value: float, decimals: int = 1) -> str:
+    """3,5 in French and Dutch, 3.5 in English (babel)."""
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(round(value, decimals), format=pattern, locale=tr.locale)
+
+
+def percent(tr: Translator, ratio: float) -> str:
+    """45 % in French, 45% in English and Dutch (babel)."""
+    return format_percent(ratio, locale=tr.locale)
+
+
+def flag(tr: Translator, country: Country | str) -> str:
+    """The country's flag for the eye, hidden from screen readers, with its name beside it for
+    every reader (a machine without an emoji font shows the flag as empty boxes)."""
+    try:
+        value = Country(country)
+    except ValueError:
+        return escape(str(country))
+    return f'<span aria-hidden="true">{common.FLAG[value]}</span> ' + escape(
+        common.country_name(tr, value)
+    )
+
+
+def stars(tr: Translator, rating: int) -> str:
+    """★★★★☆ for the eye, "4 out of 5" in words for everyone."""
+    return f'<span aria-hidden="true">{"★" * rating + "☆" * (5 - rating)}</span> ' + escape(
+        tr.gettext("{rating} out of 5").format(rating=rating)
+    )
 
 
 def _section(tr: Translator, report: Report, timezone: str) -> str:
@@ -127,7 +214,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + " · ".join(
             [
                 escape(_("Location: {location}").format(location="")) + (where or "—"),
-                escape(_("Country: {country}").format(country=common.country(tr, i.country))),
+                escape(_("Country: {country}").format(country="")) + flag(tr, i.country),
                 escape(
                     _("Commander: {name}").format(name=i.commander.name if i.commander else "—")
                 ),
@@ -147,9 +234,12 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         (_("Alerts"), str(len(report.alerts))),
         (
             _("Acknowledged"),
-            f"{round(100 * sum(acks) / len(acks))} %" if acks else "—",
+            percent(tr, sum(acks) / len(acks)) if acks else "—",
         ),
-        (_("Evaluation"), f"{sum(ratings) / len(ratings):.1f} / 5" if ratings else "—"),
+        (
+            _("Evaluation"),
+            f"{number(tr, sum(ratings) / len(ratings))} / 5" if ratings else "—",
+        ),
     ]
     parts.append("<h2>" + escape(_("Summary")) + "</h2>")
     parts.append(
@@ -158,6 +248,10 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + "</div>"
     )
 
+    # the chart: phases, units' paths, alerts and statements on one time axis
+    parts.append("<h2>" + escape(_("The incident over time")) + "</h2>")
+    parts.append(chart(tr, report, timezone, tr.language))
+
     # phases
     parts.append("<h2>" + escape(_("Phases")) + "</h2>")
     parts.append(
@@ -165,11 +259,16 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
             [_("Country"), _("Level"), _("Authority in charge"), _("From"), _("To"), _("Duration")],
             [
                 [
-                    common.FLAG[Country(p.country)],
+                    flag(tr, p.country),
                     escape(_(PHASE[(p.country, p.level)])),
                     escape(_(AUTHORITY[(p.country, p.level)])),
-                    _when(tr, p.started_at, timezone),
-                    _when(tr, p.ended_at, timezone),
+                    escape(_when(tr, p.started_at, timezone)),
+                    # a closed incident's last phase ends with it, an open one's goes on
+                    escape(
+                        _when(tr, p.ended_at or i.closed_at, timezone)
+                        if p.ended_at or i.closed_at
+                        else _("still open")
+                    ),
                     duration(
                         tr,
                         (
@@ -181,6 +280,8 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 for p in report.phases
             ],
             {5},
+            _("Phases"),
+            frozenset({3, 4}),
         )
     )
 
@@ -189,13 +290,12 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
     if not report.requests:
         parts.append("<p>" + escape(_("None.")) + "</p>")
     for r in report.requests:
+        heading = _("Request {id}: {quantity} × {type}").format(
+            id=r.id, quantity=r.quantity, type=_type_label(tr, r.type)
+        )
         parts.append(
-            "<p><b>"
-            + escape(
-                _("Request {id}: {quantity} × {type}").format(
-                    id=r.id, quantity=r.quantity, type=_type_label(tr, r.type)
-                )
-            )
+            '<p class="request"><b>'
+            + escape(heading)
             + "</b> · "
             + escape(_when(tr, r.requested_at, timezone))
             + (" · " + escape(r.note) if r.note else "")
@@ -215,8 +315,8 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 ],
                 [
                     [
-                        f"{common.FLAG[Country(u.country)]} {escape(u.code)}",
-                        escape(u.agency),
+                        escape(u.code),
+                        escape(u.agency) + "<br>" + flag(tr, u.country),
                         escape(_when(tr, u.committed_at, timezone)),
                         escape(_when(tr, u.on_scene_at, timezone)),
                         escape(_when(tr, u.released_at, timezone)),
@@ -227,6 +327,8 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                     for u in r.units
                 ],
                 {5, 6, 7},
+                heading,
+                frozenset({2, 3, 4}),
             )
         )
 
@@ -241,7 +343,7 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                         unit=u.code,
                         agency=u.agency,
                         country=u.country,
-                        distance=u.distance_km,
+                        distance=number(tr, u.distance_km),
                         time=duration(tr, u.request_to_arrival_min),
                     )
                 )
@@ -268,12 +370,14 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                             else a.severity
                         ),
                         f"{a.acknowledged}/{a.chats}"
-                        + (f" ({round(100 * a.ack_rate)} %)" if a.ack_rate is not None else ""),
-                        escape(a.text),
+                        + (f" ({percent(tr, a.ack_rate)})" if a.ack_rate is not None else ""),
+                        escape(a.texts.get(tr.language) or a.text),
                     ]
                     for a in report.alerts
                 ],
                 {3},
+                _("Alerts"),
+                frozenset({1}),
             )
         )
     else:
@@ -307,19 +411,24 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                     [
                         escape(e.party or _("command"))
                         + (f"<br><small>{escape(e.person)}</small>" if e.person else ""),
-                        ("★" * e.rating + "☆" * (5 - e.rating)) if e.rating else "—",
+                        stars(tr, e.rating) if e.rating else "—",
                         escape(e.comment or "—").replace("\n", "<br>"),
                     ]
                     for e in report.evaluations
                 ],
                 set(),
+                _("Evaluations"),
             )
         )
     else:
         parts.append("<p>" + escape(_("None.")) + "</p>")
 
+    # the field's files: what each is, and the original's SHA-256 where it was kept
+    parts.append("<h2>" + escape(_("Photos, videos, voice notes and documents")) + "</h2>")
+    parts.append(_files(tr, report.files, timezone))
+
     parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
-    parts.append(_timeline(tr, report.timeline, timezone))
+    parts.append(_timeline(tr, report.timeline, timezone, report.thumbnails))
     parts.append(
         "<footer>"
         + escape(
@@ -333,7 +442,12 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
     return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
 
 
-def _timeline(tr: Translator, entries: Sequence[TimelineEntry], timezone: str) -> str:
+def _timeline(
+    tr: Translator,
+    entries: Sequence[TimelineEntry],
+    timezone: str,
+    thumbnails: Mapping[int, bytes],
+) -> str:
     """The whole timeline, each day headed by its date, entries numbered as in /timeline and
     on the map (the list's numbers go on across the days)."""
     parts: list[str] = []
@@ -346,12 +460,102 @@ def _timeline(tr: Translator, entries: Sequence[TimelineEntry], timezone: str) -
                 + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
                 + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small>'
                 + _earlier(tr, e, timezone)
+                + _photos(tr, e, timezone, thumbnails)
                 + "</li>"
                 for e in day
             )
             + "</ol>"
         )
     return "\n".join(parts)
+
+
+def _photos(
+    tr: Translator, entry: TimelineEntry, timezone: str, thumbnails: Mapping[int, bytes]
+) -> str:
+    """The entry's photos, inline (the report stays one file: each a small JPEG in the page),
+    each described for who cannot see it."""
+    shown = [item for item in entry.media if item.id in thumbnails]
+    if not shown:
+        return ""
+    return (
+        '<div class="photos">'
+        + "".join(_photo(tr, item, timezone, thumbnails[item.id]) for item in shown)
+        + "</div>"
+    )
+
+
+def _photo(tr: Translator, item: MediaItem, timezone: str, jpeg: bytes) -> str:
+    who = item.author.name if item.author else "—"
+    when = tr.datetime(item.at, timezone, "short")
+    described = tr.gettext("Photo sent by {name} at {time}").format(name=who, time=when)
+    if item.caption:
+        described += f": {item.caption}"
+    size = ""
+    if item.width and item.height:  # the thumbnail's shape, so the page does not jump
+        scale = min(1.0, 640 / max(item.width, item.height))
+        size = f' width="{round(item.width * scale)}" height="{round(item.height * scale)}"'
+    data = base64.b64encode(jpeg).decode("ascii")
+    return (
+        f'<figure class="photo"><img src="data:image/jpeg;base64,{data}"{size}'
+        f' alt="{_escape(described)}"><figcaption>{escape(described)}</figcaption></figure>'
+    )
+
+
+def file_size(tr: Translator, size: int | None) -> str:
+    """12,4 Mo, 830 ko in French; 12.4 MB, 830 kB in English (babel's decimals)."""
+    if size is None:
+        return "—"
+    if size >= 1_000_000:
+        return tr.gettext("{size} MB").format(size=number(tr, size / 1_000_000))
+    return tr.gettext("{size} kB").format(
+        size=number(tr, max(size / 1000, 0.1), 1 if size < 10_000 else 0)
+    )
+
+
+def _kept(tr: Translator, kept: KeptFile) -> str:
+    _ = tr.gettext
+    if kept.status is KeepStatus.KEPT:
+        return (
+            escape(_("kept")) + f'<br><code class="sha">SHA-256 {escape(kept.sha256 or "")}</code>'
+        )
+    why = {
+        KeepStatus.PENDING: _("not downloaded yet"),
+        KeepStatus.TOO_BIG: _("not kept: larger than the 20 MB a bot may download"),
+        KeepStatus.CAP: _("not kept: the evidence folder was full"),
+        KeepStatus.FAILED: _("not kept: the download failed"),
+    }[kept.status]
+    # the technical reason as recorded (an HTTP status, "file gone"), for whoever looks into it
+    detail = f"<br><small>{escape(kept.reason)}</small>" if kept.reason else ""
+    return escape(why) + detail
+
+
+def _files(tr: Translator, files: Sequence[KeptFile], timezone: str) -> str:
+    _ = tr.gettext
+    if not files:
+        return "<p>" + escape(_("None.")) + "</p>"
+    rows = []
+    for kept in files:
+        item = kept.item
+        what = f'<span aria-hidden="true">{labels.MEDIA_MARK[item.kind]}</span> ' + escape(
+            _(labels.MEDIA_KIND[item.kind])
+        )
+        if item.file_name:
+            what += "<br><small>" + escape(item.file_name) + "</small>"
+        if item.caption:
+            what += "<br>" + escape(item.caption)
+        rows.append(
+            [
+                what,
+                escape(_when(tr, item.at, timezone))
+                + "<br>"
+                + escape(item.author.name if item.author else "—"),
+                escape(media_duration(item.duration)) if item.duration else "—",
+                escape(file_size(tr, kept.size if kept.size is not None else item.file_size)),
+                _kept(tr, kept),
+            ]
+        )
+    headers = [_("File"), _("Sent"), _("Length"), _("Size"), _("Original")]
+    return _table(headers, rows, {2, 3}, _("Photos, videos, voice notes and documents"))
 
 
 def _earlier(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
