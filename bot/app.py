@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 PassApp = Application[Any, PContext, Any, Any, Any, Any]
 
+# The updates Telegram sends the bot (the end-to-end harness asks for the same).
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+
 
 def build_application(settings: Settings) -> PassApp:
     defaults = Defaults(
@@ -288,7 +291,7 @@ def run(settings: Settings) -> None:
     if not reached:
         loop.close()
         return
-    allowed = ["message", "edited_message", "callback_query", "my_chat_member"]
+    allowed = list(ALLOWED_UPDATES)
     # a network lost between getMe and PTB's own start (deleteWebhook, setWebhook): retried
     retries = -1
     if settings.telegram.mode is Mode.WEBHOOK:

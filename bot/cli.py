@@ -6,6 +6,7 @@
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
     python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
+    python -m bot report export REF --with-files DIR [--language fr|nl|en]
 
 The settings are read once per invocation. The database commands share one flow: open the
 database named by the configuration, read a CSV file (UTF-8; a file a spreadsheet saved as
@@ -37,8 +38,10 @@ from bot.core.config import (
 )
 from bot.core.db import Database
 from bot.core.models import LANGUAGES
+from bot.evidence import service as evidence
 from bot.geo import sites
 from bot.render.report import render_report
+from bot.reports import archive
 from bot.reports import report as reports
 from bot.resources import roster_csv, units
 
@@ -90,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
     export.add_argument("--html", action="store_true", help="the HTML report instead of JSON")
     export.add_argument(
+        "--with-files",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the HTML and JSON reports and the kept originals of the timeline's files "
+        "into DIR (new or empty), with SHA256SUMS",
+    )
+    export.add_argument(
         "--language",
         choices=LANGUAGES,
         default=None,
@@ -113,7 +124,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         args.file, extra = Path(extra[0]), []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "report" and args.language is not None and not args.html:
+    if args.command == "report" and args.with_files is not None:
+        if args.file is not None or args.html:
+            parser.error("--with-files writes both reports into DIR: no FILE, no --html")
+    elif args.command == "report" and args.language is not None and not args.html:
         parser.error("--language is for the HTML report: add --html")
     return args
 
@@ -268,8 +282,26 @@ def _report_export(
         if found is None:
             print(f"#{raw}: no such incident in {settings.storage.path}", file=sys.stderr)
             return 1
+        language = args.language or settings.i18n.default_language
+        if args.with_files is not None or args.html:
+            found = await reports.with_thumbnails(found, evidence.folder(settings))
+        if args.with_files is not None:
+            written = archive.export(
+                found,
+                kept_in=evidence.folder(settings),
+                folder=args.with_files,
+                languages=(language,),
+                timezone=settings.i18n.timezone,
+            )
+            for problem in written.problems:
+                print(problem, file=sys.stderr)
+            if written.written:
+                print(
+                    f"{args.with_files}: report of #{raw} and "
+                    f"{_count(written.originals, 'original')} written, with SHA256SUMS"
+                )
+            return 1 if written.problems else 0
         if args.html:
-            language = args.language or settings.i18n.default_language
             text = render_report(found, (language,), settings.i18n.timezone)
         else:
             text = reports.to_json(found) + "\n"

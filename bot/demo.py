@@ -25,6 +25,8 @@ from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any, TextIO
 
+from PIL import Image, ImageDraw, ImageFont
+
 from bot.app import PassApp, build_application
 from bot.core.config import ConfigError, Settings, parse_settings
 from bot.core.models import IncidentStatus, Offer, Severity
@@ -32,6 +34,7 @@ from bot.render.keyboards import parse_card_press, parse_offer_press
 from bot.resources import requests, roster_csv
 from bot.runtime import Runtime
 from bot.simulator import SimChat, SimMessage, SimUser, TelegramSimulator
+from bot.simulator.media import Media
 from handlers.context import RUNTIME_KEY
 
 TOKEN = "123456:DEMO"
@@ -343,6 +346,8 @@ class Demo:
                 await self.app.update_queue.join()
                 await self.runtime.live.idle()
                 await self.runtime.outbox.drained(SETTLE_TIMEOUT)
+                if self.runtime.keeper is not None:  # the field's files, kept as evidence
+                    await self.runtime.keeper.drained(SETTLE_TIMEOUT)
                 await self.runtime.live.idle()
         except TimeoutError:
             raise DemoError(
@@ -361,6 +366,18 @@ class Demo:
         await self.sim.send_location(
             self.users[person.id], self.chats[OPS.id], lat, lon, reply_to=card
         )
+
+    async def photo_to_card(self, person: Person, caption: str, data: bytes) -> None:
+        card = self.card_or_fail()
+        await self.sim.send_photo(
+            self.users[person.id], self.chats[OPS.id], data, caption=caption, reply_to=card
+        )
+
+    async def voice_to_card(self, person: Person, seconds: int) -> None:
+        card = self.card_or_fail()
+        # the stand-in's voice note: bytes that stand for 'seconds' of Opus audio
+        voice = Media("voice", data=b"OggS" + bytes(4000 * seconds), duration=seconds)
+        await self.sim.send_media(self.users[person.id], self.chats[OPS.id], voice, reply_to=card)
 
     def button(
         self, *, status: IncidentStatus | None = None, severity: Severity | None = None
@@ -494,7 +511,11 @@ class Demo:
         self._show_buttons(card, 6)
 
     def _show_message(self, message: SimMessage) -> None:
-        """A message as its chat shows it: the text, and the buttons under it."""
+        """A message as its chat shows it: the text (a file: its name and size), and the
+        buttons under it."""
+        if message.document is not None:
+            size = len(message.document.data)
+            self.printer.line(f"    📎 {message.document.filename} ({size / 1000:.0f} kB)")
         self.printer.block(message.text or message.caption or "", 4)
         self._show_buttons(message, 4)
 
@@ -544,6 +565,37 @@ def card_unchanged(outcome: Outcome) -> str | None:
     return "the card changed" if outcome.card_changed else None
 
 
+THUMBNAIL = "data:image/jpeg;base64,"
+
+
+def report_with_photo(outcome: Outcome) -> str | None:
+    """The bot sent the report, and the responder's photo is in it (its thumbnail)."""
+    for message in outcome.new:
+        if message.document is not None and (message.document.filename or "").endswith(".html"):
+            if THUMBNAIL in message.document.data.decode("utf-8", "replace"):
+                return None
+            return "the report does not show the responder's photo"
+    return "the bot did not send the report"
+
+
+def hazard_plate() -> bytes:
+    """The photo a responder takes of the tank wagon's orange plate: 268 (toxic, corrosive
+    gas) over 1017 (chlorine), as a phone's JPEG."""
+    image = Image.new("RGB", (1200, 800), (92, 98, 104))  # the wagon's grey side
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 200, 900, 600), fill=(242, 121, 0), outline=(0, 0, 0), width=16)
+    draw.line((300, 400, 900, 400), fill=(0, 0, 0), width=16)
+    try:
+        font: Any = ImageFont.load_default(size=150)
+    except (TypeError, OSError):  # a Pillow without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    for number, middle in (("268", 300), ("1017", 500)):
+        draw.text((600, middle), number, fill=(0, 0, 0), font=font, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 # ---- the script ------------------------------------------------------------------------------
 
 
@@ -574,6 +626,23 @@ def script(demo: Demo) -> list[Step]:
             f"shares a location as a reply to the card: {lat:.4f}, {lon:.4f}",
             lambda: demo.share_location(RESPONDER_NL, lat, lon),
             (card_changed, card_shows(f"{lat:.5f}, {lon:.5f}")),
+        ),
+        Step(
+            RESPONDER_NL,
+            OPS,
+            "sends a photo of the tank wagon's orange plate as a reply to the card, captioned: "
+            "Oranje bord 268/1017 op de ketelwagen",
+            lambda: demo.photo_to_card(
+                RESPONDER_NL, "Oranje bord 268/1017 op de ketelwagen", hazard_plate()
+            ),
+            (card_changed, card_shows("📷 1"), card_shows("Oranje bord 268/1017")),
+        ),
+        Step(
+            DOCTOR_FR,
+            OPS,
+            "sends a voice note of 18 s as a reply to the card (hands busy with a casualty)",
+            lambda: demo.voice_to_card(DOCTOR_FR, 18),
+            (card_changed, card_shows("🎙 1")),
         ),
         Step(
             DOCTOR_FR,
@@ -672,6 +741,13 @@ def script(demo: Demo) -> list[Step]:
             lambda: demo.say(COMMANDER_BE, OPS, "/close"),
             (answered("✅", "confirm /close"), card_changed),
         ),
+        Step(
+            COMMANDER_BE,
+            OPS,
+            "types: /report (the after-action report, with the photo from the field)",
+            lambda: demo.say(COMMANDER_BE, OPS, "/report"),
+            (report_with_photo,),
+        ),
     ]
     return steps
 
@@ -758,7 +834,12 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         card = demo.card_or_fail()
         if card.callback_data:
             raise DemoError("the closed incident's card still has buttons")
+        report = _report_file(sim, chats[OPS.id])
         printer.rule(char="═")
+        if report is not None:
+            printer.line(
+                f"The after-action report, with the photo: {report} (open it in a browser)"
+            )
         printer.line(
             f"Done: {len(steps)} steps in {time.monotonic() - started:.1f} s; the card was "
             f"edited {card.edits} times in place (message {card.message_id}), "
@@ -781,6 +862,20 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         finally:
             logging.getLogger().removeHandler(collector)
             await sim.stop()
+
+
+def _report_file(sim: TelegramSimulator, chat: SimChat) -> Path | None:
+    """The report the bot sent, saved where the demo's reader can open it (the demo's own
+    folder is removed when it ends)."""
+    for message in reversed(sim.bot_messages(chat)):
+        if message.document is not None and (message.document.filename or "").endswith(".html"):
+            saved = Path(tempfile.gettempdir()) / f"passerelle-demo-{message.document.filename}"
+            try:
+                saved.write_bytes(message.document.data)
+            except OSError:
+                return None
+            return saved
+    return None
 
 
 async def _main(printer: Printer, speed: float) -> None:

@@ -32,6 +32,7 @@ from bot.resources import units
 from handlers import (
     alerts,
     basics,
+    edits,
     incidents,
     maps,
     media,
@@ -43,6 +44,7 @@ from handlers import (
     sites,
     statements,
     status,
+    timeline,
 )
 from handlers import requests as resource_requests
 from handlers.context import PContext
@@ -113,6 +115,13 @@ COMMANDS: Sequence[Command] = (
         Action.LOG,
         private=False,
         names={"fr": "note", "nl": "logboek"},
+    ),
+    Command(
+        "timeline",
+        timeline.timeline_command,
+        N_("the whole timeline, page by page: /timeline [#ref]"),
+        Action.LOG,
+        names={"fr": "maincourante", "nl": "tijdlijn"},
     ),
     Command(
         "status",
@@ -305,6 +314,7 @@ BUTTONS: Sequence[tuple[str, Callback]] = (
     (keyboards.ROLLCALL_PREFIX, roster.rollcall_button),
     (keyboards.ALERT_PREFIX, alerts.acknowledge),
     (keyboards.STATEMENT_PREFIX, statements.decision),
+    (keyboards.TIMELINE_PREFIX, timeline.page_button),
 )
 
 _MESSAGE = filters.UpdateType.MESSAGE & ~filters.COMMAND
@@ -322,12 +332,19 @@ _MEDIA = (
 _LOG_NAMES = next(c.all_names for c in COMMANDS if c.name == "log")
 # Messages that are not commands: what they are decides who takes them.
 MESSAGES: Sequence[tuple[filters.BaseFilter, Callback]] = (
+    # an edited text or caption (a caption taken away too): the timeline entry it is follows
+    # it (a live location's moves are no edit of words)
+    (
+        filters.UpdateType.EDITED_MESSAGE & ~filters.LOCATION & filters.ChatType.GROUPS,
+        edits.edited,
+    ),
     # the spokesperson's new text for a draft, as a reply to the edit prompt
     (_MESSAGE & filters.REPLY & filters.TEXT & filters.ChatType.PRIVATE, statements.edited_text),
     # media (a venue too, before the shared location it carries): to the timeline, as a reply
     # to a bot message about an incident, with a /log caption, or as more of an album
     (_MESSAGE & _MEDIA & filters.ChatType.GROUPS, media.on_media(_LOG_NAMES)),
-    (filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
+    # a location shared (a live location's later moves are edits: they change nothing)
+    (filters.UpdateType.MESSAGE & filters.LOCATION & filters.ChatType.GROUPS, incidents.location),
     # a reply to one of the bot's messages: routed by what that message is (a GIF's or a
     # sticker's caption is chatter)
     (

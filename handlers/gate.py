@@ -146,7 +146,9 @@ def _addressed_to_bot(update: Update) -> bool:
         return True
     if update.my_chat_member is not None:
         return _bot_added(update)
-    return bool(message and message.text and message.text.startswith("/"))
+    # an edited command was answered when it was sent
+    edited = update.edited_message is not None
+    return bool(message and not edited and message.text and message.text.startswith("/"))
 
 
 async def _not_registered(update: Update, language: str) -> None:

@@ -12,6 +12,7 @@ from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import Incident
 from bot.core.policy import Action, may
+from bot.evidence import service as evidence
 from bot.incidents import service as incidents
 from bot.render.keyboards import parse_rating
 from bot.render.report import render_report
@@ -52,6 +53,7 @@ async def report_command(update: Update, context: PContext) -> None:
         async with db.read_apart() as tx:
             report = await reports.collect_in(tx, incident.ref)
         assert report is not None
+        report = await reports.with_thumbnails(report, evidence.folder(context.runtime.settings))
         html = await asyncio.to_thread(render_report, report, actor.languages, actor.timezone)
         return html.encode("utf-8")
 

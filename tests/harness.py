@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.app import PassApp, build_application
+from bot.app import ALLOWED_UPDATES, PassApp, build_application
 from bot.core.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
 from bot.simulator import Media, SimChat, SimMessage, SimUser, TelegramSimulator
@@ -141,9 +141,12 @@ class Harness:
                 url_path=hook.url_path,
                 webhook_url=hook.url,
                 secret_token=hook.secret_token,
+                allowed_updates=list(ALLOWED_UPDATES),
             )
         else:
-            await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+            await self.app.updater.start_polling(
+                poll_interval=0.0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+            )
 
     async def stop(self) -> None:
         if self.app is None:

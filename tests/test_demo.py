@@ -61,10 +61,30 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 def test_the_demo_runs_to_the_end(run: Run) -> None:
     assert run.returncode == 0, run.stderr + run.stdout
     assert "Traceback" not in run.stderr
-    assert 10 <= len(run.steps) <= 16
+    assert 10 <= len(run.steps) <= 20
     assert "Done: " in run.steps[-1]
-    # the temporary database is gone
-    assert list(run.tmpdir.iterdir()) == []
+    # the temporary database and the kept files are gone; the report is left to be opened
+    assert [p.name for p in run.tmpdir.iterdir()] == ["passerelle-demo-passerelle-1-report.html"]
+
+
+def test_a_photo_and_a_voice_note_join_the_timeline_and_the_report_shows_the_photo(
+    run: Run,
+) -> None:
+    photo = run.step("orange plate").split("📌 card, edited")[1]
+    for tr in (FR, NL):
+        assert f"Wouter Maes: 📷 {tr('photo')}: Oranje bord 268/1017 op de ketelwagen" in photo
+    assert photo.count("› ") >= 4  # counts and entry, in both blocks
+    voice = run.step("voice note of 18 s").split("📌 card, edited")[1]
+    assert f"Camille Martin: 🎙 {FR('voice note')} 0:18" in voice
+    assert f"Camille Martin: 🎙 {NL('voice note')} 0:18" in voice
+    assert "📷 1 · 🎙 1" in voice
+    report = run.step("/report")
+    assert "📎 passerelle-1-report.html" in report
+    saved = run.tmpdir / "passerelle-demo-passerelle-1-report.html"
+    assert str(saved) in run.steps[-1]
+    html = saved.read_text(encoding="utf-8")
+    assert html.count("data:image/jpeg;base64,") == 2  # in the French and the Dutch section
+    assert "Oranje bord 268/1017 op de ketelwagen" in html
 
 
 def test_the_declared_incident_is_posted_and_pinned(run: Run) -> None:

@@ -6,11 +6,15 @@ SHA-256 through getFile and the file address."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import io
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 from bot.core.models import KeepStatus, MediaKind, TimelineKind
 from bot.evidence import service as evidence
@@ -247,3 +251,41 @@ async def test_a_file_gone_is_retried_then_recorded_as_not_kept(h: Harness) -> N
     await _kept(h)
     [kept] = await evidence.files(h.runtime.db, ref)
     assert kept.status is KeepStatus.FAILED and kept.reason and "FileGone" in kept.reason
+
+
+async def test_the_report_shows_the_photo_and_the_kept_originals_sha256(h: Harness) -> None:
+    """A responder's photo of the hazard plate and a voice note, kept; `/report` then carries
+    the photo as a thumbnail and each original's SHA-256, in both of the group's languages."""
+    ref = await _declared(h)
+    card = h.card(h.ops)
+    plate = _plate_jpeg()
+    photo = await h.send_photo(
+        h.responder, h.ops, reply_to=card, caption="Plaque 268 / 1005 sur la citerne", data=plate
+    )
+    voice = await h.send_voice(h.duty_wapi, h.ops, reply_to=card, duration=14, data=b"Og" * 500)
+    await _kept(h)
+    assert photo.file is not None and voice.file is not None
+    await h.say(h.commander, h.ops, f"/report #{ref}")
+    sent = h.sim.bot_messages(h.ops)[-1]
+    assert sent.document is not None
+    html = sent.document.data.decode("utf-8")
+    thumbnails = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', html)
+    assert len(thumbnails) == 2  # the photo, in the French and in the Dutch section
+    small = Image.open(io.BytesIO(base64.b64decode(thumbnails[0])))
+    assert small.size == (640, 427)  # the 1500×1000 original, made small
+    assert hashlib.sha256(plate).hexdigest() in html
+    assert hashlib.sha256(b"Og" * 500).hexdigest() in html
+    assert 'alt="Photo envoyée par Jan Peeters le ' in html
+    assert "Plaque 268 / 1005 sur la citerne" in html
+    assert "0:14" in html
+
+
+def _plate_jpeg() -> bytes:
+    """An orange hazard plate, as a phone would send it (a JPEG of 1500×1000)."""
+    image = Image.new("RGB", (1500, 1000), (240, 120, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 40, 1460, 960), outline=(0, 0, 0), width=30)
+    draw.line((40, 500, 1460, 500), fill=(0, 0, 0), width=30)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()

@@ -59,6 +59,7 @@ PROBES: dict[str, str] = {
     "/exercise": "/exercise Exercice plan rouge",
     "/log": "/log #{ref} Point de situation",
     "/status": "/status",
+    "/timeline": "/timeline #{ref}",
     "/set": "/set #{ref} gravité sévère",
     "/assign": "/assign #{ref} liaison @svandamme",
     "/close": "/close #{ref}",
@@ -89,6 +90,7 @@ PROBES: dict[str, str] = {
     "button roll-call": "rc1:all",
     "button place": "g1:{ref}:0",
     "button rating": "e1:{ref}:5",
+    "button timeline page": "t1:{ref}:2",  # on a message that is no page of it
     "button forged": "zz:{ref}:boom",
     # messages
     "reply to card": "reply: Deux blessés",
@@ -118,6 +120,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("/status", "group"): (R, R, D, D, R, D),
     ("/status", "unregistered"): (N, N, N, N, N, N),
     ("/status", "private"): (C, R, D, D, R, D),
+    ("/timeline", "group"): (D, D, D, D, D, D),
+    ("/timeline", "unregistered"): (N, N, N, N, N, N),
+    ("/timeline", "private"): (C, R, D, D, R, D),
     ("/set", "group"): (R, R, D, R, R, D),
     ("/set", "unregistered"): (N, N, N, N, N, N),
     ("/set", "private"): (C, R, D, R, R, D),
@@ -213,6 +218,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("button rating", "group"): (R, R, R, R, R, R),  # the incident is not closed
     ("button rating", "unregistered"): (N, N, N, N, N, N),
     ("button rating", "private"): (S, R, R, R, R, R),
+    ("button timeline page", "group"): (R, R, R, R, R, R),
+    ("button timeline page", "unregistered"): (N, N, N, N, N, N),
+    ("button timeline page", "private"): (S, R, R, R, R, R),
     ("button forged", "group"): (R, R, R, R, R, R),  # data no handler knows
     ("button forged", "unregistered"): (N, N, N, N, N, N),
     ("button forged", "private"): (S, R, R, R, R, R),
@@ -490,7 +498,7 @@ async def test_the_table_covers_every_command_and_button() -> None:
     """A new command or button must be added to the matrix."""
     commands = {f"/{c.name}" for c in handlers.COMMANDS}
     assert commands <= set(PROBES), commands - set(PROBES)
-    prefixes = {"i1", "a1", "s1", "r1", "u1", "rc1", "g1", "e1"}
+    prefixes = {"i1", "a1", "s1", "r1", "u1", "rc1", "g1", "e1", "t1"}
     probed = {PROBES[p].split(":")[0] for p in PROBES if p.startswith("button")}
     assert prefixes <= probed
     assert set(EXPECTED) == {(p, place) for p in PROBES for place in PLACES}

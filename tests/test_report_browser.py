@@ -123,7 +123,7 @@ def test_on_a_phone_no_column_is_cut_off(browser: Any) -> None:
             [...tr.children].map(td => [getComputedStyle(td, '::before').content,
                                         td.getBoundingClientRect().height > 0]))"""
     )
-    assert len(rows) == 4 + 4 + 2 + 2  # phases, units, alerts, evaluations
+    assert len(rows) == 4 + 4 + 2 + 2 + 3  # phases, units, alerts, evaluations, files
     for row in rows:
         assert all(shown for _, shown in row)
         assert all(label not in ("none", '""') for label, _ in row)
@@ -292,6 +292,6 @@ def test_on_a_phone_the_tables_keep_their_meaning(browser: Any) -> None:
     roles = [n.get("role", {}).get("value") for n in nodes if not n.get("ignored")]
     cells = page.evaluate("() => document.querySelectorAll('td').length")
     headers = page.evaluate("() => document.querySelectorAll('th').length")
-    assert roles.count("table") == 10  # five per language
+    assert roles.count("table") == 12  # six per language
     assert roles.count("cell") == cells and roles.count("columnheader") == headers
     page.close()

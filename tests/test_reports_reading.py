@@ -6,9 +6,12 @@ checks of the same report are in tests/test_report_browser.py; `sample_report` i
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+
+from PIL import Image
 
 from bot.core.i18n import translator
 from bot.core.models import (
@@ -17,7 +20,11 @@ from bot.core.models import (
     Evaluation,
     Incident,
     IncidentStatus,
+    KeepStatus,
+    KeptFile,
     Level,
+    MediaItem,
+    MediaKind,
     PersonRef,
     PhasePeriod,
     Report,
@@ -179,16 +186,71 @@ def sample_report(*, closed: bool = True, entries: int = 40) -> Report:
         )
         for n in range(entries)
     )
+    files = _files()
+    photo_entry = TimelineEntry(
+        id=entries + 1,
+        incident_ref=7,
+        kind=TimelineKind.MEDIA,
+        author=MARC,
+        chat_id=-100101,
+        text=files[0].item.caption,
+        field=MediaKind.PHOTO.value,
+        lat=None,
+        lon=None,
+        at=files[0].item.at,
+        media=(files[0].item,),
+    )
     return Report(
         incident=incident,
         generated_at=_at(400),
-        timeline=timeline,
+        timeline=tuple(sorted((*timeline, photo_entry), key=lambda e: e.at)),
+        files=files,
+        thumbnails={files[0].item.id: _thumbnail()},
         phases=phases,
         requests=requests,
         alerts=alerts,
         statements=statements,
         evaluations=evaluations,
         duration_min=300 if closed else None,
+    )
+
+
+def _thumbnail() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 90, 90)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _files() -> tuple[KeptFile, ...]:
+    """A kept photo of the tanker's hazard plate, a kept voice note, a document not kept."""
+
+    def item(n: int, kind: MediaKind, **more: object) -> MediaItem:
+        return MediaItem(
+            id=900 + n,
+            entry_id=1000 + n,
+            incident_ref=7,
+            kind=kind,
+            chat_id=-100101,
+            message_id=5000 + n,
+            author=MARC,
+            at=_at(20 + n),
+            **more,  # type: ignore[arg-type]
+        )
+
+    photo = item(
+        1,
+        MediaKind.PHOTO,
+        caption="Plaque orange 268/1005 sur la citerne",
+        file_size=2_400_000,
+        width=1600,
+        height=1200,
+    )
+    voice = item(2, MediaKind.VOICE, duration=42, file_size=120_000, mime_type="audio/ogg")
+    card = item(3, MediaKind.DOCUMENT, file_name="ERICard-ammoniac-tres-long-nom-de-fichier.pdf")
+    return (
+        KeptFile(photo, KeepStatus.KEPT, "7/901-photo.jpg", "a" * 64, 2_400_000, None, 1, _at(22)),
+        KeptFile(voice, KeepStatus.KEPT, "7/902-voice.ogg", "b" * 64, 120_000, None, 1, _at(23)),
+        KeptFile(card, KeepStatus.FAILED, None, None, None, "gave up: 404", 5, _at(30)),
     )
 
 
@@ -271,7 +333,7 @@ def test_a_closed_incidents_last_phase_ends_with_it() -> None:
 def test_tables_read_on_a_phone_and_repeat_their_header_in_print() -> None:
     html = render_report(sample_report(), ("en",), "UTC")
     tables = re.findall(r"<table.*?</table>", html, re.S)
-    assert len(tables) == 5  # phases, two requests, alerts, evaluations
+    assert len(tables) == 6  # phases, two requests, alerts, evaluations, files
     for table in tables:
         assert 'class="stack"' in table and "<thead" in table and "<tbody" in table
         headers = re.findall(r"<th [^>]*>(.*?)</th>", table)
@@ -280,7 +342,7 @@ def test_tables_read_on_a_phone_and_repeat_their_header_in_print() -> None:
             assert labels and set(labels) == set(headers)
     assert "thead{display:table-header-group}" in CSS
     # a scrolling box can be reached by keyboard, and is named
-    assert html.count('<div class="wrap" tabindex="0" role="region" aria-label=') == 5
+    assert html.count('<div class="wrap" tabindex="0" role="region" aria-label=') == 6
 
 
 def _luminance(hex_colour: str) -> float:

@@ -821,3 +821,33 @@ async def test_the_built_application_downloads_from_the_simulator_without_base_f
     assert bytes(note) == b"OggS note"
     assert h.sim.downloads(photo.file) == 1 and h.sim.downloads(voice.file) == 1
     assert [status for _, status in h.sim.world.downloads] == [200, 200]
+
+
+async def test_a_download_whose_client_leaves_is_not_counted(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    doc = await sim.send_document(alice, group, b"%PDF plan", "plan.pdf")
+    assert doc.file is not None
+    url = (await bot.get_file(doc.file.file_id)).file_path
+    assert url is not None
+    sim.fail_download(None, file=doc.file, delay=0.5)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(url, timeout=0.1)
+        await asyncio.sleep(0.6)
+        assert sim.downloads(doc.file) == 0
+        assert sim.world.downloads == [(doc.file.file_path, 499)]
+        again = await client.get(url)
+    assert again.content == b"%PDF plan" and sim.downloads(doc.file) == 1
+
+
+async def test_other_kinds_and_empty_messages_pass_as_given(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    await sim.send_other(alice, group, {"dice": {"emoji": "🎲", "value": 3}})
+    await sim.send_other(alice, group, {})
+    dice, empty = await bot.get_updates()
+    assert dice.message is not None and dice.message.dice is not None
+    assert dice.message.dice.value == 3
+    assert empty.message is not None and empty.message.effective_attachment is None
+    assert empty.message.text is None and empty.message.caption is None

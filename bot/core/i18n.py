@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.dates import get_timezone_location
 from babel.lists import format_list
@@ -62,9 +63,20 @@ class Translator:
     def time(self, moment: dt.datetime, timezone: str) -> str:
         return _babel_datetime(moment, "HH:mm", tzinfo=ZoneInfo(timezone), locale=self.locale)
 
+    def day(self, moment: dt.datetime, timezone: str) -> str:
+        """The day of a moment in that time zone, written out: "lundi 30 novembre 2026"."""
+        return _babel_date(local_day(moment, timezone), "full", locale=self.locale)
+
     def zone_city(self, timezone: str) -> str:
         """The city a time zone is named after, as this language writes it (Bruxelles)."""
         return str(get_timezone_location(ZoneInfo(timezone), locale=self.locale, return_city=True))
+
+
+def local_day(moment: dt.datetime, timezone: str) -> dt.date:
+    """The calendar day a moment falls on in that time zone (a naive moment is UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZoneInfo(timezone)).date()
 
 
 @cache

@@ -220,6 +220,14 @@ class MediaSent:
     lon: float | None = None
 
 
+class Revision(_Model):
+    """An earlier wording of a timeline entry: written then, replaced by an edit then."""
+
+    text: str | None
+    written_at: datetime
+    replaced_at: datetime
+
+
 class TimelineEntry(_Model):
     id: int
     incident_ref: int
@@ -233,6 +241,10 @@ class TimelineEntry(_Model):
     lat: float | None
     lon: float | None
     at: datetime
+    # its author edited the message: `text` is the latest wording, edited then; the earlier
+    # wordings, oldest first
+    edited_at: datetime | None = None
+    earlier: tuple[Revision, ...] = ()
     # what a MEDIA entry carries, in the order it arrived (an album: every item)
     media: tuple[MediaItem, ...] = ()
 
@@ -696,6 +708,10 @@ class Report:
     statements: tuple[StatementLine, ...]
     evaluations: tuple[Evaluation, ...]
     duration_min: float | None = field(default=None)
+    # the files sent to the timeline and what became of each (bot.evidence)
+    files: tuple[KeptFile, ...] = ()
+    # small JPEGs of the kept photos, by media item id (bot.reports.thumbnails)
+    thumbnails: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def crossings(self) -> list[UnitLine]:

@@ -81,6 +81,21 @@ class MapUnit:
 
 
 @dataclass(frozen=True)
+class MapMark:
+    """Where a located timeline entry was shared (a shared location), numbered as in the
+    timeline, with who shared it."""
+
+    number: int
+    who: str
+    lat: float
+    lon: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}. {self.who}"
+
+
+@dataclass(frozen=True)
 class MapData:
     ref: int
     title: str
@@ -89,6 +104,10 @@ class MapData:
     units: Sequence[MapUnit] = ()
     sites: Sequence[Site] = ()
     when: str = ""  # already formatted for the reader
+    marks: Sequence[MapMark] = ()
+
+
+MARK_COLOUR = "#00796b"
 
 
 @cache
@@ -106,6 +125,7 @@ def _extent(data: MapData) -> tuple[float, float, float, float]:
     half_km = MIN_HALF_SPAN_KM
     points = [(u.lat, u.lon, 0.0) for u in data.units]
     points += [(s.lat, s.lon, s.radius_km) for s in data.sites]
+    points += [(m.lat, m.lon, 0.0) for m in data.marks]
     for lat, lon, radius in points:
         dy = abs(lat - data.lat) * KM_PER_DEGREE
         dx = abs(lon - data.lon) * KM_PER_DEGREE * cos_lat
@@ -173,6 +193,7 @@ class MapLayout:
     legend: tuple[str, ...]  # the legend's entries, top to bottom, column by column
     unit_labels: Mapping[str, Box]  # unit code → its label
     other_labels: Mapping[str, Box]  # site and town names shown → their label
+    mark_labels: Mapping[str, Box]  # the timeline's located entries ("3. Jan Peeters") → label
 
 
 def _say(
@@ -333,6 +354,8 @@ def render_map(data: MapData, languages: Sequence[str]) -> bytes:
             "Title": str(figure.get_suptitle()),
             "Description": " | ".join(legend),
             "Source": ATTRIBUTION,
+            # the numbered marks too: "3. Jan Peeters (50.60710, 3.38940)"
+            "Comment": " | ".join(f"{m.label} ({m.lat:.5f}, {m.lon:.5f})" for m in data.marks),
         },
     )
     return out.getvalue()
@@ -443,6 +466,36 @@ def _draw(
     for unit in sorted(data.units, key=lambda u: (not u.committed, u.code)):
         colour = UNIT_STYLE.get(unit.type, ("o", "#7f7f7f"))[1]
         labels.append((unit.lon, unit.lat, unit.code, colour, 6.0, 9.0, 7, "unit"))
+    # where located entries of the timeline were shared, numbered as in the timeline
+    for mark in data.marks:
+        ax.plot(
+            mark.lon,
+            mark.lat,
+            marker="o",
+            markersize=7,
+            markerfacecolor=MARK_COLOUR,
+            markeredgecolor="white",
+            markeredgewidth=1.2,
+            linestyle="none",
+            zorder=7,
+        )
+        markers.append((mark.lon, mark.lat, 7.0))
+        labels.append((mark.lon, mark.lat, mark.label, MARK_COLOUR, 6.5, 7.0, 6, "mark"))
+    if data.marks:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=7,
+                markerfacecolor=MARK_COLOUR,
+                markeredgecolor="white",
+                label=_say(
+                    translators, "Shared location: its number in the timeline, who shared it"
+                ),
+            )
+        )
     for site in data.sites:
         colour = SITE_COLOUR[site.kind]
         labels.append((site.lon, site.lat, site.name, colour, 7.0, 9.0, 5, "site"))
@@ -607,10 +660,12 @@ def _draw(
     def measure() -> MapLayout:
         unit_labels: dict[str, Box] = {}
         other_labels: dict[str, Box] = {}
+        mark_labels: dict[str, Box] = {}
         for whose, text, artist in placed:
             artist.update_positions(renderer)
             box = Box(*Text.get_window_extent(artist, renderer).extents)  # the words, as drawn
-            (unit_labels if whose == "unit" else other_labels)[text] = box
+            kept = {"unit": unit_labels, "mark": mark_labels}.get(whose, other_labels)
+            kept[text] = box
         map_box = ax.get_tightbbox(renderer) or ax.get_window_extent(renderer)
         return MapLayout(
             width=WIDTH_PX,
@@ -620,6 +675,7 @@ def _draw(
             legend=words,
             unit_labels=unit_labels,
             other_labels=other_labels,
+            mark_labels=mark_labels,
         )
 
     return figure, words, measure
@@ -633,4 +689,5 @@ _WORDS = (
     N_("{type}, available"),
     N_("Incident #{ref}"),
     N_("Situation map of #{ref}"),
+    N_("Shared location: its number in the timeline, who shared it"),
 )

@@ -8,6 +8,8 @@ requests) is bot.lifecycle's.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.core.db import Database, Row, Tx, UnitOfWork, from_db_time, to_db_time, utcnow
 from bot.core.directory import ensure_person, person_in
 from bot.core.errors import UserError
@@ -24,6 +26,7 @@ from bot.core.models import (
     MediaSent,
     MessageLink,
     PersonRef,
+    Revision,
     Role,
     Severity,
     TimelineEntry,
@@ -87,7 +90,32 @@ def _entry(row: Row) -> TimelineEntry:
         lat=row["lat"],
         lon=row["lon"],
         at=from_db_time(row["at"]),
+        edited_at=from_db_time(row["edited_at"]) if row["edited_at"] else None,
     )
+
+
+async def _with_earlier(tx: Tx, ref: int, entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """The entries, the edited ones with their earlier wordings (one read, only if any is)."""
+    if all(e.edited_at is None for e in entries):
+        return entries
+    rows = await tx.all(
+        "SELECT r.entry_id, r.text, r.written_at, r.replaced_at FROM timeline_revisions r"
+        " JOIN timeline t ON t.id = r.entry_id WHERE t.incident_id = ? ORDER BY r.id",
+        (ref,),
+    )
+    earlier: dict[int, list[Revision]] = {}
+    for row in rows:
+        earlier.setdefault(row["entry_id"], []).append(
+            Revision(
+                text=row["text"],
+                written_at=from_db_time(row["written_at"]),
+                replaced_at=from_db_time(row["replaced_at"]),
+            )
+        )
+    return [
+        e.model_copy(update={"earlier": tuple(earlier[e.id])}) if e.id in earlier else e
+        for e in entries
+    ]
 
 
 async def incident_in(tx: Tx, ref: int) -> Incident | None:
@@ -190,6 +218,58 @@ async def add_note(
     text = clean_text(text, MAX_NOTE, N_("note"))
     await open_incident_in(unit, ref)
     await record(unit, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
+    return await _reloaded(unit, ref)
+
+
+async def follow_edit(
+    unit: UnitOfWork,
+    *,
+    chat_id: int,
+    message_id: int,
+    author: Author,
+    text: str | None,
+    edited_at: datetime,
+) -> Incident | None:
+    """Its author edited a message that is on a timeline (a note, a caption): the entry takes
+    the new wording, marked as edited at `edited_at`, and the earlier one is kept. None, and
+    nothing changed, when the message is on no timeline, the wording is the same (an edit of
+    its formatting only, or one already followed), or the edit is older than one followed."""
+    select = "SELECT id, incident_id, kind, author_id, text, at, edited_at FROM timeline"
+    row = await unit.one(
+        select + " WHERE chat_id = ? AND message_id = ? AND kind = ? ORDER BY id LIMIT 1",
+        (chat_id, message_id, TimelineKind.NOTE.value),
+    )
+    if row is None:
+        # a caption: of a photo, a video … or of any item of an album (one entry for all)
+        item = await media.of_message_in(unit, chat_id, message_id)
+        if item is not None:
+            row = await unit.one(select + " WHERE id = ?", (item.entry_id,))
+    if row is None or row["author_id"] != author.id:
+        return None
+    previous = from_db_time(row["edited_at"]) if row["edited_at"] else None
+    if previous is not None and edited_at < previous:
+        return None
+    if TimelineKind(row["kind"]) is TimelineKind.NOTE:
+        wording: str | None = clean_text(text or "", MAX_NOTE, N_("note"))
+    else:  # a caption may be taken away; it is kept as a caption is when it arrives
+        wording = media_caption(text)
+    if wording == row["text"]:
+        return None
+    ref = row["incident_id"]
+    await open_incident_in(unit, ref)
+    await unit.execute(
+        "INSERT INTO timeline_revisions (entry_id, text, written_at, replaced_at)"
+        " VALUES (?, ?, ?, ?)",
+        (row["id"], row["text"], row["edited_at"] or row["at"], to_db_time(edited_at)),
+    )
+    await unit.execute(
+        "UPDATE timeline SET text = ?, edited_at = ? WHERE id = ?",
+        (wording, to_db_time(edited_at), row["id"]),
+    )
+    await unit.execute(
+        "UPDATE incidents SET updated_at = ? WHERE id = ?", (to_db_time(utcnow()), ref)
+    )
+    await cards.bump(unit, ref)
     return await _reloaded(unit, ref)
 
 
@@ -462,7 +542,21 @@ async def timeline_in(tx: Tx, ref: int, last: int) -> list[TimelineEntry]:
         " WHERE t.incident_id = ? ORDER BY t.id DESC LIMIT ?",
         (ref, last),
     )
-    return await with_media(tx, [_entry(row) for row in reversed(rows)])
+    return await _with_earlier(
+        tx, ref, await with_media(tx, [_entry(row) for row in reversed(rows)])
+    )
+
+
+async def whole_timeline_in(tx: Tx, ref: int) -> list[TimelineEntry]:
+    """Every entry, oldest first: an entry's number in the timeline is its place here (from 1),
+    the same in /timeline, on the map and in the report."""
+    rows = await tx.all(
+        "SELECT t.*, p.name AS author_name FROM timeline t"
+        " LEFT JOIN people p ON p.id = t.author_id"
+        " WHERE t.incident_id = ? ORDER BY t.id",
+        (ref,),
+    )
+    return await _with_earlier(tx, ref, await with_media(tx, [_entry(row) for row in rows]))
 
 
 async def with_media(tx: Tx, entries: list[TimelineEntry]) -> list[TimelineEntry]:

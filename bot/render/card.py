@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 from bot.core.html import TELEGRAM_LIMIT, plain_length, shorten_html
-from bot.core.i18n import Translator, each_language
+from bot.core.i18n import Translator, each_language, local_day
 from bot.core.models import Incident, MediaKind, ResourceRequest, Surroundings, TimelineEntry
 from bot.render import common
 from bot.render.common import text
@@ -14,7 +14,7 @@ from bot.render.media import media_counts
 from bot.render.phases import phase_lines
 from bot.render.requests import resources_section
 from bot.render.sites import warning_lines
-from bot.render.timeline import timeline_line
+from bot.render.timeline import lines_by_day
 
 # Telegram shows at most 4096 characters; a timeline of long notes must not break the card.
 MAX_NOTE_ON_CARD = 280
@@ -95,7 +95,11 @@ def _card_block(
         if media:
             # what the field sent, all of it (the lines below are only the latest)
             lines.append(_("Media: {counts}").format(counts=media_counts(media)))
-        lines.extend(timeline_line(tr, _shorten(e, note_limit), timezone) for e in timeline)
+        # an incident that runs over several days heads each day with its date
+        days = {local_day(incident.declared_at, timezone)}
+        days.update(local_day(e.at, timezone) for e in timeline)
+        shown = [_shorten(e, note_limit) for e in timeline]
+        lines.extend(lines_by_day(tr, shown, timezone, headed=len(days) > 1))
     if incident.is_open:
         lines.append("")
         lines.append("<i>" + _("Reply to this card to add to the timeline.") + "</i>")

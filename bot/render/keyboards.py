@@ -309,3 +309,40 @@ def parse_place_press(data: str) -> tuple[int, int] | None:
     ):
         return int(parts[1]), int(parts[2])
     return None
+
+
+# --- /timeline: the whole timeline, page by page ----------------------------------------------
+
+
+TIMELINE_PREFIX = "t1"  # t1:<incident ref>:<page, from 1>
+
+
+def timeline_data(ref: int, page: int) -> str:
+    return f"{TIMELINE_PREFIX}:{ref}:{page}"
+
+
+def parse_timeline_press(data: str) -> tuple[int, int] | None:
+    """(incident ref, page)"""
+    parts = data.split(":")
+    if (
+        len(parts) == 3
+        and parts[0] == TIMELINE_PREFIX
+        and all(p.isdigit() and 0 < len(p) <= 9 for p in parts[1:])
+        and int(parts[2]) > 0
+    ):
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+def timeline_keyboard(ref: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """◀ to the page before, ▶ to the page after (each with the page it leads to)."""
+    buttons = []
+    if page > 1:
+        buttons.append(
+            InlineKeyboardButton(f"◀ {page - 1}", callback_data=timeline_data(ref, page - 1))
+        )
+    if page < pages:
+        buttons.append(
+            InlineKeyboardButton(f"{page + 1} ▶", callback_data=timeline_data(ref, page + 1))
+        )
+    return InlineKeyboardMarkup([buttons]) if buttons else None

@@ -4,8 +4,9 @@ questions asked when an incident closes."""
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape as _escape
 from zoneinfo import ZoneInfo
@@ -14,11 +15,22 @@ from babel.numbers import format_decimal, format_percent
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import Translator, translator
-from bot.core.models import Country, Incident, Report, ResourceType, Severity
+from bot.core.models import (
+    Country,
+    Incident,
+    KeepStatus,
+    KeptFile,
+    MediaItem,
+    Report,
+    ResourceType,
+    Severity,
+    TimelineEntry,
+)
 from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
+from bot.render.media import duration as media_duration
 from bot.render.report_chart import chart
-from bot.render.timeline import timeline_line
+from bot.render.timeline import days_of, timeline_line
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0;
@@ -36,6 +48,11 @@ padding:.4rem .7rem;min-width:8rem}.card b{display:block;font-size:1.2rem}
 .wrap{overflow-x:auto}.wrap:focus{outline:2px solid #1a5fb4}
 section.lang+section.lang{break-before:page}
 footer{color:#595959;font-size:.8rem;margin-top:2rem}
+.photos{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(18rem,100%),1fr));
+gap:.5rem;margin:.3rem 0 .6rem}figure.photo{margin:0;min-width:0;break-inside:avoid}
+figure.photo img{display:block;box-sizing:border-box;width:100%;height:auto;
+border:1px solid #ccc}figure.photo figcaption{font-size:.8rem;color:#444}
+code.sha{font-size:.72rem;overflow-wrap:anywhere;word-break:break-all}
 figure.chart{margin:.6rem 0}svg.chart{display:block;overflow:visible;break-inside:avoid}
 svg.chart .t{font-size:11px;fill:#1b1b1b}svg.chart .b{font-weight:600}svg.chart .s{font-size:10px}
 figure.chart summary{cursor:pointer;color:#1a5fb4}figure.chart ul{font-size:.88rem}
@@ -407,19 +424,12 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
     else:
         parts.append("<p>" + escape(_("None.")) + "</p>")
 
-    # (the media section, photos, videos, voice notes and documents, goes here)
+    # the field's files: what each is, and the original's SHA-256 where it was kept
+    parts.append("<h2>" + escape(_("Photos, videos, voice notes and documents")) + "</h2>")
+    parts.append(_files(tr, report.files, timezone))
 
     parts.append("<h2>" + escape(_("Timeline")) + "</h2>")
-    parts.append(
-        "<ol>"
-        + "".join(
-            "<li>"
-            + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
-            + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small></li>'
-            for e in report.timeline
-        )
-        + "</ol>"
-    )
+    parts.append(_timeline(tr, report.timeline, timezone, report.thumbnails))
     parts.append(
         "<footer>"
         + escape(
@@ -431,6 +441,140 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
         + "</footer>"
     )
     return f'<section class="lang" lang="{tr.language}">' + "\n".join(parts) + "</section>"
+
+
+def _timeline(
+    tr: Translator,
+    entries: Sequence[TimelineEntry],
+    timezone: str,
+    thumbnails: Mapping[int, bytes],
+) -> str:
+    """The whole timeline, each day headed by its date, entries numbered as in /timeline and
+    on the map (the list's numbers go on across the days)."""
+    parts: list[str] = []
+    for number, day in days_of(entries, timezone):
+        parts.append(f"<h3>{escape(tr.day(day[0].at, timezone))}</h3>")
+        parts.append(
+            f'<ol start="{number}">'
+            + "".join(
+                "<li>"
+                + timeline_line(tr, e, timezone).replace("<code>", "<b>").replace("</code>", "</b>")
+                + f' <small class="meta">{escape(tr.datetime(e.at, timezone, "short"))}</small>'
+                + _earlier(tr, e, timezone)
+                + _photos(tr, e, timezone, thumbnails)
+                + "</li>"
+                for e in day
+            )
+            + "</ol>"
+        )
+    return "\n".join(parts)
+
+
+def _photos(
+    tr: Translator, entry: TimelineEntry, timezone: str, thumbnails: Mapping[int, bytes]
+) -> str:
+    """The entry's photos, inline (the report stays one file: each a small JPEG in the page),
+    each described for who cannot see it."""
+    shown = [item for item in entry.media if item.id in thumbnails]
+    if not shown:
+        return ""
+    return (
+        '<div class="photos">'
+        + "".join(_photo(tr, item, timezone, thumbnails[item.id]) for item in shown)
+        + "</div>"
+    )
+
+
+def _photo(tr: Translator, item: MediaItem, timezone: str, jpeg: bytes) -> str:
+    who = item.author.name if item.author else "—"
+    when = tr.datetime(item.at, timezone, "short")
+    if item.caption:
+        described = tr.gettext("Photo sent by {name} on {time}: {caption}").format(
+            name=who, time=when, caption=item.caption
+        )
+    else:
+        described = tr.gettext("Photo sent by {name} on {time}").format(name=who, time=when)
+    size = ""
+    if item.width and item.height:  # the thumbnail's shape, so the page does not jump
+        scale = min(1.0, 640 / max(item.width, item.height))
+        size = f' width="{round(item.width * scale)}" height="{round(item.height * scale)}"'
+    data = base64.b64encode(jpeg).decode("ascii")
+    return (
+        f'<figure class="photo"><img src="data:image/jpeg;base64,{data}"{size}'
+        f' alt="{_escape(described)}"><figcaption>{escape(described)}</figcaption></figure>'
+    )
+
+
+def file_size(tr: Translator, size: int | None) -> str:
+    """12,4 Mo, 830 ko in French; 12.4 MB, 830 kB in English (babel's decimals)."""
+    if size is None:
+        return "—"
+    if size >= 1_000_000:
+        return tr.gettext("{size} MB").format(size=number(tr, size / 1_000_000))
+    return tr.gettext("{size} kB").format(
+        size=number(tr, max(size / 1000, 0.1), 1 if size < 10_000 else 0)
+    )
+
+
+def _kept(tr: Translator, kept: KeptFile) -> str:
+    _ = tr.gettext
+    if kept.status is KeepStatus.KEPT:
+        return (
+            escape(_("kept")) + f'<br><code class="sha">SHA-256 {escape(kept.sha256 or "")}</code>'
+        )
+    why = {
+        KeepStatus.PENDING: _("not downloaded yet"),
+        KeepStatus.TOO_BIG: _("not kept: larger than the 20 MB a bot may download"),
+        KeepStatus.CAP: _("not kept: the evidence folder was full"),
+        KeepStatus.FAILED: _("not kept: the download failed"),
+    }[kept.status]
+    # the technical reason as recorded (an HTTP status, "file gone"), for whoever looks into it
+    detail = f"<br><small>{escape(kept.reason)}</small>" if kept.reason else ""
+    return escape(why) + detail
+
+
+def _files(tr: Translator, files: Sequence[KeptFile], timezone: str) -> str:
+    _ = tr.gettext
+    if not files:
+        return "<p>" + escape(_("None.")) + "</p>"
+    rows = []
+    for kept in files:
+        item = kept.item
+        what = f'<span aria-hidden="true">{labels.MEDIA_MARK[item.kind]}</span> ' + escape(
+            _(labels.MEDIA_KIND[item.kind])
+        )
+        if item.file_name:
+            what += "<br><small>" + escape(item.file_name) + "</small>"
+        if item.caption:
+            what += "<br>" + escape(item.caption)
+        rows.append(
+            [
+                what,
+                escape(_when(tr, item.at, timezone))
+                + "<br>"
+                + escape(item.author.name if item.author else "—"),
+                escape(media_duration(item.duration)) if item.duration else "—",
+                escape(file_size(tr, kept.size if kept.size is not None else item.file_size)),
+                _kept(tr, kept),
+            ]
+        )
+    headers = [_("File"), _("Sent"), _("Length"), _("Size"), _("Original")]
+    return _table(headers, rows, {2, 3}, _("Photos, videos, voice notes and documents"))
+
+
+def _earlier(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """An edited entry's earlier wordings, oldest first, each with when it was written."""
+    return "".join(
+        "<br><small>"
+        + escape(
+            tr.gettext("earlier wording, written {time}: “{text}”").format(
+                time=tr.datetime(revision.written_at, timezone, "short"),
+                text=revision.text or "—",
+            )
+        )
+        + "</small>"
+        for revision in entry.earlier
+    )
 
 
 def _moments(report: Report) -> list[datetime]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
 from bot.core import vocabulary as labels
-from bot.core.i18n import Translator
+from bot.core.i18n import Translator, local_day
 from bot.core.models import (
     Assignment,
     IncidentField,
@@ -71,4 +74,61 @@ def timeline_line(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
         what = media_line(tr, entry)
     else:
         what = text(entry.text or entry.kind.value)
+    if entry.edited_at is not None:
+        what += f" <i>(✏️ {_edited(tr, entry, timezone)})</i>"
     return f"<code>{tr.time(entry.at, timezone)}</code> <b>{who}</b>: {what}"
+
+
+def _edited(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """When the entry was edited: the time, with the date when that is another day."""
+    assert entry.edited_at is not None
+    if local_day(entry.edited_at, timezone) == local_day(entry.at, timezone):
+        return tr.gettext("edited at {time}").format(time=tr.time(entry.edited_at, timezone))
+    return tr.gettext("edited on {date}").format(date=tr.datetime(entry.edited_at, timezone))
+
+
+# --- the days an incident spans ----------------------------------------------------------------
+
+
+def day_heading(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
+    """The heading of a day of the timeline: "📅 <b>mardi 1 décembre 2026</b>"."""
+    return f"📅 <b>{tr.day(entry.at, timezone)}</b>"
+
+
+def days_of(
+    entries: Sequence[TimelineEntry], timezone: str
+) -> list[tuple[int, list[TimelineEntry]]]:
+    """The entries day by day (in that time zone), each day with its first entry's number."""
+    days: list[tuple[int, list[TimelineEntry]]] = []
+    previous: date | None = None
+    for number, entry in enumerate(entries, start=1):
+        today = local_day(entry.at, timezone)
+        if today != previous:
+            days.append((number, []))
+        days[-1][1].append(entry)
+        previous = today
+    return days
+
+
+def lines_by_day(
+    tr: Translator,
+    entries: Sequence[TimelineEntry],
+    timezone: str,
+    *,
+    first_number: int | None = None,
+    headed: bool = True,
+) -> list[str]:
+    """Timeline lines, each day they cover headed by its date (`headed`), numbered from
+    `first_number` when given (an entry's number is its place in the whole timeline)."""
+    lines: list[str] = []
+    day: date | None = None
+    for index, entry in enumerate(entries):
+        today = local_day(entry.at, timezone)
+        if headed and today != day:
+            lines.append(day_heading(tr, entry, timezone))
+        day = today
+        line = timeline_line(tr, entry, timezone)
+        if first_number is not None:
+            line = f"{first_number + index}. {line}"
+        lines.append(line)
+    return lines

@@ -3,17 +3,32 @@ in one transaction. Rendering is elsewhere (bot.render.report: HTML; `to_json` h
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.core.db import Database, Tx, from_db_time, utcnow
-from bot.core.models import AlertLine, Incident, Report, RequestLine, StatementLine, UnitLine
+from bot.core.models import (
+    AlertLine,
+    Incident,
+    KeepStatus,
+    KeptFile,
+    MediaKind,
+    Report,
+    RequestLine,
+    StatementLine,
+    UnitLine,
+)
 from bot.core.text import DEFAULT
+from bot.evidence import service as evidence
 from bot.incidents import phases
 from bot.incidents.service import incident_in, timeline_in
 from bot.reports import evaluations
+from bot.reports.thumbnails import thumbnail_of
 
 ALL_ENTRIES = 100_000
 
@@ -136,7 +151,32 @@ async def collect_in(tx: Tx, ref: int) -> Report | None:
         statements=tuple(await _statements(tx, ref)),
         evaluations=tuple(await evaluations.of_incident_in(tx, ref)),
         duration_min=minutes_between(incident.declared_at, incident.closed_at),
+        files=tuple(await evidence.files_in(tx, ref)),
     )
+
+
+def is_picture(kept: KeptFile) -> bool:
+    """A photo, or a document that is an image (a photo sent "as a file" keeps its quality)."""
+    item = kept.item
+    return item.kind is MediaKind.PHOTO or (
+        item.kind is MediaKind.DOCUMENT and (item.mime_type or "").startswith("image/")
+    )
+
+
+async def with_thumbnails(report: Report, folder: Path) -> Report:
+    """The report with small copies of its kept pictures (read from the evidence folder), made
+    apart from the event loop: decoding a phone's photo takes tens of milliseconds."""
+
+    def made() -> dict[int, bytes]:
+        found = {}
+        for kept in report.files:
+            if kept.status is KeepStatus.KEPT and kept.path and is_picture(kept):
+                small = thumbnail_of(folder / kept.path)
+                if small is not None:
+                    found[kept.item.id] = small
+        return found
+
+    return replace(report, thumbnails=await asyncio.to_thread(made))
 
 
 def _plain(value: Any) -> Any:
@@ -149,8 +189,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_json(report: Report) -> str:
-    """The same data as the HTML report, for other systems."""
+def _file(kept: KeptFile, paths: Mapping[int, str] | None) -> dict[str, Any]:
+    path = kept.path if paths is None else paths.get(kept.item.id)
+    return {
+        "item": kept.item.model_dump(),
+        "status": kept.status.value,
+        "path": path,
+        "sha256": kept.sha256,
+        "size": kept.size,
+        "reason": kept.reason,
+        "attempts": kept.attempts,
+        "kept_at": kept.done_at,
+    }
+
+
+def to_json(report: Report, paths: Mapping[int, str] | None = None) -> str:
+    """The same data as the HTML report, for other systems. A file's `path` is where it is
+    kept, relative to the evidence folder, or, given `paths` (an export with its files), the
+    path given there for its item."""
     data = {
         "format": "passerelle-after-action/1",
         "generated_at": report.generated_at,
@@ -163,5 +219,6 @@ def to_json(report: Report) -> str:
         "alerts": [{**asdict(a), "ack_rate": a.ack_rate} for a in report.alerts],
         "statements": [asdict(s) for s in report.statements],
         "evaluations": [asdict(e) for e in report.evaluations],
+        "files": [_file(kept, paths) for kept in report.files],
     }
     return json.dumps(_plain(data), ensure_ascii=False, indent=2)

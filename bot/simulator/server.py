@@ -110,17 +110,27 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body, ensure_ascii=False))
 
 
+# Recorded in World.downloads for a download whose client left before the answer (nginx's 499).
+CLIENT_GONE = 499
+
+
 class FileHandler(tornado.web.RequestHandler):
     """Serves files at base_file_url + token + "/" + file_path, like Telegram.
 
     Faults for the pseudo-method "download" apply (``sim.fail_download``): an error status
     answers Telegram's error JSON, a delay answers late. A file that is ``gone`` answers 404.
-    Each successful download counts in ``SimFile.downloads``.
+    Each successful download counts in ``SimFile.downloads``; one whose client left during a
+    delay (timed out, killed) does not, and is recorded with status 499.
     """
 
     def initialize(self, world: World, faults: FaultInjector) -> None:
         self.world = world
         self.faults = faults
+        self.gone = False
+
+    def on_connection_close(self) -> None:
+        # the client went away (gave up, or was killed) before the answer
+        self.gone = True
 
     def check_etag_header(self) -> bool:
         return False
@@ -132,6 +142,9 @@ class FileHandler(tornado.web.RequestHandler):
         )
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
+        if self.gone:
+            self.world.downloads.append((path, CLIENT_GONE))
+            return
         error: ApiError | None = None
         if token != self.world.token or stored is None or stored.gone:
             error = ApiError(404)

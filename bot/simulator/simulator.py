@@ -602,6 +602,26 @@ class TelegramSimulator:
             raise KeyError(f"no update {update_id} was ever queued")
         self.world.updates.put(dict(payload))
 
+    async def send_other(
+        self,
+        user: UserRef,
+        chat: ChatRef,
+        content: JsonDict,
+        *,
+        reply_to: MessageRef | None = None,
+    ) -> SimMessage:
+        """A message carrying ``content`` as given: kinds the simulator does not model (a
+        dice {"dice": {"emoji": "🎲", "value": 3}}, a poll, a story…), or ``{}``, a message with
+        neither text nor file."""
+        sim_user, sim_chat = self._user(user), self._writable(chat)
+        self._check_member(sim_chat, sim_user)
+        msg = self.world.add_message(
+            sim_chat, sim_user, content=dict(content), reply_to=self._reply(sim_chat, reply_to)
+        )
+        self._queue_message(msg)
+        await asyncio.sleep(0)
+        return msg
+
     def post_update(self, update: JsonDict) -> int:
         """Queue any raw update (``update_id`` is assigned if missing); returns its id."""
         return self.world.updates.put(update)

@@ -7,11 +7,14 @@ from bot.core.db import Database, Tx
 from bot.core.models import Incident
 from bot.geo import sites
 from bot.geo.distance import distance_km
-from bot.geo.maps import MapData, MapUnit
+from bot.geo.maps import MapData, MapMark, MapUnit
+from bot.incidents import service as incidents
 
 # the nearest available unit of each type within this distance is shown
 AVAILABLE_WITHIN_KM = 40.0
 MAX_AVAILABLE = 10
+# the latest located entries of the timeline are marked (numbered as in the timeline)
+MAX_MARKS = 20
 
 
 async def map_data(
@@ -62,6 +65,12 @@ async def map_data_in(
             nearest[unit.type] = (distance, unit)
     closest = sorted(nearest.values(), key=lambda pair: pair[0])[:MAX_AVAILABLE]
     units.extend(unit for _, unit in closest)
+    timeline = await incidents.whole_timeline_in(tx, incident.ref)
+    marks = [
+        MapMark(number, entry.author.name if entry.author else "Passerelle", entry.lat, entry.lon)
+        for number, entry in enumerate(timeline, start=1)
+        if entry.lat is not None and entry.lon is not None
+    ]
     return MapData(
         ref=incident.ref,
         title=incident.title,
@@ -70,4 +79,5 @@ async def map_data_in(
         units=tuple(units),
         sites=tuple(n.site for n in found),
         when=when,
+        marks=tuple(marks[-MAX_MARKS:]),
     )
