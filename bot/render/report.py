@@ -70,7 +70,8 @@ overflow-wrap:anywhere}
 @media print{body{padding:0;max-width:none}a{color:inherit;text-decoration:none}
 .wrap{overflow:visible}thead{display:table-header-group}tr,.card,li{break-inside:avoid}
 h1,h2,.request{break-after:avoid}table{font-size:.75rem}th,td{padding:.2rem .25rem;
-overflow-wrap:anywhere}th,td.when{overflow-wrap:normal}td.num{white-space:normal}}
+overflow-wrap:anywhere}th,td.when{overflow-wrap:normal}td.num{white-space:normal}
+figure.chart details{display:none}}
 """
 
 
