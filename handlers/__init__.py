@@ -25,7 +25,7 @@ from telegram.ext import (
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import Chat, Person, Role
-from bot.core.policy import ALLOWED, Action, roles_of
+from bot.core.policy import ALLOWED, Action, may, roles_of
 from bot.render import keyboards
 from bot.render.help import HelpLine
 from bot.resources import units
@@ -85,6 +85,10 @@ def _admin(person: Person, chat: Chat | None) -> bool:
     return Role.ADMIN in person.roles
 
 
+def _reads_timelines(person: Person, chat: Chat | None) -> bool:
+    return chat is not None or may(person, Action.VIEW_STATUS)
+
+
 COMMANDS: Sequence[Command] = (
     Command("start", basics.help_command, N_("what Passerelle is and what you can do")),
     Command(
@@ -122,6 +126,8 @@ COMMANDS: Sequence[Command] = (
         N_("the whole timeline, page by page: /timeline [#ref]"),
         Action.LOG,
         names={"fr": "maincourante", "nl": "tijdlijn"},
+        # in private, only who may follow incidents from outside their group
+        full=_reads_timelines,
     ),
     Command(
         "status",

@@ -370,3 +370,16 @@ async def test_an_edited_caption_is_followed_for_a_photo_and_an_album(harness: H
         "Plaque orange",
         "Plaque orange: 268 / 1005 (ammoniac)",
     ]
+
+
+async def test_help_offers_timeline_where_it_can_be_used(harness: Harness) -> None:
+    h = harness
+    await h.say(h.responder, h.ops, "/help")
+    assert "/tijdlijn" in h.last_text(h.ops) and "/maincourante" in h.last_text(h.ops)
+    # in private, a responder reaches no incident's timeline: not offered
+    dm = h.sim.private_chat(h.responder)
+    await h.say(h.responder, dm, "/hulp")
+    assert "/tijdlijn" not in h.last_text(dm)
+    liaison = h.sim.private_chat(h.liaison)
+    await h.say(h.liaison, liaison, "/aide")
+    assert "/maincourante" in h.last_text(liaison)
