@@ -353,6 +353,8 @@ async def test_an_edited_caption_is_followed_for_a_photo_and_an_album(harness: H
     assert entries[-1].text == "Plaque orange: 268 / 1005 (ammoniac)"
     assert [r.text for r in entries[-1].earlier] == ["Plaque orange"]
     assert "Plaque orange: 268 / 1005 (ammoniac) (✏️" in (h.card(h.ops).text or "")
+    # the item too, which the report describes its photo by
+    assert entries[-1].media[0].caption == "Plaque orange: 268 / 1005 (ammoniac)"
     # an album is one entry: its caption's edit is followed on it
     album = await h.send_album(
         h.responder, h.ops, ["photo", "photo", "photo"], caption="Fuite", reply_to=card

@@ -93,6 +93,11 @@ async def add(
     return int(rows[0]["id"]) if rows else None
 
 
+async def edit_caption(unit: UnitOfWork, item_id: int, caption: str | None) -> None:
+    """Its author edited the item's caption (the timeline keeps the earlier wording)."""
+    await unit.execute("UPDATE media_items SET caption = ? WHERE id = ?", (caption, item_id))
+
+
 async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:
     """A group became a supergroup: its items follow it (albums in the old chat are done)."""
     await unit.execute("UPDATE media_items SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))

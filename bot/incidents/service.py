@@ -239,6 +239,7 @@ async def follow_edit(
         " WHERE chat_id = ? AND message_id = ? AND kind = ? ORDER BY id LIMIT 1",
         (chat_id, message_id, TimelineKind.NOTE.value),
     )
+    item = None
     if row is None:
         # a caption: of a photo, a video … or of any item of an album (one entry for all)
         item = await media.of_message_in(unit, chat_id, message_id)
@@ -270,6 +271,8 @@ async def follow_edit(
         "UPDATE timeline SET text = ?, edited_at = ? WHERE id = ?",
         (wording, to_db_time(edited_at), row["id"]),
     )
+    if item is not None:  # the item too: the report describes each photo by its caption
+        await media.edit_caption(unit, item.id, wording)
     await unit.execute(
         "UPDATE incidents SET updated_at = ? WHERE id = ?", (to_db_time(utcnow()), ref)
     )
