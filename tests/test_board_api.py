@@ -359,3 +359,50 @@ async def test_a_board_hears_nothing_of_incidents_its_person_may_not_see(
             await stream.next_event(within=1.0)
     finally:
         response.close()
+
+
+async def _all_kept(h: Harness) -> None:
+    keeper = h.runtime.keeper
+    assert keeper is not None
+    async with asyncio.timeout(30):
+        while True:
+            await keeper.drained(30)
+            async with h.runtime.db.read() as tx:
+                waiting = await tx.one(
+                    "SELECT count(*) AS n FROM media_downloads WHERE status = 'pending'"
+                )
+            if waiting is None or waiting["n"] == 0:
+                break
+            await asyncio.sleep(0.05)
+    await h.settle()
+
+
+async def test_a_kept_photo_is_shown_as_a_thumbnail_to_who_may_see_it_only(
+    harness: Harness, board: Board
+) -> None:
+    await _incident(harness)
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    try:
+        await harness.send_photo(
+            harness.responder, harness.ops, reply_to=harness.card(harness.ops), caption="Digue"
+        )
+        await _all_kept(harness)
+        # the photo's entry, then the file kept: the board hears of both
+        await stream.next_event(within=2.0)
+    finally:
+        response.close()
+    _, page = await board.get("/board/api/incidents/1")
+    [photo] = page["timeline"][0]["media"]
+    assert photo["kind"] == "photo" and photo["thumbnail_url"].startswith("api/media/")
+    async with board.http.get(f"{board.base}/board/{photo['thumbnail_url']}") as answer:
+        assert answer.status == 200 and answer.content_type == "image/jpeg"
+        assert (await answer.read())[:2] == b"\xff\xd8"
+    outsider = Board(harness)
+    try:
+        assert (await outsider.session(init_data=launch(DUTY_FLUVIA, language="nl")))[0] == 200
+        status, answer = await outsider.get(f"/board/{photo['thumbnail_url']}")
+        assert status == 404 and answer == (await outsider.get("/board/api/media/99999"))[1]
+    finally:
+        await outsider.close()
+    assert (await board.get("/board/api/media/x1"))[0] == 400

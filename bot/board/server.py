@@ -46,7 +46,9 @@ from bot.core.db import Database, Tx
 from bot.core.directory import person_in
 from bot.core.i18n import N_, normalize_language, translator
 from bot.core.models import LANGUAGES
+from bot.evidence import service as evidence
 from bot.incidents import service as incidents
+from bot.reports.thumbnails import thumbnail_of
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ MAX_BODY = 8 * 1024  # bytes: a session request (initData is well under 4 KiB)
 MAX_WEBHOOK_BODY = 1024 * 1024  # an update
 MAX_QUERY = 1024  # characters of a query string
 KEEP_ALIVE = 15.0  # seconds between the event stream's comments
+THUMBNAILS_KEPT = 64  # photos' thumbnails kept in memory
 _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 _REF = re.compile(r"[0-9]{1,12}")
 _EVENT_ID = re.compile(r"[0-9]{1,20}")
@@ -133,6 +136,7 @@ class BoardServer:
         self._runner: web.AppRunner | None = None
         self._streams: set[web.StreamResponse] = set()
         self._closing = asyncio.Event()
+        self._thumbnails: dict[int, bytes] = {}  # item id → JPEG, the latest few
         self.port: int | None = None
         self.app = self._build()
 
@@ -154,6 +158,7 @@ class BoardServer:
             app.router.add_get("/board/api/geo", self._geo_route)
             app.router.add_get("/board/api/strings", self._strings_route)
             app.router.add_get("/board/api/events", self._events)
+            app.router.add_get("/board/api/media/{item}", self._photo)
         if self._webhook is not None:
             app.router.add_post("/" + self._webhook.path.strip("/"), self._telegram)
         return app
@@ -434,6 +439,37 @@ class BoardServer:
         if data is None:
             return self._error(request, 404, "not_found", NOT_FOUND, tr.language)
         return web.json_response(data)
+
+    async def _photo(self, request: web.Request) -> web.StreamResponse:
+        """A kept photo's thumbnail (resized, upright, without its metadata), for whoever may
+        see its incident; the same 404 otherwise."""
+        try:
+            viewer = await self._viewer(request)
+        except Refused as refused:
+            return self._refused(request, refused)
+        raw = request.match_info["item"]
+        if not _REF.fullmatch(raw):
+            return self._error(request, 400, "bad_request", BAD_REQUEST)
+        item_id = int(raw)
+        async with self.db.read() as tx:
+            found = await views.photo_in(tx, item_id)
+            allowed = found is not None and await access.may_see_in(tx, viewer, found[0])
+        if found is None or not allowed:
+            return self._error(request, 404, "not_found", NOT_FOUND)
+        data = self._thumbnails.get(item_id)
+        if data is None:
+            path = evidence.folder(self.settings) / found[1]
+            data = await asyncio.to_thread(thumbnail_of, path)
+            if data is None:
+                return self._error(request, 404, "not_found", NOT_FOUND)
+            if len(self._thumbnails) >= THUMBNAILS_KEPT:
+                self._thumbnails.pop(next(iter(self._thumbnails)))
+            self._thumbnails[item_id] = data
+        return web.Response(
+            body=data,
+            content_type="image/jpeg",
+            headers={"Cache-Control": "private, max-age=86400"},
+        )
 
     async def _geo_route(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -22,7 +22,9 @@ from bot.core.i18n import Translator
 from bot.core.models import (
     Incident,
     IncidentStatus,
+    KeepStatus,
     Level,
+    MediaKind,
     OfferStatus,
     PhaseState,
     ResourceType,
@@ -90,15 +92,17 @@ _VERSION = (
     " (SELECT COALESCE(SUM(c.version), 0) FROM cards c WHERE c.incident_id = i.id)"
     " + (SELECT COALESCE(SUM(r.version), 0) FROM requests r WHERE r.incident_id = i.id)"
     " + (SELECT COALESCE(SUM(a.tally_version), 0) FROM alerts a WHERE a.incident_id = i.id)"
-    " + (SELECT COUNT(*) FROM timeline t WHERE t.incident_id = i.id) AS version"
+    " + (SELECT COUNT(*) FROM timeline t WHERE t.incident_id = i.id)"
+    " + (SELECT COUNT(*) FROM media_items m JOIN media_downloads d ON d.item_id = m.id"
+    " WHERE m.incident_id = i.id AND d.status = 'kept') AS version"
     " FROM incidents i WHERE i.id = ?"
 )
 
 
 async def version_in(tx: Tx, ref: int) -> int:
     """A number that grows with every change to the incident shown on the board: its cards',
-    request cards' and tally's versions (each bumped by the change that makes it stale) and
-    its timeline's length."""
+    request cards' and tally's versions (each bumped by the change that makes it stale), its
+    timeline's length and its kept photos."""
     row = await tx.one(_VERSION, (ref,))
     return int(row["version"]) if row else 0
 
@@ -366,6 +370,27 @@ async def _sites_in(
     ]
 
 
+async def photos_kept_in(tx: Tx, ref: int) -> set[int]:
+    """The incident's photos whose file is kept (the board shows their thumbnails)."""
+    rows = await tx.all(
+        "SELECT m.id FROM media_items m JOIN media_downloads d ON d.item_id = m.id"
+        " WHERE m.incident_id = ? AND m.kind = ? AND d.status = ?",
+        (ref, MediaKind.PHOTO.value, KeepStatus.KEPT.value),
+    )
+    return {row["id"] for row in rows}
+
+
+async def photo_in(tx: Tx, item_id: int) -> tuple[int, str] | None:
+    """A kept photo's incident and its path in the evidence folder."""
+    row = await tx.one(
+        "SELECT m.incident_id, d.path FROM media_items m JOIN media_downloads d"
+        " ON d.item_id = m.id WHERE m.id = ? AND m.kind = ? AND d.status = ?"
+        " AND d.path IS NOT NULL",
+        (item_id, MediaKind.PHOTO.value, KeepStatus.KEPT.value),
+    )
+    return (int(row["incident_id"]), str(row["path"])) if row else None
+
+
 def _plain(tr: Translator, entry: TimelineEntry, timezone: str) -> str:
     """What the entry says, in words (the timeline line of the card, without its time, author
     and markup)."""
@@ -381,6 +406,7 @@ async def _timeline_in(tx: Tx, ref: int, tr: Translator, timezone: str) -> list[
     count = int(total["n"]) if total else 0
     entries = await incidents.timeline_in(tx, ref, MAX_ENTRIES)
     first = count - len(entries) + 1  # the number of the oldest entry given
+    shown = await photos_kept_in(tx, ref)
     listed = []
     for number, entry in enumerate(entries, start=first):
         listed.append(
@@ -397,8 +423,8 @@ async def _timeline_in(tx: Tx, ref: int, tr: Translator, timezone: str) -> list[
                     {
                         "kind": item.kind.value,
                         "caption": item.caption,
-                        # the field-media issue adds thumbnails; none are served yet
-                        "thumbnail_url": None,
+                        # a kept photo's thumbnail, relative to the page (/board/)
+                        "thumbnail_url": f"api/media/{item.id}" if item.id in shown else None,
                     }
                     for item in entry.media
                 ],
