@@ -256,7 +256,7 @@ class BoardMap {
     }
     this.layers = {};
     for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "labels", "scale", "chrome"]) {
-      this.layers[name] = el("g", { class: `pmap-${name}` }, svg);
+      this.layers[name] = el("g", { class: `pmap-layer-${name}` }, svg);
     }
     this.handlers = {
       keydown: (e) => this.onKey(e),
@@ -670,13 +670,13 @@ class BoardMap {
       ["home", "⌂", "Whole view", () => this.home()],
     ];
     if (this.legendShown() !== null) {
-      buttons.push(["legend", "?", "Legend", () => this.toggleLegend()]);
+      buttons.push(["legend-toggle", "?", "Legend", () => this.toggleLegend()]);
     }
     buttons.forEach(([name, glyph, msgid, act], i) => {
       const x = w - pad - size;
       const y = pad + i * (size + 4);
       const g = el("g", { class: `pmap-button pmap-${name}`, role: "button", tabindex: 0, "aria-label": say(o, msgid) }, layer);
-      if (name === "legend") g.setAttribute("aria-pressed", String(this.legendShown()));
+      if (name === "legend-toggle") g.setAttribute("aria-pressed", String(this.legendShown()));
       titled(g, say(o, msgid));
       el("rect", { x, y, width: size, height: size, rx: 4, fill: "#ffffff", stroke: "#555555", "stroke-width": 1 }, g);
       el("text", { x: x + size / 2, y: y + size / 2, "text-anchor": "middle", "dominant-baseline": "central", "font-size": Math.round(size * 0.6), fill: "#1a1a1a" }, g).textContent = glyph;
