@@ -78,10 +78,26 @@ DETAIL: dict[str, Any] = {
         {"name": "Dépôt (SAMPLE)", "lat": 50.800, "lon": 3.060, "radius_km": 2.0, "hazards": []}
     ],
     "timeline": [
-        {"n": 4, "at": "2026-11-30T17:00:00Z", "author": "Jan", "kind": "location",
-         "text": "", "lat": 50.776, "lon": 2.990, "media": []},
-        {"n": 2, "at": "2026-11-30T16:00:00Z", "author": "Marie", "kind": "note",
-         "text": "no place", "lat": None, "lon": None, "media": []},
+        {
+            "n": 4,
+            "at": "2026-11-30T17:00:00Z",
+            "author": "Jan",
+            "kind": "location",
+            "text": "",
+            "lat": 50.776,
+            "lon": 2.990,
+            "media": [],
+        },
+        {
+            "n": 2,
+            "at": "2026-11-30T16:00:00Z",
+            "author": "Marie",
+            "kind": "note",
+            "text": "no place",
+            "lat": None,
+            "lon": None,
+            "media": [],
+        },
     ],
     "version": 1,
 }
@@ -190,9 +206,9 @@ def _mercator(lat: float, lon: float) -> tuple[float, float]:
     return (lon + 180) / 360, (1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2
 
 
-def _expected(view: dict[str, float], size: tuple[int, int], lat: float, lon: float) -> tuple[
-    float, float
-]:
+def _expected(
+    view: dict[str, float], size: tuple[int, int], lat: float, lon: float
+) -> tuple[float, float]:
     """Where a point must be on screen for the map's view (its centre and zoom)."""
     scale = 256 * 2 ** view["zoom"]
     cx, cy = _mercator(view["lat"], view["lon"])
@@ -230,7 +246,9 @@ def test_features_are_drawn_where_web_mercator_puts_them(browser: Any) -> None:
     assert star == pytest.approx((400, 300), abs=3)
     for unit in DETAIL["units"]:
         cx, cy, _ = _circle(page, f'.pmap-unit[data-code="{unit["code"]}"] circle')
-        assert (cx, cy) == pytest.approx(_expected(view, (800, 600), unit["lat"], unit["lon"]), abs=0.5)
+        assert (cx, cy) == pytest.approx(
+            _expected(view, (800, 600), unit["lat"], unit["lon"]), abs=0.5
+        )
     statuses = page.eval_on_selector_all(".pmap-unit", "(gs) => gs.map(g => g.dataset.status)")
     assert sorted(statuses) == ["en_route", "on_scene"]
     fills = page.eval_on_selector_all(
@@ -239,7 +257,9 @@ def test_features_are_drawn_where_web_mercator_puts_them(browser: Any) -> None:
     assert len(set(fills)) == 2  # two statuses, two colours
     nearest = DETAIL["nearest"][0]
     cx, cy, _ = _circle(page, ".pmap-nearest circle")
-    assert (cx, cy) == pytest.approx(_expected(view, (800, 600), nearest["lat"], nearest["lon"]), abs=0.5)
+    assert (cx, cy) == pytest.approx(
+        _expected(view, (800, 600), nearest["lat"], nearest["lon"]), abs=0.5
+    )
     # the site's planning radius: 2 km is the distance to a point 2 km north of it
     site = DETAIL["sites"][0]
     cx, cy, r = _circle(page, ".pmap-site circle.pmap-radius")
@@ -263,7 +283,9 @@ def test_features_are_drawn_where_web_mercator_puts_them(browser: Any) -> None:
     towns = page.eval_on_selector_all(".pmap-label-town", "(ts) => ts.map(t => t.textContent)")
     assert "Lille" in towns and "Kortrijk" in towns
     assert 5 <= len(towns) <= 80
-    # the legend, at this width
+    # the legend: folded at this size, opened by its button
+    assert page.query_selector(".pmap-legend") is None
+    page.click(".pmap-legend-toggle")
     legend = page.eval_on_selector(".pmap-legend", "(g) => g.textContent")
     for words in ("France–Belgium border", "Nearest available unit", "Town"):
         assert words in legend
@@ -279,7 +301,9 @@ def test_pan_and_zoom_by_keys(browser: Any) -> None:
     page.keyboard.press("ArrowRight")
     page.wait_for_timeout(50)
     after = _centre(page, ".pmap-incident path")
-    assert after[0] == pytest.approx(before[0] - 80, abs=1) and after[1] == pytest.approx(before[1], abs=1)
+    assert after[0] == pytest.approx(before[0] - 80, abs=1) and after[1] == pytest.approx(
+        before[1], abs=1
+    )
     page.keyboard.press("ArrowDown")
     page.wait_for_timeout(50)
     down = _centre(page, ".pmap-incident path")
@@ -287,7 +311,7 @@ def test_pan_and_zoom_by_keys(browser: Any) -> None:
 
     page.keyboard.press("0")  # back home
     zoom = page.evaluate("map.getView().zoom")
-    unit = '.pmap-unit[data-code="FR-SDIS59-FPT-1"] circle'
+    unit = '.pmap-unit[data-code="BE-WAPI-AMB-2"] circle'
     a, b = _centre(page, ".pmap-incident path"), _circle(page, unit)[:2]
     page.keyboard.press("+")
     page.wait_for_timeout(50)
@@ -353,10 +377,12 @@ def test_drag_and_buttons(browser: Any) -> None:
     page.keyboard.press("Enter")
     assert _centre(page, ".pmap-incident path") == pytest.approx((400, 300), abs=3)
     # the legend folds away and back
+    assert page.get_attribute(".pmap-legend-toggle", "aria-pressed") == "false"
+    page.click(".pmap-legend-toggle")
+    assert page.query_selector(".pmap-legend") is not None
     assert page.get_attribute(".pmap-legend-toggle", "aria-pressed") == "true"
     page.click(".pmap-legend-toggle")
     assert page.query_selector(".pmap-legend") is None
-    assert page.get_attribute(".pmap-legend-toggle", "aria-pressed") == "false"
     page.click(".pmap-legend-toggle")
     assert page.query_selector(".pmap-legend") is not None
     page.close()
@@ -473,15 +499,19 @@ def test_update_keeps_the_readers_view(browser: Any) -> None:
     )
     assert status == "on_scene"
     # no map drawn in that element: nothing happens
-    assert page.evaluate("mapjs.updateMap(document.createElementNS("
-                         "'http://www.w3.org/2000/svg', 'svg'), {})") is None
+    assert (
+        page.evaluate(
+            "mapjs.updateMap(document.createElementNS('http://www.w3.org/2000/svg', 'svg'), {})"
+        )
+        is None
+    )
     page.close()
 
 
 def test_the_words_are_the_readers(browser: Any) -> None:
     nl = translator("nl").gettext
     strings = {msgid: nl(msgid) for msgid in MAP_WORDS}
-    board = _open(browser, options={"strings": strings, "lang": "nl"})
+    board = _open(browser, options={"strings": strings, "lang": "nl", "legend": True})
     page = board.page
     legend = page.eval_on_selector(".pmap-legend", "(g) => g.textContent")
     assert "Frans-Belgische grens" in legend
@@ -490,19 +520,30 @@ def test_the_words_are_the_readers(browser: Any) -> None:
     assert "FR-SDIS59-FPT-1 · onderweg · " + nl("in {n} min").format(n=18) in labels
     assert "BE-WAPI-AMB-9 · 15,4 km" in labels  # Dutch decimals
     label = page.get_attribute("#map", "aria-label")
-    assert label is not None and nl("Map: drag or use the arrow keys to move, + and − to zoom") in label
+    assert (
+        label is not None
+        and nl("Map: drag or use the arrow keys to move, + and − to zoom") in label
+    )
     assert page.get_attribute(".pmap-zoom-in", "aria-label") == nl("Zoom in")
     page.close()
 
 
 def test_without_an_incident_location_the_border_is_shown(browser: Any) -> None:
-    detail = {**DETAIL, "incident": {**INCIDENT, "lat": None, "lon": None}, "units": [],
-              "nearest": [], "sites": [], "timeline": []}
+    detail = {
+        **DETAIL,
+        "incident": {**INCIDENT, "lat": None, "lon": None},
+        "units": [],
+        "nearest": [],
+        "sites": [],
+        "timeline": [],
+    }
     board = _open(browser, detail=detail)
     page = board.page
     assert page.query_selector(".pmap-incident") is None
-    box = page.eval_on_selector(".pmap-border-line", "(p) => { const b = p.getBBox();"
-                                " return [b.x, b.y, b.width, b.height]; }")
+    box = page.eval_on_selector(
+        ".pmap-border-line",
+        "(p) => { const b = p.getBBox(); return [b.x, b.y, b.width, b.height]; }",
+    )
     assert box[2] > 400  # the whole border across the map
     assert box[0] >= 0 and box[0] + box[2] <= 800
     page.close()
@@ -532,7 +573,11 @@ def test_geo_json_holds_the_border_and_the_towns() -> None:
 def test_map_words_are_the_ones_map_js_asks_for() -> None:
     source = (STATIC / "map.js").read_text(encoding="utf-8")
     asked = set(re.findall(r'say\((?:o|this\.options), "([^"]+)"', source))
-    statuses = set(re.findall(r'^\s+\w+: "([a-z ]+)",$', source.split("const STATUS_WORD")[1].split("};")[0], re.M))
+    statuses = set(
+        re.findall(
+            r'^\s+\w+: "([a-z ]+)",$', source.split("const STATUS_WORD")[1].split("};")[0], re.M
+        )
+    )
     button_words = set(re.findall(r'\["[\w-]+", "[^"]+", "([^"]+)", \(\) =>', source))
     used = asked | statuses | button_words
     assert used == set(MAP_WORDS)

@@ -14,7 +14,7 @@
 //
 // options: t(msgid) → the reader's words (default: the English msgid; the msgids are
 // bot/board/geo.py's MAP_WORDS), lang ("fr", "nl", "en": numbers), tilesUrl (overrides
-// geo.tiles_url), legend (true/false; default: shown when the map is at least 560 px wide),
+// geo.tiles_url), legend (true/false; default: shown on a map of at least 900 x 500 px),
 // onSelect(feature) (a marker clicked or chosen with Enter).
 // Labels are placed apart: the incident's and the units' first, then the sites', then the
 // towns' biggest first, each only where it covers nothing already there (towns appear as the
@@ -48,7 +48,7 @@ const NEAREST_COLOUR = "#1b7a3a";
 const SITE_COLOUR = "#7b2d8e";
 const MARK_COLOUR = "#00695c";
 const BORDER_COLOUR = "#444444";
-const TOWN_COLOUR = "#333333";
+const TOWN_COLOUR = "#4a4a4a";
 
 const views = new WeakMap(); // svg → its map
 
@@ -200,25 +200,52 @@ class Space {
     );
   }
   // A spot for a w x h label beside the point (x, y), `gap` away: right, left, above, below,
-  // then the corners. `must`: if none is free, the first inside the map, else none.
-  place(x, y, w, h, gap, must) {
-    const spots = [
-      [x + gap, y - h / 2],
-      [x - gap - w, y - h / 2],
-      [x - w / 2, y - gap - h],
-      [x - w / 2, y + gap],
-      [x + gap * 0.7, y - gap * 0.7 - h],
-      [x - gap * 0.7 - w, y - gap * 0.7 - h],
-      [x + gap * 0.7, y + gap * 0.7],
-      [x - gap * 0.7 - w, y + gap * 0.7],
-    ].map(([x0, y0]) => ({ x0, y0, x1: x0 + w, y1: y0 + h }));
-    const pad = 2;
+  // then the corners; then (`rings` > 1) further out, in 16 directions, tied to its point by a
+  // line. `must`: if no spot is free, the least covered inside the map. Returns {box, line}.
+  place(x, y, w, h, gap, must, rings = 1, pad = 2) {
     const padded = (b) => ({ x0: b.x0 - pad, y0: b.y0 - pad, x1: b.x1 + pad, y1: b.y1 + pad });
-    let spot = spots.find((b) => this.free(padded(b)));
-    if (!spot && must) spot = spots.find((b) => b.x0 >= 0 && b.x1 <= this.area.x1) || spots[0];
-    if (spot) this.take(padded(spot));
-    return spot || null;
+    let best = null;
+    for (let ring = 0; ring < rings; ring++) {
+      const radius = gap + ring * (h + 4);
+      for (const [dx, dy] of ring === 0 ? DIRECTIONS : MORE_DIRECTIONS) {
+        const px = x + radius * dx;
+        const py = y + radius * dy;
+        const x0 = dx > 0.3 ? px : dx < -0.3 ? px - w : px - w / 2;
+        const y0 = dy > 0.3 ? py : dy < -0.3 ? py - h : py - h / 2;
+        const box = { x0, y0, x1: x0 + w, y1: y0 + h };
+        const p = padded(box);
+        if (p.x0 < 0 || p.y0 < 0 || p.x1 > this.area.x1 || p.y1 > this.area.y1) continue;
+        let covered = 0;
+        for (const other of this.taken) {
+          if (overlaps(p, other)) {
+            covered += (Math.min(p.x1, other.x1) - Math.max(p.x0, other.x0)) *
+              (Math.min(p.y1, other.y1) - Math.max(p.y0, other.y0));
+          }
+        }
+        if (covered === 0) {
+          this.take(p);
+          return { box, line: ring > 0 ? [x, y, ...nearestPoint(box, x, y)] : null, ring };
+        }
+        if (must && (!best || covered < best.covered)) best = { covered, box, ring };
+      }
+    }
+    if (!best) return null;
+    this.take(padded(best.box));
+    return { box: best.box, line: best.ring > 0 ? [x, y, ...nearestPoint(best.box, x, y)] : null, ring: best.ring };
   }
+}
+
+const DIRECTIONS = [0, 180, 270, 90, 315, 225, 45, 135].map((a) => [
+  Math.cos((a * Math.PI) / 180),
+  Math.sin((a * Math.PI) / 180),
+]);
+const MORE_DIRECTIONS = Array.from({ length: 16 }, (_, i) => [
+  Math.cos((i * Math.PI) / 8),
+  Math.sin((i * Math.PI) / 8),
+]);
+
+function nearestPoint(box, x, y) {
+  return [clamp(x, box.x0, box.x1), clamp(y, box.y0, box.y1)];
 }
 
 // --- the map ---------------------------------------------------------------------------------
@@ -255,7 +282,7 @@ class BoardMap {
       svg.setAttribute("font-family", "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif");
     }
     this.layers = {};
-    for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "labels", "scale", "chrome"]) {
+    for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "leaders", "labels", "scale", "chrome"]) {
       this.layers[name] = el("g", { class: `pmap-layer-${name}` }, svg);
     }
     this.handlers = {
@@ -296,9 +323,13 @@ class BoardMap {
   home() {
     const [w, h] = this.size();
     const [x0, y0, x1, y1] = homeBox(this.f, this.geo);
-    const scale = Math.min(w / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9));
+    // the legend (top left) keeps its part of the map: the rest holds the whole view
+    const left = this.legendShown() ? this.legendLayout(this.em(), measurer(this.svg)).width + 16 : 0;
+    const room = Math.max(w - left, w / 2);
+    const scale = Math.min(room / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9));
     const zoom = clamp(Math.log2(scale / 256), MIN_ZOOM, MAX_ZOOM);
-    this.view = { x: (x0 + x1) / 2, y: (y0 + y1) / 2, zoom };
+    const shift = (w - room) / 2 / (256 * 2 ** zoom); // world units: the centre moves right
+    this.view = { x: (x0 + x1) / 2 - shift, y: (y0 + y1) / 2, zoom };
     this.redraw(true);
   }
 
@@ -582,23 +613,29 @@ class BoardMap {
     for (const [x, y, gap, text, colour, size, weight, must, kind, key] of labels) {
       const width = measure(text, size, weight);
       const height = size * 1.2;
-      const spot = space.place(x, y, width, height, gap, must);
-      if (spot) this.label(spot, text, colour, size, weight, kind, key);
+      const spot = space.place(x, y, width, height, gap, must, must ? 8 : 2);
+      if (!spot) continue;
+      if (spot.line) {
+        const [x1, y1, x2, y2] = spot.line;
+        el("path", { d: `M${x1},${y1}L${x2},${y2}`, stroke: colour, "stroke-width": 1, class: "pmap-leader" }, L.leaders);
+      }
+      this.label(spot.box, text, colour, size, weight, kind, key);
     }
 
     let named = 0;
+    const budget = Math.min(MAX_TOWN_LABELS, Math.round((w * h) / (em * em * 110)));
     const dot = Math.max(2, em * 0.2);
     for (const [x, y, town] of towns) {
-      if (named >= MAX_TOWN_LABELS) break;
+      if (named >= budget) break;
       const width = measure(town.name, townSize);
       const dotBox = boxAround(x, y, dot + 1);
       if (!space.free(dotBox)) continue;
-      const spot = space.place(x, y, width, townSize * 1.2, dot + 3, false);
+      const spot = space.place(x, y, width, townSize * 1.2, dot + 3, false, 1, townSize * 0.5);
       if (!spot) continue;
       space.take(dotBox);
       const g = el("g", { class: "pmap-town", "data-name": town.name }, L.towns);
       el("circle", { cx: x, cy: y, r: dot, fill: TOWN_COLOUR }, g);
-      this.label(spot, town.name, TOWN_COLOUR, townSize, "normal", "town", town.name);
+      this.label(spot.box, town.name, TOWN_COLOUR, townSize, "normal", "town", town.name);
       named += 1;
     }
   }
@@ -732,7 +769,8 @@ class BoardMap {
   legendShown() {
     if (this.options.legend === false) return null;
     if (this.legendOpen === undefined) {
-      this.legendOpen = this.options.legend === true || this.size()[0] >= 560;
+      const [w, h] = this.size();
+      this.legendOpen = this.options.legend === true || (w >= 900 && h >= 500);
     }
     return this.legendOpen;
   }
@@ -742,40 +780,60 @@ class BoardMap {
     this.redraw(true);
   }
 
-  drawLegend(w, h, em, measure, pad) {
+  // the legend's rows: each a list of [kind, words]
+  legendRows() {
     const o = this.options;
+    const ref = this.f.incident ? this.f.incident.ref : "";
+    return [
+      [["incident", say(o, "Incident #{ref}", { ref }).trim()]],
+      [["committed", say(o, "Committed unit, coloured by its status")]],
+      ["committed", "en_route", "on_scene"].map((status) => [status, say(o, STATUS_WORD[status])]),
+      [["nearest", say(o, "Nearest available unit")]],
+      [["site", say(o, "At-risk site and its planning radius")]],
+      [["mark", say(o, "Located timeline entry, numbered as in the timeline")]],
+      [["border", say(o, "France–Belgium border")], ["town", say(o, "Town")]],
+    ];
+  }
+
+  legendLayout(em, measure) {
     const size = Math.max(11, Math.round(em * 0.85));
     const line = Math.round(size * 1.6);
     const r = Math.max(5, size * 0.4);
-    const rows = [
-      ["incident", say(o, "Incident #{ref}", { ref: this.f.incident ? this.f.incident.ref : "" }).trim()],
-      ...["committed", "en_route", "on_scene"].map((status) => [status, `${say(o, "Committed unit, coloured by its status")}: ${say(o, STATUS_WORD[status])}`]),
-      ["nearest", say(o, "Nearest available unit")],
-      ["site", say(o, "At-risk site and its planning radius")],
-      ["mark", say(o, "Located timeline entry, numbered as in the timeline")],
-      ["border", say(o, "France–Belgium border")],
-      ["town", say(o, "Town")],
-    ];
-    const width = Math.min(w - 2 * pad - 50, Math.max(...rows.map(([, text]) => measure(text, size))) + 3 * r + 20);
-    const height = rows.length * line + 10 + line;
+    const rows = this.legendRows().map((items) => {
+      let x = 8;
+      const placed = items.map(([kind, text]) => {
+        const at = x;
+        x += 2 * r + 6 + measure(text, size) + 14;
+        return [kind, text, at];
+      });
+      return [placed, x - 14 + 8];
+    });
+    const width = Math.max(...rows.map(([, rowWidth]) => rowWidth));
+    return { size, line, r, rows, width, height: rows.length * line + 8 };
+  }
+
+  drawLegend(w, h, em, measure, pad) {
+    const o = this.options;
+    const { size, line, r, rows, width, height } = this.legendLayout(em, measure);
     const x = pad;
-    const y = Math.max(pad, h - pad - 28 - height);
+    const y = pad;
     const g = el("g", { class: "pmap-legend", role: "list", "aria-label": say(o, "Legend") }, this.layers.chrome);
-    el("rect", { x, y, width, height, rx: 4, fill: "#ffffff", "fill-opacity": 0.92, stroke: "#888888" }, g);
-    el("text", { x: x + 8, y: y + line * 0.8, "font-size": size, "font-weight": "bold", fill: "#1a1a1a" }, g).textContent = say(o, "Legend");
-    rows.forEach(([kind, text], i) => {
-      const cy = y + line * (i + 1.5) + 2;
-      const cx = x + 8 + r;
-      const item = el("g", { role: "listitem", class: `pmap-legend-${kind}` }, g);
-      if (kind === "incident") el("path", { d: star(cx, cy, r * 1.4), fill: INCIDENT_COLOUR }, item);
-      else if (STATUS_COLOUR[kind]) el("circle", { cx, cy, r, fill: STATUS_COLOUR[kind], stroke: "#ffffff" }, item);
-      else if (kind === "nearest") el("circle", { cx, cy, r, fill: "#ffffff", stroke: NEAREST_COLOUR, "stroke-width": 2.5 }, item);
-      else if (kind === "site") el("circle", { cx, cy, r, fill: SITE_COLOUR, "fill-opacity": 0.15, stroke: SITE_COLOUR, "stroke-dasharray": "3 2" }, item);
-      else if (kind === "mark") el("circle", { cx, cy, r, fill: MARK_COLOUR }, item);
-      else if (kind === "border") el("path", { d: `M${cx - r * 1.5},${cy}H${cx + r * 1.5}`, stroke: BORDER_COLOUR, "stroke-width": 2, "stroke-dasharray": "5 2 1 2" }, item);
-      else el("circle", { cx, cy, r: 2.5, fill: TOWN_COLOUR }, item);
-      const label = el("text", { x: cx + r + 10, y: cy, "dominant-baseline": "central", "font-size": size, fill: "#1a1a1a" }, item);
-      label.textContent = text;
+    el("rect", { x, y, width, height, rx: 4, fill: "#ffffff", "fill-opacity": 0.94, stroke: "#888888" }, g);
+    rows.forEach(([items], i) => {
+      const cy = y + 4 + line * (i + 0.5);
+      for (const [kind, text, at] of items) {
+        const cx = x + at + r;
+        const item = el("g", { role: "listitem", class: `pmap-legend-${kind}` }, g);
+        if (kind === "incident") el("path", { d: star(cx, cy, r * 1.4), fill: INCIDENT_COLOUR }, item);
+        else if (STATUS_COLOUR[kind]) el("circle", { cx, cy, r, fill: STATUS_COLOUR[kind], stroke: "#ffffff" }, item);
+        else if (kind === "nearest") el("circle", { cx, cy, r, fill: "#ffffff", stroke: NEAREST_COLOUR, "stroke-width": 2.5 }, item);
+        else if (kind === "site") el("circle", { cx, cy, r, fill: SITE_COLOUR, "fill-opacity": 0.15, stroke: SITE_COLOUR, "stroke-dasharray": "3 2" }, item);
+        else if (kind === "mark") el("circle", { cx, cy, r, fill: MARK_COLOUR }, item);
+        else if (kind === "border") el("path", { d: `M${cx - r * 1.2},${cy}H${cx + r * 1.2}`, stroke: BORDER_COLOUR, "stroke-width": 2, "stroke-dasharray": "4 2 1 2" }, item);
+        else el("circle", { cx, cy, r: 2.5, fill: TOWN_COLOUR }, item);
+        const label = el("text", { x: cx + r + 6, y: cy, "dominant-baseline": "central", "font-size": size, fill: "#1a1a1a" }, item);
+        label.textContent = text;
+      }
     });
     return { x0: x - 2, y0: y - 2, x1: x + width + 2, y1: y + height + 2 };
   }
