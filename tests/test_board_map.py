@@ -134,11 +134,13 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def _fixture_html(detail: dict[str, Any], options: dict[str, Any], width: int, height: int) -> str:
+def _fixture_html(
+    detail: dict[str, Any], options: dict[str, Any], width: int, height: int, font: int = 14
+) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>map</title>
 <style>body {{ margin: 0 }} svg {{ width: {width}px; height: {height}px; display: block;
-font-size: 14px }}</style></head>
+font-size: {font}px }}</style></head>
 <body><svg id="map"></svg>
 <script type="module">
 import {{ drawMap, updateMap, mapOf, project }} from "/board/static/map.js";
@@ -169,10 +171,11 @@ def _open(
     options: dict[str, Any] | None = None,
     tiles_url: str = "",
     size: tuple[int, int] = (800, 600),
+    font: int = 14,
 ) -> Board:
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     board = Board(page)
-    html = _fixture_html(DETAIL if detail is None else detail, options or {}, *size)
+    html = _fixture_html(DETAIL if detail is None else detail, options or {}, *size, font)
 
     def serve(route: Any) -> None:
         url = route.request.url
@@ -405,9 +408,15 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return bool(a["x0"] < b["x1"] and b["x0"] < a["x1"] and a["y0"] < b["y1"] and b["y0"] < a["y1"])
 
 
-@pytest.mark.parametrize("size", [(800, 600), (390, 420), (1600, 900)])
-def test_labels_do_not_overlap_at_the_default_zoom(browser: Any, size: tuple[int, int]) -> None:
-    board = _open(browser, size=size)
+@pytest.mark.parametrize(
+    ("size", "font"),
+    [((800, 600), 14), ((390, 420), 14), ((1600, 900), 14), ((1920, 1080), 28)],
+    ids=["desktop", "phone", "wall", "wall-large-type"],
+)
+def test_labels_do_not_overlap_at_the_default_zoom(
+    browser: Any, size: tuple[int, int], font: int
+) -> None:
+    board = _open(browser, size=size, font=font)
     boxes = board.page.evaluate(_BOXES)
     labels = boxes["labels"]
     assert len(labels) >= 6
@@ -417,6 +426,50 @@ def test_labels_do_not_overlap_at_the_default_zoom(browser: Any, size: tuple[int
         for other in boxes["markers"] + boxes["chrome"]:
             assert not _overlap(a, other), (a["what"], other["what"])
         assert a["x0"] >= 0 and a["x1"] <= size[0] and a["y0"] >= 0 and a["y1"] <= size[1]
+    # the type follows the page's: a large-type mode makes the labels larger
+    heights = [b["y1"] - b["y0"] for b in labels]
+    assert min(heights) >= font * 0.8
+    board.page.close()
+
+
+def test_large_type_makes_the_map_larger_too(browser: Any) -> None:
+    sizes = []
+    for font in (14, 28):
+        board = _open(browser, size=(1280, 800), font=font)
+        sizes.append(
+            board.page.evaluate(
+                "() => [document.querySelector('.pmap-unit circle').r.baseVal.value,"
+                " document.querySelector('.pmap-zoom-in rect').width.baseVal.value]"
+            )
+        )
+        board.page.close()
+    (marker, button), (large_marker, large_button) = sizes
+    assert large_marker >= 1.8 * marker and large_button >= 1.8 * button
+
+
+def test_town_names_in_the_readers_languages(browser: Any) -> None:
+    board = _open(browser, options={"languages": ["fr", "nl"], "lang": "fr"})
+    page = board.page
+    page.evaluate("map.setView({lat: 50.63, lon: 3.06, zoom: 10})")
+    towns = page.eval_on_selector_all(".pmap-label-town", "(ts) => ts.map(t => t.textContent)")
+    assert "Lille / Rijsel" in towns
+    assert "Villeneuve-d'Ascq" in towns  # no other name: once
+    page.close()
+
+
+def test_axe_core_finds_no_serious_violation(browser: Any) -> None:
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:  # pragma: no cover
+        _missing("axe-playwright-python is not installed (pip install -e '.[dev]')")
+    board = _open(browser, options={"legend": True})
+    results = Axe().run(board.page)
+    serious = [
+        (v["id"], [n["html"][:80] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
     board.page.close()
 
 
@@ -566,6 +619,12 @@ def test_geo_json_holds_the_border_and_the_towns() -> None:
     lille = towns[0]
     assert lille["name"] == "Lille" and lille["country"] == "FR" and "Rijsel" in lille["also"]
     assert set(lille) >= {"name", "lat", "lon", "country"}
+    names = {t["name"]: t.get("names") for t in towns}
+    assert names["Lille"] == {"nl": "Rijsel"}
+    assert names["Kortrijk"] == {"fr": "Courtrai"}
+    assert names["Mouscron"] == {"nl": "Moeskroen"}
+    assert names["Ostend"] == {"fr": "Ostende"}
+    assert names["Lambersart"] is None
     assert geo_json() is geo_json()  # built once
     assert geo()["towns"] is geo("x")["towns"]
 

@@ -1,8 +1,10 @@
 """What the board's map draws under the incident, for `GET /board/api/geo`: the
 France–Belgium border (Natural Earth, bot/data/border_fr_be.csv) and the towns of the
-gazetteer (GeoNames), biggest first. The same for every reader and every incident: pure,
-built once, cacheable. The map (static/map.js) projects it in Web Mercator, the projection of
-an optional tile layer (`[board] tiles_url`, XYZ), and names the towns that fit at each zoom.
+gazetteer (GeoNames), biggest first, with their name in the other language where the
+exonyms give one (Lille: "names": {"nl": "Rijsel"}). The same for every reader and every
+incident: pure, built once, cacheable. The map (static/map.js) projects it in Web Mercator,
+the projection of an optional tile layer (`[board] tiles_url`, XYZ), and names the towns that
+fit at each zoom.
 
 Also the words the map shows (`MAP_WORDS`): the page fetches their translations with its
 other labels (`GET /board/api/strings`) and gives map.js a `t(msgid)`.
@@ -17,6 +19,10 @@ from typing import Any
 from bot.core.i18n import N_
 from bot.geo.gazetteer import places
 from bot.geo.maps import ATTRIBUTION, border
+
+# The language of a commune's own name (GeoNames: its official name): Dutch in West Flanders,
+# French everywhere else the gazetteer covers (Nord's Flemish-looking names are French names).
+_DUTCH_REGIONS = frozenset({"West-Vlaanderen"})
 
 # 5 decimals of a degree: about a metre, enough for a town's dot and a border at 1:10m
 _DIGITS = 5
@@ -45,6 +51,15 @@ MAP_WORDS: tuple[str, ...] = (
 )
 
 
+def _names(region: str, also: tuple[str, ...]) -> dict[str, str]:
+    """The town's name in the other language of the border, from its exonyms (data/
+    exonyms.csv lists the Dutch name first for a French-speaking commune, and the French
+    name last for a Flemish one: Ostend → Oostende | Ostende)."""
+    if region in _DUTCH_REGIONS:
+        return {"fr": also[-1]}
+    return {"nl": also[0]}
+
+
 def _point(lat: float, lon: float) -> list[float]:
     return [round(lat, _DIGITS), round(lon, _DIGITS)]
 
@@ -62,6 +77,7 @@ def _base() -> dict[str, Any]:
         }
         if place.also:
             town["also"] = list(place.also)
+            town["names"] = _names(place.region, place.also)
         towns.append(town)
     return {
         # one or more lines, each west to east: [[[lat, lon], ...], ...]

@@ -13,7 +13,8 @@
 //   updateMap(svg, newDetail);                           // keeps the reader's pan and zoom
 //
 // options: t(msgid) → the reader's words (default: the English msgid; the msgids are
-// bot/board/geo.py's MAP_WORDS), lang ("fr", "nl", "en": numbers), tilesUrl (overrides
+// bot/board/geo.py's MAP_WORDS), lang ("fr", "nl", "en": numbers, towns' names), languages
+// (["fr", "nl"]: a mixed group's, towns named in each: "Lille / Rijsel"), tilesUrl (overrides
 // geo.tiles_url), legend (true/false; default: shown on a map of at least 900 x 500 px),
 // onSelect(feature) (a marker clicked or chosen with Enter).
 // Labels are placed apart: the incident's and the units' first, then the sites', then the
@@ -281,6 +282,12 @@ class BoardMap {
     if (!svg.style.fontFamily && !svg.getAttribute("font-family")) {
       svg.setAttribute("font-family", "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif");
     }
+    // the keyboard's focus, visible on the map and on its buttons
+    el("style", {}, svg).textContent =
+      ".pmap:focus-visible{outline:3px solid #005fcc;outline-offset:-3px}" +
+      ".pmap-button:focus-visible{outline:none}" +
+      ".pmap-button:focus-visible rect{stroke:#005fcc;stroke-width:3}" +
+      ".pmap-button{cursor:pointer}";
     this.layers = {};
     for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "leaders", "labels", "scale", "chrome"]) {
       this.layers[name] = el("g", { class: `pmap-layer-${name}` }, svg);
@@ -370,8 +377,12 @@ class BoardMap {
     this.redraw();
   }
 
-  setView(view) {
-    this.view = { ...this.view, ...view, zoom: clamp((view && view.zoom) ?? this.view.zoom, MIN_ZOOM, MAX_ZOOM) };
+  // {lat, lon, zoom}, each optional (as getView gives it)
+  setView(view = {}) {
+    let { x, y } = this.view;
+    if (Number.isFinite(view.lat) && Number.isFinite(view.lon)) [x, y] = project(view.lat, view.lon);
+    const zoom = clamp(Number.isFinite(view.zoom) ? view.zoom : this.view.zoom, MIN_ZOOM, MAX_ZOOM);
+    this.view = { x, y, zoom };
     this.redraw(true);
   }
 
@@ -625,9 +636,11 @@ class BoardMap {
     let named = 0;
     const budget = Math.min(MAX_TOWN_LABELS, Math.round((w * h) / (em * em * 110)));
     const dot = Math.max(2, em * 0.2);
+    const languages = o.languages && o.languages.length ? o.languages : [o.lang || "en"];
     for (const [x, y, town] of towns) {
       if (named >= budget) break;
-      const width = measure(town.name, townSize);
+      const name = townName(town, languages);
+      const width = measure(name, townSize);
       const dotBox = boxAround(x, y, dot + 1);
       if (!space.free(dotBox)) continue;
       const spot = space.place(x, y, width, townSize * 1.2, dot + 3, false, 1, townSize * 0.5);
@@ -635,7 +648,7 @@ class BoardMap {
       space.take(dotBox);
       const g = el("g", { class: "pmap-town", "data-name": town.name }, L.towns);
       el("circle", { cx: x, cy: y, r: dot, fill: TOWN_COLOUR }, g);
-      this.label(spot.box, town.name, TOWN_COLOUR, townSize, "normal", "town", town.name);
+      this.label(spot.box, name, TOWN_COLOUR, townSize, "normal", "town", town.name);
       named += 1;
     }
   }
@@ -840,6 +853,16 @@ class BoardMap {
 }
 
 // --- shapes and numbers ----------------------------------------------------------------------
+
+// A town's name in each of the readers' languages (Lille / Rijsel), once when they agree.
+function townName(town, languages) {
+  const names = [];
+  for (const language of languages) {
+    const name = (town.names && town.names[language]) || town.name;
+    if (!names.includes(name)) names.push(name);
+  }
+  return names.join(" / ");
+}
 
 function clamp(value, low, high) {
   return Math.max(low, Math.min(high, value));
