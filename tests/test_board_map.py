@@ -644,3 +644,18 @@ def test_map_words_are_the_ones_map_js_asks_for() -> None:
         tr = translator(language)
         for msgid in MAP_WORDS:
             assert tr.gettext(msgid) != msgid or msgid in ("Incident #{ref}", "en route"), msgid
+
+
+def test_a_unit_clicked_is_selected_a_drag_is_not(browser: Any) -> None:
+    board = _open(browser)
+    page = board.page
+    x, y, _ = _circle(page, '.pmap-unit[data-code="BE-WAPI-AMB-2"] circle')
+    page.mouse.click(x, y)
+    assert page.evaluate("window.selected") == ["BE-WAPI-AMB-2"]
+    x, y, _ = _circle(page, '.pmap-nearest[data-code="BE-WAPI-AMB-9"] circle')
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 10, steps=4)
+    page.mouse.up()
+    assert page.evaluate("window.selected") == ["BE-WAPI-AMB-2"]  # moved the map only
+    page.close()

@@ -261,6 +261,7 @@ class BoardMap {
     this.view = null; // {x, y, zoom}: the world point at the centre, and the zoom
     this.frame = 0;
     this.pointers = new Map();
+    this.selectable = new WeakMap(); // a marker's <g> → what it shows
     this.setUp();
     this.home();
   }
@@ -444,12 +445,14 @@ class BoardMap {
     if (e.button !== undefined && e.button !== 0) return;
     if (e.target.closest && e.target.closest(".pmap-button")) return;
     this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    this.pressed = e.target;
     try {
       this.svg.setPointerCapture(e.pointerId);
     } catch {
       // a synthetic pointer cannot be captured
     }
     this.dragged = false;
+    this.moved = 0;
   }
 
   onPointerMove(e) {
@@ -470,13 +473,22 @@ class BoardMap {
     }
     const dx = e.clientX - last.x;
     const dy = e.clientY - last.y;
-    if (Math.abs(dx) + Math.abs(dy) > 0) this.dragged = true;
+    this.moved += Math.abs(dx) + Math.abs(dy);
+    if (this.moved > 4) this.dragged = true; // a finger's tap wobbles a little
     this.pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
     this.panBy(-dx, -dy);
   }
 
   onPointerUp(e) {
-    this.pointers.delete(e.pointerId);
+    const was = this.pointers.delete(e.pointerId);
+    // a marker pressed and let go without moving the map: chosen (the pointer is captured by
+    // the map while pressed, so no click reaches the marker itself)
+    const marker = this.pressed && this.pressed.closest && this.pressed.closest(".pmap-unit, .pmap-nearest");
+    this.pressed = null;
+    if (was && e.type === "pointerup" && !this.dragged && marker && this.options.onSelect) {
+      const feature = this.selectable.get(marker);
+      if (feature) this.options.onSelect(feature);
+    }
   }
 
   // --- drawing ---
@@ -656,10 +668,8 @@ class BoardMap {
   unitMarker(layer, unit, x, y, r, fill, stroke, cls) {
     const g = el("g", { class: cls, "data-code": unit.code, tabindex: -1 }, layer);
     el("circle", { cx: x, cy: y, r, fill, stroke, "stroke-width": cls === "pmap-nearest" ? 2.5 : 1.5 }, g);
-    if (this.options.onSelect) {
-      g.style.cursor = "pointer";
-      g.addEventListener("click", () => this.options.onSelect({ kind: cls === "pmap-unit" ? "unit" : "nearest", unit }));
-    }
+    if (this.options.onSelect) g.style.cursor = "pointer";
+    this.selectable.set(g, { kind: cls === "pmap-unit" ? "unit" : "nearest", unit });
     return g;
   }
 
@@ -749,9 +759,10 @@ class BoardMap {
     const attribution = this.geo.attribution || "";
     if (attribution) {
       const tiny = Math.max(9, Math.round(em * 0.65));
-      const text = el("text", { x: w - 4, y: h - 4, "text-anchor": "end", "font-size": tiny, fill: "#555555", class: "pmap-attribution" }, layer);
-      text.textContent = attribution;
       const width = measure(attribution, tiny);
+      el("rect", { x: w - 8 - width, y: h - 6 - tiny, width: width + 8, height: tiny + 6, fill: "#ffffff", "fill-opacity": 0.8 }, layer);
+      const text = el("text", { x: w - 4, y: h - 4, "text-anchor": "end", "font-size": tiny, fill: "#4a4a4a", class: "pmap-attribution" }, layer);
+      text.textContent = attribution;
       covered.push({ x0: w - 8 - width, y0: h - 6 - tiny, x1: w, y1: h });
     }
 
