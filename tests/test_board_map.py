@@ -659,3 +659,34 @@ def test_a_unit_clicked_is_selected_a_drag_is_not(browser: Any) -> None:
     page.mouse.up()
     assert page.evaluate("window.selected") == ["BE-WAPI-AMB-2"]  # moved the map only
     page.close()
+
+
+def test_status_words_from_the_pages_own_table(browser: Any) -> None:
+    """A page whose strings name statuses as the board's strings do ("offer:en_route") gets
+    them in its language even where the map's own msgids are missing."""
+    fr = translator("fr").gettext
+    strings = {"offer:en_route": fr("en route"), "offer:on_scene": fr("on scene")}
+    board = _open(browser, options={"strings": strings, "lang": "fr"})
+    labels = board.page.eval_on_selector_all(".pmap-label", "(ts) => ts.map(t => t.textContent)")
+    assert "BE-WAPI-AMB-2 · sur les lieux" in labels
+    board.page.close()
+
+
+_PINCH = """([x, y, apart]) => {
+    const svg = document.getElementById('map');
+    const fire = (type, id, px) => svg.dispatchEvent(new PointerEvent(type, {
+        pointerId: id, clientX: px, clientY: y, bubbles: true, button: 0, isPrimary: id === 1}));
+    fire('pointerdown', 1, x - 20); fire('pointerdown', 2, x + 20);
+    for (let step = 1; step <= 4; step++) fire('pointermove', 2, x + 20 + apart * step / 4);
+    fire('pointerup', 1, x - 20); fire('pointerup', 2, x + 20 + apart);
+}"""
+
+
+def test_two_fingers_zoom(browser: Any) -> None:
+    board = _open(browser)
+    page = board.page
+    zoom = page.evaluate("map.getView().zoom")
+    page.evaluate(_PINCH, [400, 300, 40])  # 40 px apart → twice as far apart: one step in
+    page.wait_for_timeout(100)
+    assert page.evaluate("map.getView().zoom") == pytest.approx(zoom + 1, abs=0.05)
+    page.close()

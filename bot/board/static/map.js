@@ -138,6 +138,16 @@ function say(options, msgid, values = {}) {
   return text.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
 }
 
+// A unit's status: the map's word, else the page's ("offer:en_route", as the board's strings
+// name the values of the vocabulary), else English.
+function statusWord(options, status) {
+  const msgid = STATUS_WORD[status];
+  const text = say(options, msgid);
+  if (text !== msgid || !options.t) return text;
+  const other = options.t(`offer:${status}`);
+  return other && other !== `offer:${status}` ? other : text;
+}
+
 function number(options, value, digits = 1) {
   try {
     return new Intl.NumberFormat(options.lang || "en", { maximumFractionDigits: digits }).format(
@@ -603,7 +613,7 @@ class BoardMap {
       const g = this.unitMarker(L.units, unit, x, y, marker, colour, "#ffffff", "pmap-unit");
       g.setAttribute("data-status", unit.status || "");
       const parts = [unit.code];
-      if (STATUS_WORD[unit.status]) parts.push(say(o, STATUS_WORD[unit.status]));
+      if (STATUS_WORD[unit.status]) parts.push(statusWord(o, unit.status));
       if (Number.isFinite(unit.eta_minutes) && unit.status !== "on_scene" && unit.status !== "released") {
         parts.push(say(o, "in {n} min", { n: Math.round(unit.eta_minutes) }));
       }
@@ -811,7 +821,7 @@ class BoardMap {
     return [
       [["incident", say(o, "Incident #{ref}", { ref }).trim()]],
       [["committed", say(o, "Committed unit, coloured by its status")]],
-      ["committed", "en_route", "on_scene"].map((status) => [status, say(o, STATUS_WORD[status])]),
+      ["committed", "en_route", "on_scene"].map((status) => [status, statusWord(o, status)]),
       [["nearest", say(o, "Nearest available unit")]],
       [["site", say(o, "At-risk site and its planning radius")]],
       [["mark", say(o, "Located timeline entry, numbered as in the timeline")]],
