@@ -690,3 +690,22 @@ def test_two_fingers_zoom(browser: Any) -> None:
     page.wait_for_timeout(100)
     assert page.evaluate("map.getView().zoom") == pytest.approx(zoom + 1, abs=0.05)
     page.close()
+
+
+def test_drawn_while_hidden_the_whole_view_comes_once_shown(browser: Any) -> None:
+    board = _open(browser)
+    page = board.page
+    expected = page.evaluate("map.getView()")
+    page.evaluate(
+        """(detail) => {
+            const svg = document.getElementById('map');
+            svg.style.display = 'none';
+            window.map = mapjs.drawMap(svg, window.map.geo, detail, {});
+            svg.style.display = 'block';
+        }""",
+        DETAIL,
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("map.getView()") == pytest.approx(expected)
+    assert _centre(page, ".pmap-incident path") == pytest.approx((400, 300), abs=3)
+    page.close()

@@ -315,7 +315,11 @@ class BoardMap {
       svg.addEventListener(name, handler, name === "wheel" ? { passive: false } : undefined);
     }
     if (typeof ResizeObserver !== "undefined") {
-      this.resized = new ResizeObserver(() => this.redraw());
+      this.resized = new ResizeObserver(() => {
+        // drawn while hidden (no size yet): the whole view once it has one
+        if (this.homeless && this.hasSize()) this.home();
+        else this.redraw();
+      });
       this.resized.observe(svg);
     }
   }
@@ -338,7 +342,13 @@ class BoardMap {
   }
 
   // the whole view: the incident and what is around it, fitted
+  hasSize() {
+    const box = this.svg.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  }
+
   home() {
+    this.homeless = !this.hasSize();
     const [w, h] = this.size();
     const [x0, y0, x1, y1] = homeBox(this.f, this.geo);
     // the legend (top left) keeps its part of the map: the rest holds the whole view
