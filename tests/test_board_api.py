@@ -19,6 +19,7 @@ from bot.board.auth import Refusal, sign_init_data
 from bot.board.server import REFUSALS
 from bot.core.db import to_db_time, utcnow
 from bot.core.i18n import translator
+from bot.render.keyboards import ack_data
 from tests.conftest import COMMANDER, COMMANDER_FR, DUTY_FLUVIA, RESPONDER
 from tests.harness import Harness
 
@@ -406,3 +407,31 @@ async def test_a_kept_photo_is_shown_as_a_thumbnail_to_who_may_see_it_only(
     finally:
         await outsider.close()
     assert (await board.get("/board/api/media/x1"))[0] == 400
+
+
+async def test_an_alerts_acknowledgement_reaches_the_board_with_its_tally(
+    harness: Harness, board: Board
+) -> None:
+    h = harness
+    await _incident(h)
+    await h.say(h.liaison, h.liaison_fr, "/alert #1 sévère Confinement à Comines")
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    _, page = await board.get("/board/api/incidents/1")
+    [alert] = page["alerts"]
+    assert alert["text"] == "Confinement à Comines" and alert["severity"] == "severe"
+    assert alert["acked"] == 0 and alert["chats"] >= 1
+    response, stream = await _stream(board)
+    try:
+        message = next(
+            m for m in h.sim.bot_messages(h.ops) if ack_data(alert["id"]) in m.callback_data
+        )
+        await h.sim.press(h.commander, h.ops, message.message_id, ack_data(alert["id"]))
+        event = await stream.next_event(within=2.0)
+        assert json.loads(event["data"])["ref"] == 1
+    finally:
+        response.close()
+    _, page = await board.get("/board/api/incidents/1")
+    [alert] = page["alerts"]
+    assert alert["acked"] == 1
+    [acked] = [t for t in alert["targets"] if t["acked_at"]]
+    assert acked["chat"] == "Tournai ops" and acked["ackers"] == ["Marc Delattre"]

@@ -79,24 +79,27 @@ class Access:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._known: dict[int, tuple[float, frozenset[int], tuple[str, ...]]] = {}
+        self._known: dict[int, tuple[float, Viewer]] = {}
 
     async def viewer(self, person_id: int) -> Viewer | None:
-        """The viewer for a person id; None for someone the bot does not know (a stranger)."""
+        """The viewer for a person id; None for someone the bot does not know (a stranger).
+        Kept `KNOWN_FOR` seconds (a role given or a chat joined shows within that time)."""
+        now = time.monotonic()
+        cached = self._known.get(person_id)
+        if cached is not None and now - cached[0] <= KNOWN_FOR:
+            return cached[1]
         async with self._db.read() as tx:
             person = await person_in(tx, person_id)
         if person is None:
+            self._known.pop(person_id, None)
             return None
-        cached = self._known.get(person_id)
-        now = time.monotonic()
-        if cached is None or now - cached[0] > KNOWN_FOR:
-            async with self._db.read_apart() as tx:
-                chats, languages = await known_chats_in(tx, person)
-            cached = (now, chats, languages)
-            self._known[person_id] = cached
-            if len(self._known) > 10_000:
-                self._known.clear()
-        return Viewer(person=person, chats=cached[1], chat_languages=cached[2])
+        async with self._db.read_apart() as tx:
+            chats, languages = await known_chats_in(tx, person)
+        viewer = Viewer(person=person, chats=chats, chat_languages=languages)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[person_id] = (now, viewer)
+        return viewer
 
 
 async def known_chats_in(tx: Tx, person: Person) -> tuple[frozenset[int], tuple[str, ...]]:
@@ -137,6 +140,8 @@ async def visible_in(tx: Tx, viewer: Viewer, refs: Iterable[int]) -> set[int]:
     wanted = sorted(set(refs))
     if not wanted:
         return set()
+    if viewer.sees_all:
+        return set(wanted)  # incidents changed or remembered: they exist
     where, params = viewer.clause()
     marks = ", ".join("?" * len(wanted))
     rows = await tx.all(
