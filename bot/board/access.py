@@ -26,7 +26,7 @@ from bot.core.models import ChatKind, IncidentStatus, Person, Role
 from bot.core.vocabulary import fold
 
 # how long the chats a person is known in are kept before being read again (seconds)
-KNOWN_FOR = 15.0
+KNOWN_FOR = 60.0
 # the most incidents the overview lists (newest first)
 OVERVIEW_LIMIT = 500
 
@@ -83,7 +83,7 @@ class Access:
 
     async def viewer(self, person_id: int) -> Viewer | None:
         """The viewer for a person id; None for someone the bot does not know (a stranger).
-        Kept `KNOWN_FOR` seconds (a role given or a chat joined shows within that time)."""
+        Kept `KNOWN_FOR` seconds (a role given or a chat joined shows within a minute)."""
         now = time.monotonic()
         cached = self._known.get(person_id)
         if cached is not None and now - cached[0] <= KNOWN_FOR:

@@ -137,6 +137,8 @@ class BoardServer:
         self._streams: set[web.StreamResponse] = set()
         self._closing = asyncio.Event()
         self._thumbnails: dict[int, bytes] = {}  # item id → JPEG, the latest few
+        # (person, language) → (the hub's seq when read, the overview)
+        self._overviews: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
         self.port: int | None = None
         self.app = self._build()
 
@@ -414,8 +416,18 @@ class BoardServer:
         except Refused as refused:
             return self._refused(request, refused)
         tr = self._translator_for(request, viewer)
-        async with self.db.read() as tx:
+        # the same overview until the hub publishes a change (every board refetches on one)
+        key = (viewer.person.id, tr.language)
+        cached = self._overviews.get(key)
+        if cached is not None and cached[0] == self.hub.seq:
+            return web.json_response(cached[1])
+        seq = self.hub.seq
+        # read apart: hundreds of incidents must not hold the bot's updates back
+        async with self.db.read_apart() as tx:
             data = await views.overview_in(tx, viewer, tr)
+        if len(self._overviews) > 1000:
+            self._overviews.clear()
+        self._overviews[key] = (seq, data)
         return web.json_response(data)
 
     async def _incident(self, request: web.Request) -> web.StreamResponse:

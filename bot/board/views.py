@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -246,29 +247,48 @@ async def incident_page_in(
     }
 
 
+_NEAREST = (
+    # the nearest available unit of one type (by an equirectangular distance, which orders
+    # places as the great circle does at these scales): a range of the units_search index
+    "SELECT code, name, type, agency, country, lat, lon FROM units"
+    " WHERE type = ? AND status = ? AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
+    " ORDER BY (lat - ?) * (lat - ?) + (lon - ?) * (lon - ?) * ? LIMIT 1"
+)
+
+
 async def _nearest_in(tx: Tx, incident: Incident, tr: Translator) -> list[dict[str, Any]]:
     if incident.lat is None or incident.lon is None:
         return []
-    rows = await tx.all(
-        "SELECT code, name, type, agency, country, lat, lon FROM units WHERE status = ?"
-        " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
-        (
-            UnitStatus.AVAILABLE.value,
-            incident.lat - 0.5,
-            incident.lat + 0.5,
-            incident.lon - 0.8,
-            incident.lon + 0.8,
-        ),
-    )
-    best: dict[str, tuple[float, Any]] = {}
+    lat, lon = incident.lat, incident.lon
+    squeeze = math.cos(math.radians(lat)) ** 2  # a degree of longitude is shorter
+    dlat = NEAREST_WITHIN_KM / 111.0
+    dlon = dlat / max(math.sqrt(squeeze), 0.1)
+    rows = []
+    for kind in ResourceType:
+        row = await tx.one(
+            _NEAREST,
+            (
+                kind.value,
+                UnitStatus.AVAILABLE.value,
+                lat - dlat,
+                lat + dlat,
+                lon - dlon,
+                lon + dlon,
+                lat,
+                lat,
+                lon,
+                lon,
+                squeeze,
+            ),
+        )
+        if row is not None:
+            rows.append(row)
+    found = []
     for row in rows:
-        distance = distance_km(incident.lat, incident.lon, row["lat"], row["lon"])
-        if distance > NEAREST_WITHIN_KM:
-            continue
-        held = best.get(row["type"])
-        if held is None or distance < held[0]:
-            best[row["type"]] = (distance, row)
-    nearest = sorted(best.values(), key=lambda pair: pair[0])[:MAX_NEAREST]
+        distance = distance_km(lat, lon, row["lat"], row["lon"])
+        if distance <= NEAREST_WITHIN_KM:
+            found.append((distance, row))
+    found.sort(key=lambda pair: pair[0])
     return [
         {
             "code": row["code"],
@@ -281,7 +301,7 @@ async def _nearest_in(tx: Tx, incident: Incident, tr: Translator) -> list[dict[s
             "lon": row["lon"],
             "distance_km": round(distance, 1),
         }
-        for distance, row in nearest
+        for distance, row in found[:MAX_NEAREST]
     ]
 
 
