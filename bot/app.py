@@ -42,6 +42,7 @@ from bot.situation.card import CardView
 from handlers import requests as resource_requests
 from handlers import roster
 from handlers.alerts import remind
+from handlers.board import links_for
 from handlers.context import RUNTIME_KEY, PContext
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,11 @@ async def _start(app: PassApp) -> None:
         runtime.db,
         app.bot,
         {
-            LiveKind.CARD: CardView(timeline_entries=settings.cards.timeline_entries),
+            LiveKind.CARD: CardView(
+                timeline_entries=settings.cards.timeline_entries,
+                # the card's Board button (known once getMe told the bot's username)
+                board=links_for(settings, app.bot.username),
+            ),
             LiveKind.REQUEST: RequestCardView(),
             LiveKind.TALLY: TallyView(
                 default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
