@@ -436,3 +436,17 @@ async def test_an_alerts_acknowledgement_reaches_the_board_with_its_tally(
     assert alert["acked"] == 1
     [acked] = [t for t in alert["targets"] if t["acked_at"]]
     assert acked["chat"] == "Tournai ops" and acked["ackers"] == ["Marc Delattre"]
+
+
+async def test_the_bot_stops_promptly_with_boards_open(harness: Harness, board: Board) -> None:
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    try:
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            await harness.stop()
+        assert time.monotonic() - started < 5
+        # the open board was told to resync (it reconnects, and finds the bot gone or back)
+        assert (await stream.next_event(within=2.0))["event"] == "resync"
+    finally:
+        response.close()

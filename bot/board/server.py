@@ -13,7 +13,6 @@ handled): python-telegram-bot's custom-webhook pattern, with its own web server 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -134,7 +133,6 @@ class BoardServer:
         self._webhook = webhook
         self._bot_token = settings.token
         self._runner: web.AppRunner | None = None
-        self._streams: set[web.StreamResponse] = set()
         self._closing = asyncio.Event()
         self._thumbnails: dict[int, bytes] = {}  # item id → JPEG, the latest few
         # (person, language) → (the hub's seq when read, the overview)
@@ -184,10 +182,8 @@ class BoardServer:
 
     async def stop(self) -> None:
         self._closing.set()
+        # every open stream is told to resync (its board reconnects) and ends
         await self.hub.stop()
-        for stream in list(self._streams):
-            with contextlib.suppress(Exception):
-                await stream.write_eof()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -521,7 +517,6 @@ class BoardServer:
                 "X-Accel-Buffering": "no",  # a reverse proxy passes each event on at once
             }
         )
-        self._streams.add(response)
         try:
             await response.prepare(request)
             # the board reconnects after 1 s if the stream ends; it says it is live at once
@@ -541,11 +536,11 @@ class BoardServer:
                     await response.write(_resync(self.hub.seq))
                 elif isinstance(item, Event):
                     await response.write(_change(item))
+            await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.hub.unsubscribe(subscriber)
-            self._streams.discard(response)
         return response
 
     # ---- Telegram's webhook --------------------------------------------------------------
