@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -449,3 +451,62 @@ async def test_the_bot_stops_promptly_with_boards_open(harness: Harness, board: 
         assert (await stream.next_event(within=2.0))["event"] == "resync"
     finally:
         response.close()
+
+
+async def test_a_write_by_another_process_reaches_the_open_boards(
+    harness: Harness, board: Board
+) -> None:
+    await _incident(harness)
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    try:
+        await asyncio.sleep(1.5)  # the hub has read SQLite's data_version once
+        # another connection, as a command-line tool's would be
+        other = sqlite3.connect(harness.settings.storage.path)
+        try:
+            other.execute(
+                "INSERT INTO timeline (incident_id, kind, text, at) VALUES (1, 'note', ?, ?)",
+                ("Écrit ailleurs", to_db_time(utcnow())),
+            )
+            other.commit()
+        finally:
+            other.close()
+        event = await stream.next_event(within=3.0)
+        assert event["event"] == "change" and json.loads(event["data"])["ref"] == 1
+    finally:
+        response.close()
+    _, page = await board.get("/board/api/incidents/1")
+    assert page["timeline"][0]["text"] == "Écrit ailleurs"
+
+
+async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board(
+    sim: Any, tmp_path: Any
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    h = Harness(
+        sim,
+        tmp_path / "hook.db",
+        telegram={"token": TOKEN, "mode": "webhook"},
+        webhook={
+            "listen": "127.0.0.1",
+            "port": port,
+            "url_path": "tg",
+            "url": f"http://127.0.0.1:{port}/tg",
+            "secret_token": "s3cret",
+        },
+    )
+    await h.start()
+    try:
+        assert h.web.port == port
+        await _incident(h)  # through the webhook
+        opened = Board(h)
+        try:
+            assert (await opened.session(init_data=launch(COMMANDER)))[0] == 200
+            status, page = await opened.get("/board/api/incidents/1")
+            assert status == 200 and page["timeline"][0]["text"] == "Digue fragilisée rive gauche"
+        finally:
+            await opened.close()
+    finally:
+        await h.stop()
