@@ -709,3 +709,23 @@ def test_drawn_while_hidden_the_whole_view_comes_once_shown(browser: Any) -> Non
     assert page.evaluate("map.getView()") == pytest.approx(expected)
     assert _centre(page, ".pmap-incident path") == pytest.approx((400, 300), abs=3)
     page.close()
+
+
+@pytest.mark.parametrize("where", [100, 266])
+def test_a_long_label_with_no_room_beside_it_is_still_shown(browser: Any, where: int) -> None:
+    """On a phone, a unit whose label fits neither to its left nor to its right (nor centred
+    above or below it): the label is set apart, slid along to stay on the map."""
+    board = _open(browser, size=(366, 420))
+    page = board.page
+    unit = '.pmap-unit[data-code="FR-SDIS59-FPT-1"] circle'
+    x, _, _ = _circle(page, unit)
+    page.evaluate("(dx) => map.panBy(dx, 0)", x - where)
+    page.wait_for_timeout(100)
+    assert _circle(page, unit)[0] == pytest.approx(where, abs=1)
+    boxes = page.evaluate(_BOXES)
+    label = [b for b in boxes["labels"] if b["what"].startswith("FR-SDIS59-FPT-1")]
+    assert len(label) == 1
+    assert label[0]["x0"] >= 0 and label[0]["x1"] <= 366
+    for other in boxes["labels"]:
+        assert other is label[0] or not _overlap(label[0], other), other["what"]
+    page.close()

@@ -221,8 +221,13 @@ class Space {
       for (const [dx, dy] of ring === 0 ? DIRECTIONS : MORE_DIRECTIONS) {
         const px = x + radius * dx;
         const py = y + radius * dy;
-        const x0 = dx > 0.3 ? px : dx < -0.3 ? px - w : px - w / 2;
-        const y0 = dy > 0.3 ? py : dy < -0.3 ? py - h : py - h / 2;
+        let x0 = dx > 0.3 ? px : dx < -0.3 ? px - w : px - w / 2;
+        let y0 = dy > 0.3 ? py : dy < -0.3 ? py - h : py - h / 2;
+        if (ring > 0) {
+          // set apart anyway: slid along its side to stay on the map (a long label on a phone)
+          x0 = clamp(x0, pad, Math.max(pad, this.area.x1 - pad - w));
+          y0 = clamp(y0, pad, Math.max(pad, this.area.y1 - pad - h));
+        }
         const box = { x0, y0, x1: x0 + w, y1: y0 + h };
         const p = padded(box);
         if (p.x0 < 0 || p.y0 < 0 || p.x1 > this.area.x1 || p.y1 > this.area.y1) continue;
