@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.board.geo import MAP_WORDS, geo, geo_json
+from bot.board.geo import MAP_WORDS, geo, geo_etag, geo_json
 from bot.core.i18n import translator
 from bot.geo.gazetteer import places
 from bot.geo.maps import border
@@ -626,6 +626,8 @@ def test_geo_json_holds_the_border_and_the_towns() -> None:
     assert names["Ostend"] == {"fr": "Ostende"}
     assert names["Lambersart"] is None
     assert geo_json() is geo_json()  # built once
+    assert geo_etag() == geo_etag() != geo_etag("x")
+    assert re.fullmatch(r'"[0-9a-f]{32}"', geo_etag())
     assert geo()["towns"] is geo("x")["towns"]
 
 
@@ -729,3 +731,25 @@ def test_a_long_label_with_no_room_beside_it_is_still_shown(browser: Any, where:
     for other in boxes["labels"]:
         assert other is label[0] or not _overlap(label[0], other), other["what"]
     page.close()
+
+
+def test_the_latest_twenty_located_entries_are_marked(browser: Any) -> None:
+    entries = [
+        {
+            "n": n,
+            "at": "2026-11-30T17:00:00Z",
+            "author": "Jan",
+            "kind": "location",
+            "text": "",
+            "lat": 50.77 + n / 2000,
+            "lon": 3.0 + n / 1000,
+            "media": [],
+        }
+        for n in range(30, 0, -1)
+    ]
+    board = _open(browser, detail={**DETAIL, "timeline": entries})
+    numbers = board.page.eval_on_selector_all(
+        ".pmap-mark", "(gs) => gs.map(g => Number(g.dataset.n))"
+    )
+    assert sorted(numbers) == list(range(11, 31))
+    board.page.close()
