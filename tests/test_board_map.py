@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from bot.board.geo import MAP_WORDS, geo, geo_etag, geo_json
+from bot.board.geo import MAP_WORDS, geo_json
 from bot.core.i18n import translator
-from bot.geo.gazetteer import places
 from bot.geo.maps import border
 
 STATIC = Path(__file__).resolve().parent.parent / "bot" / "board" / "static"
@@ -603,32 +602,6 @@ def test_without_an_incident_location_the_border_is_shown(browser: Any) -> None:
 
 
 # --- the geo JSON ------------------------------------------------------------------------------
-
-
-def test_geo_json_holds_the_border_and_the_towns() -> None:
-    data = json.loads(geo_json("https://tiles.example/{z}/{x}/{y}.png"))
-    assert data["tiles_url"] == "https://tiles.example/{z}/{x}/{y}.png"
-    assert json.loads(geo_json())["tiles_url"] == ""
-    [line] = data["border"]
-    assert len(line) == len(border())
-    assert line[0] == pytest.approx(list(border()[0]), abs=1e-5)
-    towns = data["towns"]
-    assert len(towns) == len(places())
-    populations = [t["population"] for t in towns]
-    assert populations == sorted(populations, reverse=True)
-    lille = towns[0]
-    assert lille["name"] == "Lille" and lille["country"] == "FR" and "Rijsel" in lille["also"]
-    assert set(lille) >= {"name", "lat", "lon", "country"}
-    names = {t["name"]: t.get("names") for t in towns}
-    assert names["Lille"] == {"nl": "Rijsel"}
-    assert names["Kortrijk"] == {"fr": "Courtrai"}
-    assert names["Mouscron"] == {"nl": "Moeskroen"}
-    assert names["Ostend"] == {"fr": "Ostende"}
-    assert names["Lambersart"] is None
-    assert geo_json() is geo_json()  # built once
-    assert geo_etag() == geo_etag() != geo_etag("x")
-    assert re.fullmatch(r'"[0-9a-f]{32}"', geo_etag())
-    assert geo()["towns"] is geo("x")["towns"]
 
 
 def test_map_words_are_the_ones_map_js_asks_for() -> None:
