@@ -19,6 +19,7 @@ import handlers
 from bot.alerts import service as alerts
 from bot.alerts.tally import TallyView
 from bot.board import tokens
+from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.core import directory
 from bot.core.config import Mode, Settings
@@ -122,7 +123,7 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         )
     elif not settings.board.enabled:
         return None
-    return BoardServer(settings, runtime.db, tokens=tokens.state_in, webhook=webhook)
+    return BoardServer(settings, runtime.db, tokens=tokens.state_in, geo=geo_json, webhook=webhook)
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
