@@ -15,7 +15,12 @@ from bot.core.db import utcnow
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.incidents import service as incidents
-from bot.render.board import render_board_invite, render_personal_link, render_revoked
+from bot.render.board import (
+    render_board_elsewhere,
+    render_board_invite,
+    render_personal_link,
+    render_revoked,
+)
 from bot.render.keyboards import BoardLinks, board_keyboard, parse_board_start
 from handlers import basics
 from handlers.context import PContext
@@ -62,6 +67,10 @@ async def start(update: Update, context: PContext) -> None:
     # an incident the person may not see is answered exactly like a missing one: no leak
     if incident is None or not await _may_see(context, ref):
         raise UserError(N_("There is no incident #{ref} here."), ref=ref)
+    if not links.opens_in_telegram:
+        # a local test on plain http: Telegram would refuse the web_app button
+        context.answer(render_board_elsewhere(actor.own_language, incident, links.page(ref)))
+        return
     context.answer(
         render_board_invite(actor.own_language, incident),
         markup=board_keyboard(ref, actor.own_language, links),
