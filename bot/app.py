@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 import handlers
 from bot.alerts import service as alerts
 from bot.alerts.tally import TallyView
+from bot.board import tokens
 from bot.core import directory
 from bot.core.config import Mode, Settings
 from bot.core.db import Database, Row, UnitOfWork
@@ -183,6 +184,9 @@ async def _checkpoint(context: PContext) -> None:
 async def _upkeep(context: PContext) -> None:
     db = context.runtime.db
     dropped = await db.forget_claims(CLAIMS_KEPT)
+    # personal links to the board expired or revoked long ago
+    async with context.runtime.unit() as unit:
+        await tokens.forget_expired(unit)
     await db.optimize()
     log.info("event=upkeep claims_dropped=%d", dropped)
 
