@@ -30,17 +30,28 @@ _REVOKE = frozenset({"revoke", "revoquer", "révoquer", "intrekken"})
 _NOT_ENABLED = N_("The situation board is not enabled on this Passerelle.")
 
 
-def links_for(settings: Settings, bot_username: str | None) -> BoardLinks | None:
-    """The board's links, or None when the board is off (no Board button on the cards)."""
+# bot_data's key for the board's links, set by bot.app once the web server listens (its port
+# is known only then when [board] port = 0)
+BOARD_LINKS = "board_links"
+
+
+def links_for(
+    settings: Settings, bot_username: str | None, url: str | None = None
+) -> BoardLinks | None:
+    """The board's links, or None when the board is off (no Board button on the cards).
+    `url`: where the server listens, when [board] public_url does not say."""
     if not settings.board.enabled or not bot_username:
         return None
     return BoardLinks(
-        bot_username=bot_username, public_url=settings.board_url, app_name=settings.board.app_name
+        bot_username=bot_username,
+        public_url=url or settings.board_url,
+        app_name=settings.board.app_name,
     )
 
 
 def _links(context: PContext) -> BoardLinks | None:
-    return links_for(context.runtime.settings, context.bot.username)
+    known: BoardLinks | None = context.application.bot_data.get(BOARD_LINKS)
+    return known or links_for(context.runtime.settings, context.bot.username)
 
 
 async def _may_see(context: PContext, ref: int) -> bool:

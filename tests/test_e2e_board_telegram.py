@@ -92,8 +92,14 @@ async def test_the_cards_button_leads_to_the_private_chat_without_a_mini_app(
     await h.say(h.commander, private, "/start board_1")
     [answer] = _private_answers(h, h.commander, since)
     assert not answer.buttons and TITLE in (answer.text or "")
-    assert "http://127.0.0.1:8080/board/#incident=1" in (answer.text or "")
+    # the address the server listens at (the tests' free port), not the configured port 0
+    assert f"{h.board_url}#incident=1" in (answer.text or "")
     assert "/tableau" in (answer.text or "")
+    # ... and /tableau's personal link opens that address in a browser
+    since = _last_id(h, h.commander)
+    await h.say(h.commander, private, "/tableau")
+    [answer] = _private_answers(h, h.commander, since)
+    assert f"{h.board_url}#token=" in (answer.text or "")
     # a closed incident's card has no buttons at all (as before)
     await h.say(h.commander, h.ops, "/close #1")
     assert not [b for b in h.card(h.ops).buttons if b[0].startswith("🗺")]
