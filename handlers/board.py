@@ -85,7 +85,6 @@ async def start(update: Update, context: PContext) -> None:
     context.answer(
         render_board_invite(actor.own_language, incident),
         markup=board_keyboard(ref, actor.own_language, links),
-        about=ref,
     )
 
 
