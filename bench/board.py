@@ -26,7 +26,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ class Busy:
 QUICK_BUSY = Busy(incidents=3, entries=40, photos=4, requests=2, alert_chats=5, sites=30)
 
 
-def _metrics(results: Results, boards: int) -> None:
+def _metrics(results: Results, boards: int, rate: float) -> None:
     ms = "ms"
     results.define(
         Metric("board_page_p50", "board: incident page, time per request p50", ms, digits=2)
@@ -129,6 +129,24 @@ def _metrics(results: Results, boards: int) -> None:
             "≤ 2 s",
             lambda v: v <= 2.0,
             digits=2,
+        )
+    )
+    results.define(
+        Metric(
+            "board_delay_p50",
+            f"board: a change to each board p50 at {rate:.0f} updates/s",
+            ms,
+            digits=1,
+        )
+    )
+    results.define(
+        Metric(
+            "board_delay_p99",
+            f"board: a change to each board p99 at {rate:.0f} updates/s",
+            ms,
+            "≤ 2,000 ms",
+            lambda v: v <= 2000,
+            digits=1,
         )
     )
     results.define(Metric("board_events", "board: change events per board (median)", "", digits=0))
@@ -503,6 +521,7 @@ class Phase:
     boards: dict[str, Any] | None = None
     complete: int = 0
     catchup: float = float("nan")
+    delays: list[float] = field(default_factory=list)
 
 
 def _user_dict(user: Any) -> dict[str, Any]:
@@ -616,25 +635,37 @@ async def live_phase(
                 phase = Phase(rate=len(sent) / (last - t0), cpu_ms=cpu_ms)
                 if clients is None:
                     return phase
-                # what each incident looks like at the end, read as its commander's board
+                # every board has its incident's last version (read as its commander's board)
                 await asyncio.sleep(5.0)
-                finals: dict[int, int] = {}
-                for g in groups:
-                    cookie = await sign_in(http, base, TOKEN, _user_dict(g.commander))
-                    data, _ = await _get_json(http, f"{base}/board/api/incidents/{g.ref}", cookie)
-                    finals[g.ref] = int(data.get("version", 0))
+                finals = await _final_versions(http, base, groups)
+                settled = time.time()
+                # then the same boards at a steady rate: each change to each board
+                steps = throughput.plan(groups, size.paced_updates, seed + 1)
+                paced_effects = throughput.Effects(sim, db_path)
+                paced = await throughput.play(sim, groups, steps, rate=size.rate)
+                await throughput.wait_passerelle(paced_effects, paced, bot)
+                paced_done = throughput.passerelle_latencies(paced_effects, paced)["done"]
+                await asyncio.sleep(3.0)
+                paced_finals = await _final_versions(http, base, groups)
                 await _stop_clients(clients)
                 boards = json.loads(out.read_text(encoding="utf-8"))
                 phase.boards = boards
-                last_change = _last_changes(done)
                 ref_of = {u.id: g.ref for g in groups for u in g.members}
-                chat_of_ref = {g.ref: g.chat.id for g in groups}
+                ref_of_chat = {g.chat.id: g.ref for g in groups}
+                before = {
+                    "boards": [
+                        dict(b, events=[e for e in b["events"] if e[0] < settled])
+                        for b in boards["boards"]
+                    ]
+                }
                 phase.complete, phase.catchup = _check(
-                    boards,
-                    ref_of,
-                    finals,
-                    {r: last_change.get(c, t0) for r, c in chat_of_ref.items()},
+                    before, ref_of, finals, _last_changes(done, ref_of_chat, t0)
                 )
+                paced_complete, _ = _check(
+                    boards, ref_of, paced_finals, _last_changes(paced_done, ref_of_chat, t0)
+                )
+                phase.complete = min(phase.complete, paced_complete)
+                phase.delays = _delays(boards, ref_of, paced_done, ref_of_chat)
                 return phase
         finally:
             if clients is not None:
@@ -642,14 +673,70 @@ async def live_phase(
             await bot.stop()
 
 
-def _last_changes(done: list[tuple[throughput.Sent, float]]) -> dict[int, float]:
-    """The time of the last change to each chat's incident (a reply, /log, a location, a
-    button), from its effect."""
-    last: dict[int, float] = {}
+def _last_changes(
+    done: list[tuple[throughput.Sent, float]], ref_of_chat: dict[int, int], default: float
+) -> dict[int, float]:
+    """The time of the last change to each incident (a reply, /log, a location, a button),
+    from its effect."""
+    last = dict.fromkeys(ref_of_chat.values(), default)
     for s, t in done:
         if s.kind != "status":
-            last[s.chat_id] = max(last.get(s.chat_id, 0.0), t)
+            ref = ref_of_chat[s.chat_id]
+            last[ref] = max(last[ref], t)
     return last
+
+
+CHANGES = ("reply", "location", "log")
+
+
+def _delays(
+    boards: dict[str, Any],
+    ref_of: dict[int, int],
+    done: list[tuple[throughput.Sent, float]],
+    ref_of_chat: dict[int, int],
+) -> list[float]:
+    """For each change stored at a steady rate (a reply, a location: the row's time; /log: its
+    answer's) and each board showing its incident: the wait until that board received the
+    first change event of the incident after it. (An event of the previous change arriving
+    after this one was stored would count short: the rate leaves each incident about 0.5 s
+    between changes, far more than the delays seen.)"""
+    stored: dict[int, list[float]] = {}
+    for s, t in done:
+        if s.kind in CHANGES:
+            stored.setdefault(ref_of_chat[s.chat_id], []).append(t)
+    delays: list[float] = []
+    for board in boards["boards"]:
+        ref = ref_of[int(board["user"])]
+        arrivals = sorted(
+            at for at, event, data, _ in board["events"] if event == "change" and _ref(data) == ref
+        )
+        i = 0
+        for t in sorted(stored.get(ref, [])):
+            while i < len(arrivals) and arrivals[i] < t:
+                i += 1
+            if i < len(arrivals):
+                delays.append(arrivals[i] - t)
+            else:
+                delays.append(float("inf"))
+    return delays
+
+
+def _ref(data: str) -> int | None:
+    try:
+        return int(json.loads(data)["ref"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _final_versions(
+    http: aiohttp.ClientSession, base: str, groups: list[throughput.Group]
+) -> dict[int, int]:
+    finals: dict[int, int] = {}
+    for g in groups:
+        cookie = await sign_in(http, base, TOKEN, _user_dict(g.commander))
+        data, _ = await _get_json(http, f"{base}/board/api/incidents/{g.ref}", cookie)
+        finals[g.ref] = int(data.get("version", 0))
+    return finals
 
 
 def _check(
@@ -676,7 +763,9 @@ def _check(
                 version = int(change.get("version", 0))
             except (ValueError, KeyError, TypeError):
                 continue
-            if version >= final and at >= last_change[ref] - 1.0:
+            # the incident's last version; if the board's API gave none, an event after the
+            # last change
+            if (final and version >= final) or (not final and at >= last_change[ref]):
                 got = at
                 break
         if got is not None:
@@ -698,6 +787,9 @@ async def live(size: throughput.Size, workdir: Path, seed: int, results: Results
     results.add("board_cpu_without", none.cpu_ms)
     results.add("board_cpu_with", listen.cpu_ms)
     results.add("board_complete", listen.complete)
+    delays = [1000 * d for d in listen.delays]
+    results.add("board_delay_p50", percentile(delays, 50))
+    results.add("board_delay_p99", percentile(delays, 99))
     results.add("board_catchup", listen.catchup)
     assert listen.boards is not None and reread.boards is not None
     counts = [sum(1 for e in b["events"] if e[1] == "change") for b in listen.boards["boards"]]
@@ -719,6 +811,6 @@ async def run_once(
     seed: int,
     results: Results,
 ) -> None:
-    _metrics(results, size.users)
+    _metrics(results, size.users, size.rate)
     await page_times(scale, busy, calls, workdir, results)
     await live(size, workdir, seed, results)
