@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bench.board import _check
 from bench.board_clients import COOKIE, init_data
+from bot.board.auth import verify_init_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "424242:BENCH-token"
@@ -35,6 +36,9 @@ def test_init_data_is_signed_as_telegram_documents() -> None:
     assert fields["auth_date"] == "1700000000"
     other = dict(parse_qsl(init_data("1:other", user, auth_date=1_700_000_000)))
     assert other["hash"] != received
+    # and the board's own check accepts it as Telegram's
+    launch = verify_init_data(init_data(TOKEN, user), TOKEN, max_age=60)
+    assert (launch.user.id, launch.user.language_code) == (7, "fr")
 
 
 def _fixture_app(seen: list[dict[str, Any]], resumed: asyncio.Event) -> web.Application:
