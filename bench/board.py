@@ -550,6 +550,9 @@ async def live_phase(
     """One bot on a fresh database, the throughput world, optionally a board per user, the
     saturating stream."""
     db_path = workdir / f"board-live-{mode}.db"
+    # time for the last events to reach the boards before they are checked (a miss is late
+    # beyond the issue's 2 s either way)
+    settle = 5.0 if size.updates >= 1000 else 2.5
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with TelegramSimulator(token=TOKEN, enforce_limits=False) as sim:
@@ -636,7 +639,7 @@ async def live_phase(
                 if clients is None:
                     return phase
                 # every board has its incident's last version (read as its commander's board)
-                await asyncio.sleep(5.0)
+                await asyncio.sleep(settle)
                 finals = await _final_versions(http, base, groups)
                 settled = time.time()
                 # then the same boards at a steady rate: each change to each board
@@ -645,7 +648,7 @@ async def live_phase(
                 paced = await throughput.play(sim, groups, steps, rate=size.rate)
                 await throughput.wait_passerelle(paced_effects, paced, bot)
                 paced_done = throughput.passerelle_latencies(paced_effects, paced)["done"]
-                await asyncio.sleep(3.0)
+                await asyncio.sleep(settle)
                 paced_finals = await _final_versions(http, base, groups)
                 await _stop_clients(clients)
                 boards = json.loads(out.read_text(encoding="utf-8"))
