@@ -438,7 +438,8 @@ async def wait_for_board(http: aiohttp.ClientSession, base: str, bot: BotProcess
     deadline = time.monotonic() + 60
     while True:
         try:
-            async with http.get(f"{base}/board/") as response:
+            # the labels need no session: any answer means the server is up
+            async with http.get(f"{base}/board/api/strings?lang=fr") as response:
                 if response.status == 200:
                     return
         except aiohttp.ClientError:
