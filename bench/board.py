@@ -70,6 +70,9 @@ class Busy:
     sites: int = 300
 
 
+# as the register stores them: codes separated by ";"
+HAZARDS = ("toxic_cloud;fire", "chlorine;toxic_cloud", "hydrocarbons;fire;explosion")
+
 QUICK_BUSY = Busy(incidents=3, entries=40, photos=4, requests=2, alert_chats=5, sites=30)
 
 
@@ -403,7 +406,7 @@ def enrich(path: Path, scale: Scale, busy: Busy, seed: int = 14) -> list[int]:
                     50.0 + rnd.random() * 1.5,
                     2.5 + rnd.random() * 2.5,
                     (0.5, 1.0, 2.0, 5.0, 10.0)[i % 5],
-                    "toxic,fire",
+                    HAZARDS[i % len(HAZARDS)],
                     1000 + 37 * i,
                     "PPI" if i % 2 == 0 else "PPUI",
                     _time(now),
