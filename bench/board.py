@@ -155,6 +155,9 @@ def _metrics(results: Results, boards: int, rate: float) -> None:
     results.define(Metric("board_events", "board: change events per board (median)", "", digits=0))
     results.define(Metric("board_reconnects", "board: event streams reopened", "", digits=0))
     results.define(
+        Metric("board_resyncs", "board: told to read everything again (resync)", "", digits=0)
+    )
+    results.define(
         Metric("board_clients_cpu", "board: the boards' own CPU (their process)", "s", digits=1)
     )
     results.define(
@@ -761,6 +764,11 @@ def _check(
         final = finals.get(ref, 0)
         got: float | None = None
         for at, event, data, _ in board["events"]:
+            if event == "resync" and at >= last_change[ref]:
+                # the hub told a board that fell behind to read everything again: the page
+                # does, and is up to date
+                got = at
+                break
             if event != "change":
                 continue
             try:
@@ -802,6 +810,10 @@ async def live(size: throughput.Size, workdir: Path, seed: int, results: Results
     counts = [sum(1 for e in b["events"] if e[1] == "change") for b in listen.boards["boards"]]
     results.add("board_events", statistics.median(counts) if counts else 0)
     results.add("board_reconnects", sum(b["reconnects"] for b in listen.boards["boards"]))
+    results.add(
+        "board_resyncs",
+        sum(1 for b in listen.boards["boards"] for e in b["events"] if e[1] == "resync"),
+    )
     results.add("board_clients_cpu", float(listen.boards["cpu_seconds"]))
     results.add("board_tp_refetch", reread.rate)
     results.add("board_refetch_ratio", reread.rate / none.rate)

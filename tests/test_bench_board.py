@@ -137,6 +137,16 @@ def test_check_counts_only_boards_with_the_last_version() -> None:
             board(3, [(100.2, 5)]),
         ]
     }
-    complete, lag = _check(boards, {1: 10, 2: 10, 3: 10}, {10: 5}, {10: 100.0})
-    assert complete == 2
+    # told to read everything again after the last change: the page does, and is up to date
+    boards["boards"].append(
+        {
+            "user": 4,
+            "events": [
+                [99.0, "change", json.dumps({"ref": 10, "version": 4}), "1"],
+                [100.4, "resync", "", ""],
+            ],
+        }
+    )
+    complete, lag = _check(boards, {1: 10, 2: 10, 3: 10, 4: 10}, {10: 5}, {10: 100.0})
+    assert complete == 3
     assert lag == 1.5
