@@ -343,7 +343,10 @@ async def test_approving_a_statement_as_someone_else_is_refused(world: World) ->
         watch.check()
         assert _snapshot(h.db_path) == watch.before
         assert (h.sim.callback_answers[query].text or "").startswith("⛔")
-    assert h.sim.bot_messages(h.media) == []  # type: ignore[attr-defined]
+    # nothing of this draft reached the press (a statement an earlier test of this shared
+    # world published may still arrive there, paced by the outbox)
+    published = [m.text or "" for m in h.sim.bot_messages(h.media)]  # type: ignore[attr-defined]
+    assert not any("Communiqué à valider" in text for text in published)
 
 
 async def test_a_button_of_a_closed_incident_changes_nothing(world: World) -> None:

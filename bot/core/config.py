@@ -225,6 +225,47 @@ class SitesSettings(_Strict):
     near_km: Annotated[float, Field(gt=0, le=200)] = 25.0
 
 
+class BoardSettings(_Strict):
+    """The situation board (bot/board, docs/board.md): a web page opened from Telegram."""
+
+    enabled: bool = True
+    # where the one web server listens in polling mode (in webhook mode, it is [webhook]
+    # listen and port, and it serves the board beside the webhook); 0: any free port (tests)
+    listen: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # the address people's browsers reach it at ("" = http://<listen>:<port>); Telegram
+    # opens Mini Apps only from https, check-config warns otherwise
+    public_url: str = ""
+    # the Mini App's short name registered with @BotFather (/newapp); "": no Mini App link,
+    # the card's button leads to the private chat instead
+    app_name: str = ""
+    # Telegram's signed initData older than this (seconds) is refused
+    init_data_max_age: Annotated[int, Field(ge=60, le=30 * 86400)] = 86400
+    # how long a board session (its cookie) lasts
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
+    # how long a personal link (/board in private) lasts
+    token_days: Annotated[int, Field(ge=1, le=366)] = 30
+    # an XYZ raster tile layer under the map ("{z}/{x}/{y}" in it); "": none (offline map)
+    tiles_url: str = ""
+
+    @field_validator("public_url", "tiles_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"{_show(value)} is not an http:// or https:// address")
+        return value.rstrip("/") if value else value
+
+    @field_validator("app_name")
+    @classmethod
+    def _short_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_]{3,30}", value):
+            raise ValueError(
+                f"{_show(value)} is not a Mini App short name (3 to 30 letters, digits or _,"
+                " as given to @BotFather's /newapp)"
+            )
+        return value
+
+
 class ChatSettings(_Strict):
     id: int
     name: str
@@ -304,6 +345,7 @@ class Settings(_Strict):
     requests: RequestSettings = RequestSettings()
     escalation: EscalationSettings = EscalationSettings()
     sites: SitesSettings = SitesSettings()
+    board: BoardSettings = BoardSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
 
@@ -311,6 +353,23 @@ class Settings(_Strict):
     def token(self) -> str:
         assert self.telegram.token is not None
         return self.telegram.token
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        """Where the one web server listens: [webhook] listen and port in webhook mode (it
+        serves the board too), [board] listen and port otherwise."""
+        if self.telegram.mode is Mode.WEBHOOK:
+            return self.webhook.listen, self.webhook.port
+        return self.board.listen, self.board.port
+
+    @property
+    def board_url(self) -> str:
+        """Where browsers reach the server: [board] public_url, else the listening address."""
+        if self.board.public_url:
+            return self.board.public_url
+        listen, port = self.web_address
+        host = f"[{listen}]" if ":" in listen else listen
+        return f"http://{host}:{port}"
 
 
 NO_TOKEN_HELP = f"""\
@@ -512,6 +571,25 @@ def _cross_check(data: dict[str, Any]) -> tuple[list[_Problem], list[_Problem]]:
                 _Problem(
                     ("people", i, "agency"),
                     f'no [[chats]] entry of kind "agency" has agency = {_show(agency)}{hint}',
+                )
+            )
+    board = data.get("board")
+    if isinstance(board, dict) and board.get("enabled", True) is not False:
+        public_url = board.get("public_url")
+        if isinstance(public_url, str) and public_url.startswith("http://"):
+            warnings.append(
+                _Problem(
+                    ("board", "public_url"),
+                    f"{_show(public_url)} is plain http: fine for a local test, but Telegram"
+                    " opens a Mini App (and its web_app buttons) only from an https:// address",
+                )
+            )
+        if board.get("app_name") and not public_url:
+            warnings.append(
+                _Problem(
+                    ("board", "app_name"),
+                    "a Mini App needs public_url: the https:// address registered with"
+                    " @BotFather's /newapp (without it the board is only reachable locally)",
                 )
             )
     return errors, warnings
