@@ -17,6 +17,7 @@ const state = {
   person: null,        // {id, name, language}
   spoken: [],          // the person's languages (several: bilingual labels offered)
   shown: ['en'],       // the languages the page is read in; the first one for values
+  first: null,         // the language before a session: Telegram's, else the browser's
   timezone: 'Europe/Brussels',
   strings: {},         // language -> {key: words}
   view: { kind: 'overview', ref: null },
@@ -156,6 +157,17 @@ function viewFromFragment() {
 }
 
 function browserLanguage() {
+  // the Telegram client's language, from its launch data, before the browser's own
+  const { initData } = readFragment();
+  if (initData) {
+    try {
+      const user = JSON.parse(new URLSearchParams(initData).get('user') || '{}');
+      const language = String(user.language_code || '').slice(0, 2).toLowerCase();
+      if (LANGUAGES.includes(language)) return language;
+    } catch {
+      // no user in it: the browser's languages
+    }
+  }
   for (const tag of navigator.languages || [navigator.language || 'en']) {
     const language = tag.slice(0, 2).toLowerCase();
     if (LANGUAGES.includes(language)) return language;
@@ -182,6 +194,7 @@ function chooseLanguages() {
 
 async function openSession() {
   const found = readFragment();
+  const fresh = Boolean(found.initData || found.token);
   let answer = null;
   if (found.initData || found.token) {
     const body = found.initData ? { init_data: found.initData } : { token: found.token };
@@ -213,6 +226,11 @@ async function openSession() {
   state.person = session.person || null;
   state.spoken = Array.isArray(session.languages) ? session.languages : [];
   if (session.timezone) state.timezone = session.timezone;
+  // the Mini App link's start parameter (startapp=i<ref>), as the server read it
+  if (fresh && state.view.kind === 'overview' && Number.isInteger(session.incident)) {
+    state.view = { kind: 'incident', ref: session.incident };
+    history.replaceState(null, '', `#incident=${session.incident}`);
+  }
   state.shown = chooseLanguages();
   return true;
 }
@@ -223,10 +241,9 @@ async function refuse(body) {
   state.overview = null;
   sessionStorage.removeItem(SESSION_KEY);
   stopLive();
-  if (!state.strings[state.shown[0]]) {
-    state.shown = [browserLanguage()];
-    await loadStrings(state.shown);
-  }
+  state.shown = [state.first || browserLanguage()];
+  await loadStrings(state.shown);
+  drawFrame();
   document.getElementById('overview').replaceChildren();
   document.getElementById('incident').replaceChildren();
   document.getElementById('overview').hidden = true;
@@ -438,7 +455,7 @@ async function drawMapInto(svg, data, redraw) {
     }
     const options = { t, label, lang: state.shown[0], timezone: state.timezone, when };
     if (!redraw && typeof mapModule.updateMap === 'function' && svg.dataset.drawn) {
-      mapModule.updateMap(svg, state.geo, data, options);
+      mapModule.updateMap(svg, data, options);
     } else {
       mapModule.drawMap(svg, state.geo, data, options);
       svg.dataset.drawn = '1';
@@ -642,7 +659,8 @@ async function start() {
   }
   document.getElementById('large').addEventListener('click', toggleLarge);
   state.view = viewFromFragment();
-  state.shown = [browserLanguage()];
+  state.first = browserLanguage();
+  state.shown = [state.first];
   await loadStrings(state.shown);
   drawFrame();
   if (!(await openSession())) return;
