@@ -433,8 +433,7 @@ function timelineItems(entries) {
     out.push(h('li', { class: `entry kind-${e.kind}`, id: `entry-${e.n}` },
       h('p', { class: 'meta' },
         h('span', { class: 'n' }, `${e.n}`), ' ', timeEl(e.at),
-        e.author ? [' · ', h('span', { class: 'author' }, e.author)] : null,
-        e.lat !== null && e.lat !== undefined ? [' ', h('span', { class: 'located', title: t('Location') }, '⌖')] : null),
+        e.author ? [' · ', h('span', { class: 'author' }, e.author)] : null),
       e.text ? h('p', { class: 'text' }, e.text) : null,
       media.length ? h('ul', { class: 'media' }, media.map((m) => h('li', {},
         m.thumbnail_url
