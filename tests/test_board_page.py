@@ -91,6 +91,10 @@ def test_a_commander_opened_from_telegram_sees_the_incident(
     assert "2 groupes sur 3 ont accusé réception" in text  # the alert's tally
     origin = board.url.split("/board/")[0]
     assert all(url.startswith(origin) for url in page.seen)
+    page.evaluate("() => { location.hash = '#' }")
+    page.wait_for_selector(".incidents .summary")
+    # every word the page showed came from bot/board/strings.py (so the catalogs cover it)
+    assert page.evaluate("() => [...window.passerelleBoard.missing]") == []
     page.context.close()
 
 

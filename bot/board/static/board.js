@@ -27,6 +27,7 @@ const state = {
   refused: false,
   live: null,
   retry: 0,
+  missing: new Set(),  // words asked for that the server's table lacks (a test reads it)
 };
 
 // --- small helpers -------------------------------------------------------------------------
@@ -48,6 +49,7 @@ function h(tag, attrs, ...children) {
 
 function words(language, key, params) {
   const table = state.strings[language] || {};
+  if (!(key in table) && Object.keys(table).length) state.missing.add(key);
   let text = table[key] ?? key;
   for (const [name, value] of Object.entries(params || {})) {
     text = text.replaceAll(`{${name}}`, String(value));
