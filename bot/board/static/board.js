@@ -654,12 +654,31 @@ function startLive() {
 
 // --- start ---------------------------------------------------------------------------------
 
+// Inside Telegram, say the page is ready and take the whole height: the two events of
+// Telegram's Mini App protocol, posted as its own script would post them (not loaded).
+function telegramReady() {
+  for (const [name, data] of [['web_app_ready', {}], ['web_app_expand', {}]]) {
+    try {
+      if (window.TelegramWebviewProxy) {
+        window.TelegramWebviewProxy.postEvent(name, JSON.stringify(data));
+      } else if (window.external && 'notify' in window.external) {
+        window.external.notify(JSON.stringify({ eventType: name, eventData: data }));
+      } else if (window.parent !== window) {
+        window.parent.postMessage(JSON.stringify({ eventType: name, eventData: data }), '*');
+      }
+    } catch {
+      // not in Telegram
+    }
+  }
+}
+
 async function start() {
   if (localStorage.getItem('passerelle.board.large')) {
     document.documentElement.classList.add('large');
   }
   document.getElementById('large').addEventListener('click', toggleLarge);
   state.view = viewFromFragment();
+  if (readFragment().initData) telegramReady();
   state.first = browserLanguage();
   state.shown = [state.first];
   await loadStrings(state.shown);
