@@ -48,6 +48,7 @@ LABELS: tuple[str, ...] = (
     N_("Location"),
     N_("Commander"),
     N_("Spokesperson"),
+    N_("Liaison officer"),
     N_("Declared"),
     N_("Updated"),
     N_("Phase"),

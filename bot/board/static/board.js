@@ -27,6 +27,7 @@ const state = {
   refused: false,
   live: null,
   retry: 0,
+  redrawMap: false,
   missing: new Set(),  // words asked for that the server's table lacks (a test reads it)
 };
 
@@ -74,11 +75,12 @@ function label(key, params) {
     ...rest.map((w, i) => h('span', { class: 'other', lang: others[i] }, w)));
 }
 
+// The words of a domain value ("severity", "severe"); a value the table does not know (a
+// newer server's) reads as the server sent it.
 function value(kind, raw) {
   if (raw === null || raw === undefined || raw === '') return '—';
-  const key = `${kind}:${raw}`;
-  const found = t(key);
-  return found === key ? String(raw) : found;
+  const table = state.strings[state.shown[0]] || {};
+  return table[`${kind}:${raw}`] ?? String(raw);
 }
 
 function parseTime(iso) {
@@ -200,7 +202,7 @@ async function openSession() {
   let answer = null;
   if (found.initData || found.token) {
     const body = found.initData ? { init_data: found.initData } : { token: found.token };
-    answer = await api('session', {
+    answer = await api(`session?lang=${state.first}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(body),
@@ -215,7 +217,7 @@ async function openSession() {
       answer = { ok: true, body: JSON.parse(kept) };
     } else {
       // no credentials: the server says why, in words it chooses; nothing else is asked
-      answer = await api('session', {
+      answer = await api(`session?lang=${state.first}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: '{}',
@@ -308,8 +310,11 @@ async function switchLanguage(languages) {
   await loadStrings(languages);
   drawFrame();
   if (state.refused) return;
+  // the labels at once; then the texts (timeline, alerts, phases) in that language
   if (state.view.kind === 'incident' && state.incident) drawIncident(state.incident, true);
   else if (state.overview) drawOverview(state.overview);
+  state.redrawMap = true;
+  await load();
 }
 
 function toggleLarge() {
@@ -388,8 +393,9 @@ function unitRows(units) {
       h('span', {}, h('strong', {}, u.code), u.name ? [' ', h('span', { class: 'name' }, u.name)] : null),
       [u.agency || '—', u.country ? ` (${u.country})` : ''],
       badge('offer', u.status),
-      u.eta_minutes === null || u.eta_minutes === undefined ? '—'
-        : t('{minutes} min', { minutes: Math.round(u.eta_minutes) }),
+      u.eta_minutes === null || u.eta_minutes === undefined || path.on_scene ? '—'
+        : [t('{minutes} min', { minutes: Math.round(u.eta_minutes) }),
+          u.arrival ? [' (', timeEl(u.arrival), ')'] : null],
       timeEl(path.committed), timeEl(path.en_route), timeEl(path.on_scene), timeEl(path.released),
     ];
   });
@@ -406,6 +412,7 @@ function requestItem(r) {
         ? h('span', { class: 'tally' }, t('{committed} of {quantity} committed',
           { committed: r.committed, quantity })) : null),
     h('p', { class: 'meta' }, label('Requested'), ' ', timeEl(r.requested_at || r.created_at),
+      r.requested_by ? [' · ', r.requested_by] : null,
       r.note ? [' — ', h('q', {}, r.note)] : null),
     units.length ? h('ul', { class: 'request-units' }, units.map((u) =>
       h('li', {}, typeof u === 'string' ? u : [h('strong', {}, u.code), ' ',
@@ -418,7 +425,11 @@ function alertItem(a) {
   return h('li', { class: `alert severity-${a.severity}` },
     h('p', {}, badge('severity', a.severity), ' ', timeEl(a.sent_at), ' ',
       h('span', { class: 'tally' }, t('{acked} of {chats} groups acknowledged', { acked, chats }))),
-    h('p', { class: 'text' }, a.text || ''));
+    h('p', { class: 'text' }, a.text || ''),
+    Array.isArray(a.targets) && a.targets.length ? h('ul', { class: 'targets' }, a.targets.map(
+      (g) => h('li', { class: g.acked_at ? 'acked' : 'waiting' },
+        h('span', { 'aria-hidden': 'true' }, g.acked_at ? '✓ ' : '… '), g.chat || '',
+        g.acked_at ? [' ', timeEl(g.acked_at)] : null))) : null);
 }
 
 function timelineItems(entries) {
@@ -439,8 +450,9 @@ function timelineItems(entries) {
       e.text ? h('p', { class: 'text' }, e.text) : null,
       media.length ? h('ul', { class: 'media' }, media.map((m) => h('li', {},
         m.thumbnail_url
-          ? h('img', { src: m.thumbnail_url, alt: t('Photo from the field'), loading: 'lazy' })
-          : h('span', { class: 'badge' }, value('media', m.kind))))) : null));
+          ? h('img', { src: m.thumbnail_url, alt: m.caption || t('Photo from the field'), loading: 'lazy' })
+          : h('span', { class: 'badge' }, value('media', m.kind)),
+        m.caption ? h('span', { class: 'caption' }, ' ', m.caption) : null))) : null));
   }
   return out;
 }
@@ -495,6 +507,7 @@ function drawIncident(data, redraw) {
       fact('Location', i.location_text),
       fact('Commander', personName(i.commander)),
       fact('Spokesperson', personName(i.spokesperson)),
+      i.liaison ? fact('Liaison officer', personName(i.liaison)) : null,
       fact('Declared', timeEl(i.declared_at)),
       fact('Updated', timeEl(i.updated_at)),
       phases ? fact('Phase', phases) : null),
@@ -554,13 +567,19 @@ async function load() {
   }
 }
 
+// What a view reads, its texts (timeline, alerts) in the language read first.
+function viewPath(view) {
+  const lang = `lang=${encodeURIComponent(state.shown[0])}`;
+  return view.kind === 'incident' ? `incidents/${view.ref}?${lang}` : `incidents?${lang}`;
+}
+
 async function loadView() {
   const view = state.view;
   const overview = document.getElementById('overview');
   const article = document.getElementById('incident');
   let answer;
   try {
-    answer = await api(view.kind === 'incident' ? `incidents/${view.ref}` : 'incidents');
+    answer = await api(viewPath(view));
   } catch {
     showMessage(t('The board could not be loaded. It will try again.'), 'error');
     return;
@@ -584,7 +603,8 @@ async function loadView() {
   }
   showMessage('');
   if (view.kind === 'incident') {
-    const first = !state.incident || state.incident.incident?.ref !== view.ref;
+    const first = !state.incident || state.incident.incident?.ref !== view.ref || state.redrawMap;
+    state.redrawMap = false;
     state.incident = answer.body;
     overview.hidden = true;
     article.hidden = false;
@@ -643,7 +663,7 @@ function startLive() {
     state.live = null;
     setLive(false);
     // a session that ended is a refusal, not a network cut
-    api(state.view.kind === 'incident' ? `incidents/${state.view.ref}` : 'incidents')
+    api(viewPath(state.view))
       .then((answer) => { if (answer.status === 401 || answer.status === 403) refuse(answer.body); })
       .catch(() => {});
     const delay = Math.min(15000, 500 * 2 ** state.retry) * (0.75 + Math.random() / 2);
