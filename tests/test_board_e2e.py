@@ -16,6 +16,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,6 +24,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from bot.board import tokens
+from bot.core.db import to_db_time, utcnow
 from bot.resources import roster_csv
 from bot.simulator import TelegramSimulator
 from tests.conftest import COMMANDER
@@ -132,7 +134,7 @@ async def board(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Board]:
         sim,
         tmp_path / "board.db",
         agencies=True,
-        board={"listen": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
+        board={"listen": "127.0.0.1", "port": port},
     )
     await h.start()
     await roster_csv.import_roster(h.runtime.db, ROSTER)
@@ -203,6 +205,15 @@ async def test_the_screenshots_of_the_readme(board: Board) -> None:
     """The incident's page and the overview on a wall screen, saved for the README."""
     h = board.h
     ref = await _incident(h)
+    await h.say(h.commander, h.ops, f"/set #{ref} gravité sévère")
+    await h.say(h.commander, h.ops, f"/set #{ref} lieu A8, sortie Tournai-Ouest")
+    await h.say(h.commander, h.ops, f"/assign #{ref} porte-parole @pclaeys")
+    await h.say(
+        h.liaison,
+        h.liaison_fr,
+        f"/alert #{ref} sévère fr: Confinement à Tournai-Ouest | nl: Schuilen in Doornik-West",
+    )
+    await h.say(h.commander, h.ops, "/escalate")
     await h.say(h.commander, h.ops, "/incident Feu de broussailles, Rumes")
     page = await board.open(
         board.telegram(init_data(COMMANDER, start=f"i{ref}")),
@@ -235,7 +246,11 @@ async def test_refused_with_nothing_leaked(board: Board, how: str) -> None:
     elif how == "stranger":
         url = board.telegram(init_data(STRANGER, first_name="Eve", language="nl"))
     elif how == "expired":
-        token = await once(h.runtime.db, tokens.issue, COMMANDER, 0)
+        token = await once(h.runtime.db, tokens.issue, COMMANDER, 1)
+        # a day later (the link's expiry moved into the past, as tests/test_board_tokens.py does)
+        h.runtime.db.conn.execute(
+            "UPDATE board_tokens SET expires_at = ?", (to_db_time(utcnow() - timedelta(seconds=1)),)
+        )
         url = f"{board.url}#token={token}&incident={ref}"
     else:
         url = f"{board.url}#incident={ref}"

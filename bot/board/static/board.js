@@ -327,6 +327,7 @@ function toggleLarge() {
 // --- the overview --------------------------------------------------------------------------
 
 function badge(kind, raw, extra) {
+  if (raw === null || raw === undefined || raw === '') return null;
   return h('span', { class: `badge ${kind}-${raw} ${extra || ''}` }, value(kind, raw));
 }
 
