@@ -494,8 +494,8 @@ function drawIncident(data, redraw) {
     svg.setAttribute('class', 'map');
     svg.setAttribute('role', 'img');
     svg.setAttribute('tabindex', '0');
+    svg.setAttribute('aria-label', `${t('Map')} — ${i.title || ''}`);  // map.js says more
   }
-  svg.setAttribute('aria-label', `${t('Map')} — ${i.title || ''}`);
   const figure = keepMap ? svg.closest('figure') : h('figure', { class: 'mapbox' }, svg);
   const parts = [
     h('p', { class: 'back' }, h('a', { href: '#' }, '← ', label('All incidents'))),
