@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import BotCommand, BotCommandScopeDefault
+from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
@@ -18,6 +18,10 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 import handlers
 from bot.alerts import service as alerts
 from bot.alerts.tally import TallyView
+from bot.board import tokens
+from bot.board.geo import geo_json
+from bot.board.server import BoardServer, WebhookRoute
+from bot.board.strings import page_strings
 from bot.core import directory
 from bot.core.config import Mode, Settings
 from bot.core.db import Database, Row, UnitOfWork
@@ -40,6 +44,7 @@ from bot.situation.card import CardView
 from handlers import requests as resource_requests
 from handlers import roster
 from handlers.alerts import remind
+from handlers.board import links_for
 from handlers.context import RUNTIME_KEY, PContext
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,8 @@ PassApp = Application[Any, PContext, Any, Any, Any, Any]
 
 # The updates Telegram sends the bot (the end-to-end harness asks for the same).
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+# app.bot_data's key of the one web server (the board; the webhook in webhook mode), if any
+WEB_KEY = "web_server"
 
 
 def build_application(settings: Settings) -> PassApp:
@@ -87,9 +94,44 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    app.bot_data[RUNTIME_KEY] = Runtime(settings=settings, db=Database(settings.storage.path))
+    runtime = Runtime(settings=settings, db=Database(settings.storage.path))
+    app.bot_data[RUNTIME_KEY] = runtime
+    web = _web_server(app, runtime)
+    if web is not None:
+        app.bot_data[WEB_KEY] = web
+        if settings.board.enabled:
+            # the board's open pages hear of each committed change
+            runtime.on_incidents = web.hub.changed
     handlers.register(app)
     return app
+
+
+def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
+    """The one web server: the situation board, and Telegram's webhook in webhook mode
+    (python-telegram-bot's custom-webhook pattern: its own web server is not used)."""
+    settings = runtime.settings
+    webhook = None
+    if settings.telegram.mode is Mode.WEBHOOK:
+
+        async def receive(data: object) -> None:
+            # queued like PTB's own webhook does; the inbox answers once it is handled
+            await app.update_queue.put(Update.de_json(data, app.bot))  # type: ignore[arg-type]
+
+        webhook = WebhookRoute(
+            path=settings.webhook.url_path,
+            secret=settings.webhook.secret_token,
+            receive=receive,
+        )
+    elif not settings.board.enabled:
+        return None
+    return BoardServer(
+        settings,
+        runtime.db,
+        tokens=tokens.state_in,
+        strings=page_strings,  # the page's words (bot/board/strings.py)
+        geo=geo_json,  # the map's border and towns (bot/board/geo.py)
+        webhook=webhook,
+    )
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
@@ -121,7 +163,11 @@ async def _start(app: PassApp) -> None:
         runtime.db,
         app.bot,
         {
-            LiveKind.CARD: CardView(timeline_entries=settings.cards.timeline_entries),
+            LiveKind.CARD: CardView(
+                timeline_entries=settings.cards.timeline_entries,
+                # the card's Board button (known once getMe told the bot's username)
+                board=links_for(settings, app.bot.username),
+            ),
             LiveKind.REQUEST: RequestCardView(),
             LiveKind.TALLY: TallyView(
                 default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
@@ -161,7 +207,27 @@ async def _start(app: PassApp) -> None:
     await runtime.live.catch_up()
     await runtime.sender.start()
     await runtime.keeper.start()
+    web: BoardServer | None = app.bot_data.get(WEB_KEY)
+    if web is not None:
+        host, port = settings.web_address
+        try:
+            await web.start(host, port)
+        except OSError as exc:
+            if settings.telegram.mode is Mode.WEBHOOK:
+                raise
+            # the bot works on without its board (a port taken): said loudly, once
+            log.error("event=board_not_started address=%s:%s error=%s", host, port, exc)
+        else:
+            if settings.board.enabled:
+                log.info("event=board_started url=%s/board/", _board_url(settings, web))
     log.info("event=started bot=%s", app.bot.username)
+
+
+def _board_url(settings: Settings, web: BoardServer) -> str:
+    if settings.board.public_url or web.port is None:
+        return settings.board_url
+    host, _ = settings.web_address
+    return f"http://{host}:{web.port}"
 
 
 # Telegram keeps an update it could not deliver for 24 hours: claims are kept three times
@@ -192,6 +258,9 @@ async def _link_to_incident(unit: UnitOfWork, row: Row, message_id: int) -> None
 async def _stop_work(app: PassApp) -> None:
     """Before the bot's connection closes: stop sending and editing."""
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    web: BoardServer | None = app.bot_data.get(WEB_KEY)
+    if web is not None:
+        await web.stop()
     if runtime.sender is not None:
         await runtime.sender.stop()
     if runtime.keeper is not None:
@@ -206,6 +275,61 @@ async def _stop(app: PassApp) -> None:
     await _stop_work(app)
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
+
+
+async def set_webhook(app: PassApp) -> None:
+    """Tell Telegram where to post the updates (the one web server, started by post_init).
+    A network that is down is tried again as in reach_telegram."""
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    hook = runtime.settings.webhook
+    delay = FIRST_RETRY
+    while True:
+        try:
+            await app.bot.set_webhook(
+                url=hook.url or "",
+                allowed_updates=list(ALLOWED_UPDATES),
+                secret_token=hook.secret_token,
+            )
+            return
+        except RetryAfter as exc:
+            await asyncio.sleep(seconds(exc.retry_after))
+        except NetworkError as exc:
+            log.warning("setWebhook failed (%s); trying again in %g s", exc.message, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LONGEST_RETRY)
+
+
+async def _run_webhook(app: PassApp) -> None:
+    """Webhook mode, as python-telegram-bot's custom-webhook example: the application started
+    by hand, updates posted to our own web server (bot.board.server) and put on its queue,
+    until Ctrl-C or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    stops: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    try:
+        for stop in stops:
+            loop.add_signal_handler(stop, stopping.set)
+    except NotImplementedError:
+        stops = ()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        await set_webhook(app)
+        log.info(
+            "event=webhook_set url_path=%s", app.bot_data[RUNTIME_KEY].settings.webhook.url_path
+        )
+        await stopping.wait()
+    finally:
+        for stop in stops:
+            loop.remove_signal_handler(stop)
+        if app.running:
+            await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
 
 async def register_menus(app: PassApp) -> None:
@@ -295,16 +419,10 @@ def run(settings: Settings) -> None:
     # a network lost between getMe and PTB's own start (deleteWebhook, setWebhook): retried
     retries = -1
     if settings.telegram.mode is Mode.WEBHOOK:
-        hook = settings.webhook
-        app.run_webhook(
-            listen=hook.listen,
-            port=hook.port,
-            url_path=hook.url_path,
-            webhook_url=hook.url,
-            secret_token=hook.secret_token,
-            allowed_updates=allowed,
-            bootstrap_retries=retries,
-        )
+        try:
+            loop.run_until_complete(_run_webhook(app))
+        finally:
+            loop.close()
     else:
         app.run_polling(
             allowed_updates=allowed,

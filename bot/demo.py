@@ -27,7 +27,9 @@ from typing import Any, TextIO
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.app import PassApp, build_application
+from bot.app import WEB_KEY, PassApp, build_application
+from bot.board import tokens
+from bot.board.server import BoardServer
 from bot.core.config import ConfigError, Settings, parse_settings
 from bot.core.models import IncidentStatus, Offer, Severity
 from bot.render.keyboards import parse_card_press, parse_offer_press
@@ -213,6 +215,8 @@ def demo_settings(db_path: Path, base_url: str, base_file_url: str) -> Settings:
         "storage": {"path": str(db_path)},
         "i18n": {"default_language": "fr", "timezone": "Europe/Brussels"},
         "cards": {"min_edit_interval": 0.3, "timeline_entries": 5},
+        # the situation board on a free port of this machine only
+        "board": {"listen": "127.0.0.1", "port": 0},
         "chats": [
             {
                 "id": c.id,
@@ -780,6 +784,19 @@ def _header(p: Printer) -> None:
     p.line()
 
 
+async def _board_link(printer: Printer, app: PassApp, runtime: Runtime) -> None:
+    """The situation board's local address, with a personal link for the commander (as /board
+    gives one): opened in a browser, it follows the scripted incident live."""
+    web: BoardServer | None = app.bot_data.get(WEB_KEY)
+    if web is None or web.port is None:
+        return
+    async with runtime.db.unit() as unit:
+        token = await tokens.issue(unit, COMMANDER_BE.id, 1)
+    printer.line("The situation board (live, as the commander sees it; --speed 5 slows the demo):")
+    printer.line(f"  http://127.0.0.1:{web.port}/board/#token={token}")
+    printer.line()
+
+
 async def _play(printer: Printer, speed: float, workdir: Path) -> None:
     sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_demo_bot")
     await sim.start(port=0)
@@ -826,6 +843,7 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         demo = Demo(sim, app, printer, speed, users, chats, errors)
         steps = script(demo)
         _header(printer)
+        await _board_link(printer, app, runtime)
         started = time.monotonic()
         for number, step in enumerate(steps, 1):
             if number > 1:

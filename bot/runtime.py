@@ -29,6 +29,8 @@ class Runtime:
     schedule: Callable[[datetime], None] | None = field(default=None)
     # downloads the files sent to the timelines (started beside the outbox sender)
     keeper: Keeper | None = field(default=None)
+    # told which incidents a committed unit of work changed (the situation board's live pages)
+    on_incidents: Callable[[set[int]], None] | None = field(default=None)
 
     @property
     def live(self) -> LiveMessages:
@@ -47,6 +49,8 @@ class Runtime:
         schedule offer time-outs, then the handler's own Telegram work (its answer)."""
         for live in sorted(effects.live):
             self.live.touch(live)
+        if effects.incidents and self.on_incidents is not None:
+            self.on_incidents(effects.incidents)
         if effects.catch_up:
             await self.live.catch_up()
         if effects.outbox:

@@ -32,6 +32,7 @@ from bot.resources import units
 from handlers import (
     alerts,
     basics,
+    board,
     edits,
     incidents,
     maps,
@@ -90,7 +91,7 @@ def _reads_timelines(person: Person, chat: Chat | None) -> bool:
 
 
 COMMANDS: Sequence[Command] = (
-    Command("start", basics.help_command, N_("what Passerelle is and what you can do")),
+    Command("start", board.start, N_("what Passerelle is and what you can do")),
     Command(
         "help",
         basics.help_command,
@@ -260,6 +261,13 @@ COMMANDS: Sequence[Command] = (
         N_("the situation map: incident, units, at-risk sites, border: /map [#ref]"),
         Action.VIEW_SITES,
         names={"fr": "carte", "nl": "kaart"},
+    ),
+    Command(
+        "board",
+        board.board_command,
+        N_("the situation board on a screen: a personal link; /board revoke ends your links"),
+        groups=False,
+        names={"fr": "tableau", "nl": "bord"},
     ),
     Command(
         "report",

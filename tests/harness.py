@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.app import ALLOWED_UPDATES, PassApp, build_application
+from bot.app import ALLOWED_UPDATES, WEB_KEY, PassApp, build_application, set_webhook
+from bot.board.server import BoardServer
 from bot.core.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
 from bot.simulator import Media, SimChat, SimMessage, SimUser, TelegramSimulator
@@ -111,6 +112,8 @@ class Harness:
         data = settings_data(self.db_path, **self.overrides)
         # no base_file_url: files come from where base_url is (derived, as in production)
         data["telegram"] = {**data["telegram"], "base_url": self.sim.base_url}
+        # the board's web server on a free port (tests run side by side)
+        data["board"] = {"port": 0, **data.get("board", {})}
         return data
 
     @property
@@ -123,6 +126,17 @@ class Harness:
         runtime: Runtime = self.app.bot_data[RUNTIME_KEY]
         return runtime
 
+    @property
+    def web(self) -> BoardServer:
+        """The one web server (the board; the webhook in webhook mode)."""
+        assert self.app is not None
+        server: BoardServer = self.app.bot_data[WEB_KEY]
+        return server
+
+    @property
+    def board_url(self) -> str:
+        return f"http://127.0.0.1:{self.web.port}/board/"
+
     async def start(self) -> None:
         """Start as `python -m bot` does (run_polling / run_webhook minus the signal handling
         that a test cannot have)."""
@@ -134,15 +148,8 @@ class Harness:
         await self.app.start()
         assert self.app.updater is not None
         if settings.telegram.mode is Mode.WEBHOOK:
-            hook = settings.webhook
-            await self.app.updater.start_webhook(
-                listen=hook.listen,
-                port=hook.port,
-                url_path=hook.url_path,
-                webhook_url=hook.url,
-                secret_token=hook.secret_token,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
+            # the one web server (started by post_init) takes the updates; Telegram is told
+            await set_webhook(self.app)
         else:
             await self.app.updater.start_polling(
                 poll_interval=0.0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -32,9 +31,6 @@ from tests.harness import Harness
 from tests.test_report_browser import _chromium, _missing
 from tests.units import once
 
-# until BOARD-SERVER's web server is merged, there is no board to open end to end
-pytest.importorskip("bot.board.server")
-
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token"  # tests/conftest.py's bot
 STRANGER = 4242  # nobody the bot knows
@@ -47,13 +43,6 @@ BE-WAPI-AMB-2,ambulance,Ambulance Mouscron 1,ZS WAPI,BE,50.7444,3.2064,1,availab
 FR-SDIS59-VSAV-1,VSAV,VSAV Tourcoing 1,SDIS 59,FR,50.7239,3.1612,1,available
 BE-FLUVIA-ZW-1,ziekenwagen,Ziekenwagen Kortrijk 1,Fluvia,BE,50.8279,3.2649,1,available
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def init_data(
@@ -86,9 +75,9 @@ def init_data(
 class Board:
     """The bot with its board, and a browser to open it."""
 
-    def __init__(self, harness: Harness, port: int) -> None:
+    def __init__(self, harness: Harness) -> None:
         self.h = harness
-        self.url = f"http://127.0.0.1:{port}/board/"
+        self.url = harness.board_url  # the bot's own web server, on a free port
         self.browser: Any = None
         self._playwright: Any = None
 
@@ -129,16 +118,10 @@ async def board(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Board]:
     except ImportError:  # pragma: no cover - the dev extras have it
         _missing("Playwright is not installed (pip install -e '.[dev]')")
     executable = _chromium()
-    port = _free_port()
-    h = Harness(
-        sim,
-        tmp_path / "board.db",
-        agencies=True,
-        board={"listen": "127.0.0.1", "port": port},
-    )
+    h = Harness(sim, tmp_path / "board.db", agencies=True)
     await h.start()
     await roster_csv.import_roster(h.runtime.db, ROSTER)
-    running = Board(h, port)
+    running = Board(h)
     async with async_playwright() as playwright:
         running.browser = await playwright.chromium.launch(
             executable_path=executable, args=["--no-sandbox", "--disable-gpu"]

@@ -79,6 +79,8 @@ PROBES: dict[str, str] = {
     "/map": "/map #{ref}",
     "/report": "/report #{ref}",
     "/lang": "/lang fr",
+    "/board": "/board",
+    "/start board": "/start board_{ref}",
     "unknown command": "/incidnet Feu de talus",
     # buttons: callback data
     "button status": "i1:{ref}:st:act",
@@ -187,6 +189,15 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("/lang", "group"): (R, R, R, R, R, D),
     ("/lang", "unregistered"): (N, N, N, N, N, N),
     ("/lang", "private"): (C, D, D, D, D, D),
+    # the situation board: a personal link, in private only (anyone the bot knows)
+    ("/board", "group"): (W, W, W, W, W, W),
+    ("/board", "unregistered"): (N, N, N, N, N, N),
+    ("/board", "private"): (C, D, D, D, D, D),
+    # the card's deep link: in a group it is the welcome; in private the board's web_app button
+    # for who may see the incident (by now everyone has written on the group's timeline)
+    ("/start board", "group"): (D, D, D, D, D, D),
+    ("/start board", "unregistered"): (N, N, N, N, N, N),
+    ("/start board", "private"): (C, D, D, D, D, D),
     # a command Passerelle does not know: said so, with /help, to anyone it answers
     ("unknown command", "group"): (R, R, R, R, R, R),
     ("unknown command", "unregistered"): (N, N, N, N, N, N),

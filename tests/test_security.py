@@ -77,6 +77,10 @@ ALLOWED_DYNAMIC_SQL = {
     ("bot/resources/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
     ("bot/resources/requests.py", "advance"): "column is en_route_at or on_scene_at",
     ("bot/geo/sites.py", "import_sites"): "one ? placeholder per code",
+    # the board's visibility: Viewer.clause() joins fixed SQL with ? placeholders (no value)
+    ("bot/board/access.py", "may_see_in"): "where from Viewer.clause",
+    ("bot/board/access.py", "visible_in"): "where from Viewer.clause; one ? per ref",
+    ("bot/board/access.py", "open_visible_in"): "where from Viewer.clause",
     (
         "bot/resources/units.py",
         "roster_in",

@@ -136,16 +136,21 @@ async def broadcast(
         )
     # the tally is the liaison's answer: posted, then kept current, by the live publisher
     unit.effects.touch(Live(LiveKind.TALLY, alert_id, origin_chat_id))
+    if incident_ref is not None:
+        unit.effects.incidents.add(incident_ref)
     return alert
 
 
 async def _tally_changed(unit: UnitOfWork, alert_id: int) -> None:
     rows = await unit.all(
-        "UPDATE alerts SET tally_version = tally_version + 1 WHERE id = ? RETURNING origin_chat_id",
+        "UPDATE alerts SET tally_version = tally_version + 1 WHERE id = ?"
+        " RETURNING origin_chat_id, incident_id",
         (alert_id,),
     )
     for row in rows:
         unit.effects.touch(Live(LiveKind.TALLY, alert_id, row["origin_chat_id"]))
+        if row["incident_id"] is not None:
+            unit.effects.incidents.add(row["incident_id"])
 
 
 async def on_delivered(unit: UnitOfWork, row: Row, message_id: int) -> None:

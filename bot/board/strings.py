@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cache
 from typing import TypeVar
 
+from bot.board.geo import MAP_WORDS
 from bot.core.i18n import N_, translator
 from bot.core.models import LANGUAGES
 from bot.core.vocabulary import (
@@ -111,7 +112,8 @@ _VALUES: Mapping[str, Mapping[str, str]] = {
 
 def _catalogue() -> dict[str, str]:
     """Every key the page may ask for, with its msgid."""
-    keys = {label: label for label in LABELS}
+    # the map's words too: map.js is given the page's t() (bot/board/geo.py's MAP_WORDS)
+    keys = {label: label for label in (*LABELS, *MAP_WORDS)}
     for kind, table in _VALUES.items():
         for value, msgid in table.items():
             keys[f"{kind}:{value}"] = msgid

@@ -40,6 +40,9 @@ class Effects:
     catch_up: bool = False  # every live message may be behind (a chat came back, or moved)
     after: list[AfterCommit] = field(default_factory=list)  # the handler's Telegram work
     files: bool = False  # files were queued for download (bot.evidence): wake the keeper
+    # the incidents whose picture changed (their cards, request cards or tallies): the
+    # situation board's open pages are told once the unit committed
+    incidents: set[int] = field(default_factory=set)
 
     def touch(self, live: Live) -> None:
         self.live.add(live)
@@ -56,8 +59,10 @@ class Effects:
             self.catch_up,
             list(self.after),
             self.files,
+            set(self.incidents),
         )
 
     def restore(self, saved: Effects) -> None:
         self.live, self.outbox, self.expiries = saved.live, saved.outbox, saved.expiries
         self.catch_up, self.after, self.files = saved.catch_up, saved.after, saved.files
+        self.incidents = saved.incidents

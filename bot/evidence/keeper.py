@@ -342,6 +342,9 @@ class Keeper:
             await self._mark(
                 unit, row, KeepStatus.KEPT, None, path=relative, sha256=sha256, size=size
             )
+            # the situation board shows the photo once it is kept
+            unit.effects.incidents.add(row["incident_id"])
+        await self._apply(unit.effects)
         log.info(
             "event=evidence_kept item=%d incident=%d size=%d sha256=%s",
             row["item_id"],

@@ -18,6 +18,7 @@ async def create(unit: UnitOfWork, ref: int, chat_id: int) -> None:
         (ref, chat_id),
     )
     unit.effects.touch(Live(LiveKind.CARD, ref, chat_id))
+    unit.effects.incidents.add(ref)
 
 
 async def bump(unit: UnitOfWork, ref: int) -> None:
@@ -27,6 +28,7 @@ async def bump(unit: UnitOfWork, ref: int) -> None:
     )
     for row in rows:
         unit.effects.touch(Live(LiveKind.CARD, ref, row["chat_id"]))
+    unit.effects.incidents.add(ref)
 
 
 async def state(tx: Tx, ref: int, chat_id: int) -> Row | None:

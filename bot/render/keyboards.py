@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.core import vocabulary as labels
 from bot.core.i18n import N_, joined_labels
@@ -65,7 +65,75 @@ def parse_card_press(data: str) -> CardPress | None:
     return None
 
 
-def card_keyboard(incident: Incident, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
+# --- the situation board: opened through Telegram --------------------------------------
+
+# `/start board_<ref>`: the deep link a group's card leads to when no Mini App is registered
+BOARD_START = "board_"
+# `startapp=i<ref>`: the Mini App link's start parameter (the page hands it to the server)
+BOARD_APP_START = "i"
+
+
+@dataclass(frozen=True)
+class BoardLinks:
+    """Where the board opens from Telegram. Telegram allows `web_app` buttons only in private
+    chats: in a group the card's button is a link through Telegram, either to the Mini App
+    registered with @BotFather (`app_name`), which opens the board with Telegram's signed
+    launch data, or to the private chat with the bot, which answers with a `web_app` button."""
+
+    bot_username: str
+    public_url: str  # [board] public_url, or the server's own address; no trailing slash
+    app_name: str = ""
+
+    def through_telegram(self, ref: int) -> str:
+        if self.app_name:
+            return (
+                f"https://t.me/{self.bot_username}/{self.app_name}?startapp={BOARD_APP_START}{ref}"
+            )
+        return f"https://t.me/{self.bot_username}?start={BOARD_START}{ref}"
+
+    def page(self, ref: int | None = None) -> str:
+        """The page itself (a `web_app` button's address): an incident's, or the overview."""
+        return f"{self.public_url}/board/" + (f"#incident={ref}" if ref is not None else "")
+
+    def personal(self, token: str) -> str:
+        """A personal link for a command post's screen (`/board` in private)."""
+        return f"{self.public_url}/board/#token={token}"
+
+
+def parse_board_start(argument: str) -> int | None:
+    """The incident a `/start board_<ref>` deep link names, or None."""
+    ref = argument.removeprefix(BOARD_START)
+    if ref == argument or not ref.isdigit() or not ref.isascii() or len(ref) > 9:
+        return None
+    return int(ref)
+
+
+def board_button(
+    ref: int, languages: Sequence[str], links: BoardLinks, *, private: bool
+) -> InlineKeyboardButton:
+    """The card's "🗺 Board": the page itself in a private chat, through Telegram elsewhere."""
+    label = "🗺 " + joined_labels(languages, N_("Board"))
+    if private:
+        return InlineKeyboardButton(label, web_app=WebAppInfo(links.page(ref)))
+    return InlineKeyboardButton(label, url=links.through_telegram(ref))
+
+
+def board_keyboard(ref: int | None, language: str, links: BoardLinks) -> InlineKeyboardMarkup:
+    """The answer to `/start board_<ref>` in private: the board, opened inside Telegram."""
+    label = "🗺 " + joined_labels([language], N_("Open the board"))
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, web_app=WebAppInfo(links.page(ref)))]]
+    )
+
+
+def card_keyboard(
+    incident: Incident,
+    languages: Sequence[str],
+    board: BoardLinks | None = None,
+    *,
+    private: bool = False,
+) -> InlineKeyboardMarkup | None:
+    """The card's buttons: status, severity and, with the board on (`board`), the board."""
     if not incident.is_open:
         return None
     statuses = [
@@ -85,7 +153,10 @@ def card_keyboard(incident: Incident, languages: Sequence[str]) -> InlineKeyboar
         for s in _SEVERITY_CODES
     ]
     # two severities a row: bilingual labels must stay readable on a phone
-    return InlineKeyboardMarkup([statuses, severities[:2], severities[2:]])
+    rows = [statuses, severities[:2], severities[2:]]
+    if board is not None:
+        rows.append([board_button(incident.ref, languages, board, private=private)])
+    return InlineKeyboardMarkup(rows)
 
 
 # --- alerts and statements: plain JSON markup, stored in the outbox ------------------------

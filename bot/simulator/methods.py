@@ -240,7 +240,9 @@ class BotApi:
             raise bad_request("message caption is too long" if caption else "message is too long")
         return raw, plain, entities
 
-    def reply_markup(self, p: Params) -> JsonDict | None:
+    def reply_markup(self, p: Params, chat: SimChat | None = None) -> JsonDict | None:
+        """The inline keyboard checked as Telegram checks it (`chat`: where it goes; a
+        `web_app` button is refused outside a private chat, as Telegram does)."""
         markup = p.json("reply_markup", "can't parse reply keyboard markup JSON object")
         if markup is None:
             return None
@@ -262,6 +264,15 @@ class BotApi:
                         raise bad_request("BUTTON_DATA_INVALID")
                 elif "url" in button:
                     if not re.match(r"^(https?|tg)://\S+$", str(button["url"])):
+                        raise bad_request("BUTTON_URL_INVALID")
+                elif "web_app" in button:
+                    if chat is not None and not chat.is_private:
+                        raise bad_request("BUTTON_TYPE_INVALID")
+                    web_app = button["web_app"]
+                    # Telegram wants https; plain http is let through for local tests
+                    if not isinstance(web_app, dict) or not re.match(
+                        r"^https?://\S+$", str(web_app.get("url", ""))
+                    ):
                         raise bad_request("BUTTON_URL_INVALID")
                 elif not any(k in button for k in _INLINE_ACTIONS):
                     raise bad_request(
@@ -329,7 +340,7 @@ class BotApi:
 
     def send_common(self, p: Params, chat: SimChat) -> JsonDict:
         return {
-            "reply_markup": self.reply_markup(p),
+            "reply_markup": self.reply_markup(p, chat),
             "reply_to": self.reply_target(p, chat),
             "silent": p.flag("disable_notification"),
             "params": dict(p.raw),
@@ -576,7 +587,7 @@ class BotApi:
             raise bad_request("there is no text in the message to edit")
         raw, text, entities = self.render(p, "text", "entities", MAX_TEXT, caption=False)
         # Omitting reply_markup removes the keyboard, exactly like Telegram.
-        markup = self.reply_markup(p)
+        markup = self.reply_markup(p, chat)
         if text == msg.text and entities == msg.entities and markup == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
         self.flood_check(chat)

@@ -217,13 +217,15 @@ class SimMessage:
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
-        """Inline keyboard buttons as (text, callback_data or url), row by row."""
+        """Inline keyboard buttons as (text, callback_data, url or web_app url), row by row."""
         if not self.reply_markup:
             return []
         found: list[tuple[str, str]] = []
         for row in self.reply_markup.get("inline_keyboard", []):
             for button in row:
-                value = button.get("callback_data", button.get("url", ""))
+                web_app = button.get("web_app")
+                opens = web_app.get("url", "") if isinstance(web_app, dict) else ""
+                value = button.get("callback_data", button.get("url", opens))
                 found.append((str(button.get("text", "")), str(value)))
         return found
 

@@ -13,14 +13,16 @@ from bot.delivery.live import Shown
 from bot.incidents import cards, media
 from bot.incidents import service as incidents
 from bot.render.card import render_card
-from bot.render.keyboards import card_keyboard
+from bot.render.keyboards import BoardLinks, card_keyboard
 from bot.resources import requests
 from bot.situation.surroundings import surroundings_in
 
 
 class CardView:
-    def __init__(self, *, timeline_entries: int) -> None:
+    def __init__(self, *, timeline_entries: int, board: BoardLinks | None = None) -> None:
         self._timeline_entries = timeline_entries
+        # the situation board's links ([board] enabled), for the card's Board button
+        self._board = board
 
     async def read(self, tx: Tx, live: Live) -> Shown | None:
         ref, chat_id = live.subject, live.chat_id
@@ -43,7 +45,8 @@ class CardView:
             version=card["version"],
             shown_version=card["shown_version"],
             html=html,
-            keyboard=card_keyboard(incident, chat.languages),
+            # a private chat (a positive id) may carry the board's own web_app button
+            keyboard=card_keyboard(incident, chat.languages, self._board, private=chat_id > 0),
             pin=True,
         )
 

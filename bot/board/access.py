@@ -1,0 +1,155 @@
+"""Who sees which incidents on the board (docs/board.md, "Who sees what").
+
+- An admin or a liaison (configured roles) sees every incident.
+- Anyone else known to the bot sees the incidents of the chats they are known in: declared in
+  one of them, or with a card in one of them. A person is known in a chat when they wrote on a
+  timeline from it, declared an incident in it, or acknowledged an alert in it, or when it is
+  the agency chat of their configured agency.
+- A commander (configured role) also sees the incidents of their configured country.
+- Everyone sees the incidents where they are commander, spokesperson or liaison, or that they
+  declared.
+- Nobody the bot knows: a stranger, refused before anything is read.
+
+Reads only. The chats a person is known in take a scan of the timeline by author (no index on
+it): they are read on the connection apart and kept for `KNOWN_FOR` seconds per person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.core.db import Database, Tx
+from bot.core.directory import person_in
+from bot.core.models import ChatKind, IncidentStatus, Person, Role
+from bot.core.vocabulary import fold
+
+# how long the chats a person is known in are kept before being read again (seconds)
+KNOWN_FOR = 15.0
+# the most incidents the overview lists (newest first)
+OVERVIEW_LIMIT = 500
+
+_WIDE = frozenset({Role.ADMIN, Role.LIAISON})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A person the board shows incidents to, with the chats they are known in."""
+
+    person: Person
+    chats: frozenset[int]
+    # the languages of those chats (for bilingual labels), most used first
+    chat_languages: tuple[str, ...] = ()
+
+    @property
+    def sees_all(self) -> bool:
+        return bool(self.person.roles & _WIDE)
+
+    def clause(self) -> tuple[str, list[object]]:
+        """SQL over `incidents i`: true for the incidents this viewer may see."""
+        if self.sees_all:
+            return "1", []
+        pid = self.person.id
+        parts = [
+            "i.commander_id = ?",
+            "i.spokesperson_id = ?",
+            "i.liaison_id = ?",
+            "i.declared_by = ?",
+        ]
+        params: list[object] = [pid, pid, pid, pid]
+        if Role.COMMANDER in self.person.roles and self.person.country is not None:
+            parts.append("i.country = ?")
+            params.append(self.person.country.value)
+        if self.chats:
+            chats = sorted(self.chats)
+            marks = ", ".join("?" * len(chats))
+            parts.append(f"i.chat_id IN ({marks})")
+            parts.append(
+                "EXISTS (SELECT 1 FROM cards c WHERE c.incident_id = i.id"
+                f" AND c.chat_id IN ({marks}))"
+            )
+            params.extend(chats)
+            params.extend(chats)
+        return "(" + " OR ".join(parts) + ")", params
+
+
+class Access:
+    """Viewers for the board's requests and live events, their known chats cached a while."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._known: dict[int, tuple[float, frozenset[int], tuple[str, ...]]] = {}
+
+    async def viewer(self, person_id: int) -> Viewer | None:
+        """The viewer for a person id; None for someone the bot does not know (a stranger)."""
+        async with self._db.read() as tx:
+            person = await person_in(tx, person_id)
+        if person is None:
+            return None
+        cached = self._known.get(person_id)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > KNOWN_FOR:
+            async with self._db.read_apart() as tx:
+                chats, languages = await known_chats_in(tx, person)
+            cached = (now, chats, languages)
+            self._known[person_id] = cached
+            if len(self._known) > 10_000:
+                self._known.clear()
+        return Viewer(person=person, chats=cached[1], chat_languages=cached[2])
+
+
+async def known_chats_in(tx: Tx, person: Person) -> tuple[frozenset[int], tuple[str, ...]]:
+    """The registered chats a person is known in, and their languages (most chats first)."""
+    rows = await tx.all(
+        "SELECT chat_id FROM timeline WHERE author_id = ? AND chat_id IS NOT NULL"
+        " UNION SELECT chat_id FROM incidents WHERE declared_by = ?"
+        " UNION SELECT chat_id FROM alert_acks WHERE person_id = ?",
+        (person.id, person.id, person.id),
+    )
+    found = {row["chat_id"] for row in rows}
+    registered = await tx.all("SELECT id, kind, agency, languages FROM chats")
+    languages: dict[str, int] = {}
+    chats = set()
+    for chat in registered:
+        agency_chat = (
+            chat["kind"] == ChatKind.AGENCY.value
+            and person.agency
+            and chat["agency"]
+            and fold(chat["agency"]) == fold(person.agency)
+        )
+        if chat["id"] in found or agency_chat:
+            chats.add(chat["id"])
+            for language in chat["languages"].split(","):
+                languages[language] = languages.get(language, 0) + 1
+    ordered = tuple(sorted(languages, key=lambda lang: (-languages[lang], lang)))
+    return frozenset(chats), ordered
+
+
+async def may_see_in(tx: Tx, viewer: Viewer, ref: int) -> bool:
+    where, params = viewer.clause()
+    row = await tx.one(f"SELECT 1 FROM incidents i WHERE i.id = ? AND {where}", (ref, *params))
+    return row is not None
+
+
+async def visible_in(tx: Tx, viewer: Viewer, refs: Iterable[int]) -> set[int]:
+    """Those of `refs` the viewer may see."""
+    wanted = sorted(set(refs))
+    if not wanted:
+        return set()
+    where, params = viewer.clause()
+    marks = ", ".join("?" * len(wanted))
+    rows = await tx.all(
+        f"SELECT i.id FROM incidents i WHERE i.id IN ({marks}) AND {where}", (*wanted, *params)
+    )
+    return {row["id"] for row in rows}
+
+
+async def open_visible_in(tx: Tx, viewer: Viewer, limit: int = OVERVIEW_LIMIT) -> list[int]:
+    """The open incidents the viewer may see, newest first."""
+    where, params = viewer.clause()
+    rows = await tx.all(
+        f"SELECT i.id FROM incidents i WHERE i.status != ? AND {where} ORDER BY i.id DESC LIMIT ?",
+        (IncidentStatus.CLOSED.value, *params, limit),
+    )
+    return [row["id"] for row in rows]
