@@ -263,3 +263,24 @@ async def test_switching_to_dutch(board: Board) -> None:
     assert "Logboek" in text and "Ingezette eenheden" in text
     assert "Main courante" not in text and "Moyens engagés" not in text
     await page.context.close()
+
+
+async def test_a_photo_from_the_field_shows_as_its_thumbnail(board: Board) -> None:
+    """A photo sent as a reply to the card: once kept, its thumbnail is on the open page (the
+    board hears when it is kept), served by Passerelle, with its caption."""
+    h = board.h
+    ref = await _incident(h)
+    page = await board.open(board.telegram(init_data(COMMANDER, start=f"i{ref}")))
+    await page.wait_for_selector(".live.on")
+    await h.send_photo(h.responder, h.ops, reply_to=h.card(h.ops), caption="Plaque de danger")
+    image = await page.wait_for_selector("#timeline .media img", state="attached", timeout=10000)
+    await image.scroll_into_view_if_needed()  # loaded lazily, as the reader scrolls to it
+    await page.wait_for_function(
+        "() => { const i = document.querySelector('#timeline .media img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=10000,
+    )
+    assert await image.get_attribute("alt") == "Plaque de danger"
+    source = await image.evaluate("i => i.src")
+    assert source.startswith(board.url + "api/media/")
+    await page.context.close()
