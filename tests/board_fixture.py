@@ -28,6 +28,7 @@ REFUSALS = {
     "forged": (401, "Ces identifiants ne viennent pas de Telegram."),
     "stale": (401, "Ces identifiants sont trop anciens : rouvrez le tableau depuis Telegram."),
     "expired": (401, "Ce lien a expiré : demandez-en un nouveau avec /tableau."),
+    "revoked": (401, "Ce lien a été révoqué : demandez-en un nouveau avec /tableau."),
     "stranger": (403, "Vous n'êtes inscrit dans aucun groupe de Passerelle."),
     "no_credentials": (401, "Ouvrez le tableau depuis Telegram."),
 }

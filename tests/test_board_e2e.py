@@ -284,3 +284,21 @@ async def test_a_photo_from_the_field_shows_as_its_thumbnail(board: Board) -> No
     source = await image.evaluate("i => i.src")
     assert source.startswith(board.url + "api/media/")
     await page.context.close()
+
+
+async def test_a_personal_link_revoked_while_the_board_is_open(board: Board) -> None:
+    """A command post's screen opened with its personal link shows the overview; `/board
+    revoke` (tokens.revoke) ends it: at the next change the page shows the refusal and no
+    incident any more, and forgets the link."""
+    h = board.h
+    await _incident(h)
+    token = await once(h.runtime.db, tokens.issue, COMMANDER, 30)
+    page = await board.open(f"{board.url}#token={token}", viewport={"width": 1280, "height": 900})
+    await page.wait_for_selector(".incidents .summary")
+    assert TITLE in await _text(page) and token not in page.url
+    await once(h.runtime.db, tokens.revoke, COMMANDER)
+    await h.say(h.responder, h.ops, "Périmètre élargi à 300 m", reply_to=h.card(h.ops))
+    await page.wait_for_selector(".message.refused", timeout=5000)
+    assert TITLE not in await _text(page)
+    assert await page.evaluate("() => localStorage.getItem('passerelle.board.token')") is None
+    await page.context.close()

@@ -243,3 +243,32 @@ def test_an_unknown_incident_says_so(browser: Any, board: FixtureBoard) -> None:
     page.wait_for_selector(".message.error")
     assert TITLE not in _text(page)
     page.context.close()
+
+
+def test_a_command_posts_screen_opens_again_with_its_link(
+    browser: Any, board: FixtureBoard
+) -> None:
+    """The personal link leaves the address but stays in the browser: after a restart (no
+    session cookie, no tab storage) the board opens again; once the link is refused
+    (expired, revoked), it is forgotten."""
+    page = _open(browser, f"{board.url}#token=valid")
+    page.wait_for_selector(".incidents .summary")
+    assert "token" not in page.url
+    page.context.clear_cookies()
+    page.evaluate("() => sessionStorage.clear()")
+    page.reload()
+    page.wait_for_selector(".incidents .summary")
+    # the session ends while the page is open: a new one is opened with the kept link
+    page.context.clear_cookies()
+    page.evaluate("() => { location.hash = '#incident=7' }")
+    page.wait_for_selector("#incident h2")
+    assert TITLE in _text(page)
+    # the link revoked: refused, and the link forgotten
+    page.evaluate("() => localStorage.setItem('passerelle.board.token', 'revoked')")
+    page.context.clear_cookies()
+    page.evaluate("() => sessionStorage.clear()")
+    page.reload()
+    page.wait_for_selector(".message.refused")
+    assert TITLE not in _text(page)
+    assert page.evaluate("() => localStorage.getItem('passerelle.board.token')") is None
+    page.context.close()

@@ -12,6 +12,10 @@ const API = new URL('api/', new URL('.', location.href.split('#')[0]));
 const LOCALE = { en: 'en-GB', fr: 'fr-FR', nl: 'nl-BE' };
 const LANGUAGES = ['fr', 'nl', 'en'];
 const SESSION_KEY = 'passerelle.board.session';
+// A command post's screen keeps its personal link in the browser (not in the address), so that
+// the board opens again after a restart or when its session ends, until the link expires or
+// `/board revoke` ends it.
+const TOKEN_KEY = 'passerelle.board.token';
 
 const state = {
   person: null,        // {id, name, language}
@@ -28,6 +32,7 @@ const state = {
   live: null,
   retry: 0,
   redrawMap: false,
+  renewed: false,      // a new session was asked for with the kept link (once in a row)
   missing: new Set(),  // words asked for that the server's table lacks (a test reads it)
 };
 
@@ -196,36 +201,33 @@ function chooseLanguages() {
   return [own, ...spoken];
 }
 
+function postSession(body) {
+  return api(`session?lang=${state.first}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
 async function openSession() {
   const found = readFragment();
   const fresh = Boolean(found.initData || found.token);
   let answer = null;
-  if (found.initData || found.token) {
-    const body = found.initData ? { init_data: found.initData } : { token: found.token };
-    answer = await api(`session?lang=${state.first}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify(body),
-    });
+  if (fresh) {
+    answer = await postSession(found.initData ? { init_data: found.initData } : { token: found.token });
     // the credentials leave the address bar (and the history) once used
     history.replaceState(null, '', found.incident ? `#incident=${found.incident}` : '#');
-    if (!answer.ok) return refuse(answer.body);
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(answer.body));
+    if (found.token && answer.ok) localStorage.setItem(TOKEN_KEY, found.token);
+    if (found.initData) localStorage.removeItem(TOKEN_KEY);  // someone else's screen, maybe
   } else {
     const kept = sessionStorage.getItem(SESSION_KEY);
-    if (kept) {
-      answer = { ok: true, body: JSON.parse(kept) };
-    } else {
-      // no credentials: the server says why, in words it chooses; nothing else is asked
-      answer = await api(`session?lang=${state.first}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: '{}',
-      });
-      if (!answer.ok) return refuse(answer.body);
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(answer.body));
-    }
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (kept) answer = { ok: true, body: JSON.parse(kept) };
+    // no credentials: the server says why, in words it chooses; nothing else is asked
+    else answer = await postSession(token ? { token } : {});
   }
+  if (!answer.ok) return refuse(answer.body);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(answer.body));
   const session = answer.body || {};
   state.person = session.person || null;
   state.spoken = Array.isArray(session.languages) ? session.languages : [];
@@ -239,7 +241,24 @@ async function openSession() {
   return true;
 }
 
+// A session that ended (its hours are over): a command post's screen opens a new one with its
+// link, once; anything else is a refusal.
+async function renew(body) {
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token && body && body.error === 'no_credentials' && !state.renewed) {
+    state.renewed = true;
+    const answer = await postSession({ token });
+    if (answer.ok) return true;
+    body = answer.body;
+  }
+  await refuse(body);
+  return false;
+}
+
 async function refuse(body) {
+  if (body && ['expired', 'revoked', 'forged', 'stranger'].includes(body.error)) {
+    localStorage.removeItem(TOKEN_KEY);
+  }
   state.refused = true;
   state.incident = null;
   state.overview = null;
@@ -587,9 +606,10 @@ async function loadView() {
   }
   if (view !== state.view) return;  // the reader went elsewhere meanwhile
   if (answer.status === 401 || answer.status === 403) {
-    await refuse(answer.body);
+    if (await renew(answer.body)) again = true;
     return;
   }
+  state.renewed = false;
   if (view.kind === 'incident' && answer.status === 404) {
     state.incident = null;
     article.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#' }, '← ', label('All incidents'))));
@@ -665,7 +685,9 @@ function startLive() {
     setLive(false);
     // a session that ended is a refusal, not a network cut
     api(viewPath(state.view))
-      .then((answer) => { if (answer.status === 401 || answer.status === 403) refuse(answer.body); })
+      .then((answer) => {
+        if (answer.status === 401 || answer.status === 403) renew(answer.body).then((ok) => ok && load());
+      })
       .catch(() => {});
     const delay = Math.min(15000, 500 * 2 ** state.retry) * (0.75 + Math.random() / 2);
     state.retry += 1;
