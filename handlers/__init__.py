@@ -265,7 +265,7 @@ COMMANDS: Sequence[Command] = (
     Command(
         "board",
         board.board_command,
-        N_("the situation board on a screen: a personal link; /board revoke ends your links"),
+        N_("a personal link to the situation board, for a screen: /board [revoke]"),
         groups=False,
         names={"fr": "tableau", "nl": "bord"},
     ),

@@ -17,9 +17,10 @@ from telegram.error import BadRequest
 from bot.board import tokens
 from bot.core.db import to_db_time, utcnow
 from bot.core.i18n import translator
-from bot.render.keyboards import BoardLinks, board_keyboard, parse_board_start
+from bot.render.keyboards import BoardLinks, board_keyboard, card_keyboard, parse_board_start
 from bot.simulator import SimMessage, TelegramSimulator
 from tests.harness import Harness
+from tests.test_render import _incident
 
 FR = translator("fr").gettext
 NL = translator("nl").gettext
@@ -294,3 +295,42 @@ async def test_board_is_for_a_private_chat_and_takes_only_revoke(board_harness: 
     await h.say(h.commander, h.sim.private_chat(h.commander), "/aide")
     [answer] = _private_answers(h, h.commander, since)
     assert "/tableau" in (answer.text or "")
+
+
+def test_the_board_links_are_built_and_parsed_strictly() -> None:
+    """Pure: the card's keyboard with the board, in a group and in a private chat, and the deep
+    link's argument read back (anything else is no incident)."""
+    incident = _incident(ref=12)
+    links = BoardLinks(BOT, "https://board.example.org")
+    group = card_keyboard(incident, ["fr", "nl"], links)
+    assert group is not None
+    button = group.inline_keyboard[-1][0]
+    assert button.url == f"https://t.me/{BOT}?start=board_12" and button.web_app is None
+    private = card_keyboard(incident, ["nl"], links, private=True)
+    assert private is not None
+    button = private.inline_keyboard[-1][0]
+    assert button.url is None and button.web_app is not None
+    assert button.web_app.url == "https://board.example.org/board/#incident=12"
+    assert button.text == f"🗺 {NL('Board')}"
+    # without the board: the card's buttons as before
+    plain = card_keyboard(incident, ["fr"])
+    assert plain is not None and all(b.callback_data for row in plain.inline_keyboard for b in row)
+    assert links.personal("t" * 43) == "https://board.example.org/board/#token=" + "t" * 43
+    assert BoardLinks(BOT, "http://127.0.0.1:8080", "situation").through_telegram(3) == (
+        f"https://t.me/{BOT}/situation?startapp=i3"
+    )
+    assert parse_board_start("board_12") == 12
+    for junk in (
+        "",
+        "board_",
+        "board_x",
+        "board_-1",
+        "board_1x",
+        "board_１２",
+        "board_٣",
+        "board_1234567890",
+        "12",
+        "boardx_1",
+        "BOARD_1",
+    ):
+        assert parse_board_start(junk) is None, junk
