@@ -1,7 +1,7 @@
 """A stand-in for the board's HTTP side, keeping to the contract of docs/board.md, for testing
 the page (bot/board/static) in a browser on its own: the real page and its real strings
 (bot.board.strings), with a fixed incident and credentials that are valid or not by name.
-The end-to-end tests (tests/test_board_e2e.py) use the real server; this one lets the page's
+The end-to-end tests (tests/test_board_browser.py) use the real server; this one lets the page's
 own behaviour (refusals, languages, the live stream's reconnection) be tested apart."""
 
 from __future__ import annotations
