@@ -21,6 +21,7 @@ from bot.alerts.tally import TallyView
 from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
+from bot.board.strings import page_strings
 from bot.core import directory
 from bot.core.config import Mode, Settings
 from bot.core.db import Database, Row, UnitOfWork
@@ -123,7 +124,18 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         )
     elif not settings.board.enabled:
         return None
+<<<<<<< HEAD
     return BoardServer(settings, runtime.db, tokens=tokens.state_in, geo=geo_json, webhook=webhook)
+=======
+    return BoardServer(
+        settings,
+        runtime.db,
+        tokens=tokens.state_in,
+        strings=page_strings,  # the page's words (bot/board/strings.py)
+        geo=geo_json,  # the map's border and towns (bot/board/geo.py)
+        webhook=webhook,
+    )
+>>>>>>> i14-page
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
