@@ -124,9 +124,6 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         )
     elif not settings.board.enabled:
         return None
-<<<<<<< HEAD
-    return BoardServer(settings, runtime.db, tokens=tokens.state_in, geo=geo_json, webhook=webhook)
-=======
     return BoardServer(
         settings,
         runtime.db,
@@ -135,7 +132,6 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         geo=geo_json,  # the map's border and towns (bot/board/geo.py)
         webhook=webhook,
     )
->>>>>>> i14-page
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
