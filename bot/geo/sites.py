@@ -323,7 +323,9 @@ async def export_sites(db: Database) -> str:
 async def near_in(tx: Tx, lat: float, lon: float, within_km: float) -> list[SiteNear]:
     """Sites whose planning radius reaches the point, or that lie within `within_km` of
     it; nearest first."""
-    reach = within_km + MAX_RADIUS_KM
+    # the box reaches as far as the widest radius registered, not the widest allowed
+    widest = await tx.one("SELECT MAX(radius_km) AS r FROM sites")
+    reach = within_km + (float(widest["r"]) if widest and widest["r"] else 0.0)
     dlat = reach / KM_PER_DEGREE
     dlon = reach / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
     rows = await tx.all(
@@ -332,10 +334,10 @@ async def near_in(tx: Tx, lat: float, lon: float, within_km: float) -> list[Site
     )
     found = []
     for row in rows:
-        site = _site(row)
-        near = SiteNear(site, distance_km(lat, lon, site.lat, site.lon))
-        if near.inside or near.distance_km <= within_km:
-            found.append(near)
+        distance = distance_km(lat, lon, row["lat"], row["lon"])
+        # inside its planning radius, or near enough (a site is built only when kept)
+        if distance <= row["radius_km"] or distance <= within_km:
+            found.append(SiteNear(_site(row), distance))
     return sorted(found, key=lambda n: n.distance_km)
 
 
