@@ -346,11 +346,7 @@ class BoardServer:
 
     async def _viewer(self, request: web.Request) -> Viewer:
         """The signed-in viewer, or `Refused` (the request answers 401/403)."""
-        value = request.cookies.get(COOKIE)
-        auth = request.headers.get("Authorization", "")
-        if not value and auth.startswith("Bearer "):
-            value = auth[len("Bearer ") :].strip()
-        session = unseal(value, self._bot_token)
+        session = unseal(request.cookies.get(COOKIE), self._bot_token)
         if session is None:
             raise Refused(Refusal.NO_CREDENTIALS)
         if session.token is not None:
