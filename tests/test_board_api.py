@@ -500,6 +500,16 @@ async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board
     await h.start()
     try:
         assert h.web.port == port
+        # what is not an update is refused plainly, and the bot goes on
+        hook = f"http://127.0.0.1:{port}/tg"
+        async with aiohttp.ClientSession() as http:
+            for body in (b"{", b"[]", b'{"foo": 1}', b'{"update_id": "x"}'):
+                async with http.post(
+                    hook, data=body, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                ) as answer:
+                    assert answer.status == 400, body
+            async with http.get(f"http://127.0.0.1:{port}/tg") as answer:
+                assert answer.status in (404, 405)
         await _incident(h)  # through the webhook
         opened = Board(h)
         try:

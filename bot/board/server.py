@@ -553,9 +553,14 @@ class BoardServer:
             data = await request.json()
         except (ValueError, UnicodeDecodeError):
             return web.Response(status=400)
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            log.warning("event=webhook_refused reason=not_an_update")
             return web.Response(status=400)
-        await hook.receive(data)
+        try:
+            await hook.receive(data)
+        except (KeyError, TypeError, ValueError) as exc:  # not an update python-telegram-bot reads
+            log.warning("event=webhook_refused reason=unreadable error=%s", type(exc).__name__)
+            return web.Response(status=400)
         return web.Response(status=200)
 
 
