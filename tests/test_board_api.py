@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import sqlite3
 import time
@@ -520,3 +521,15 @@ async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board
             await opened.close()
     finally:
         await h.stop()
+
+
+async def test_an_address_or_header_too_long_is_a_400_without_a_traceback(
+    harness: Harness, board: Board, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    status, answer = await board.get("/board/api/incidents?" + "a=b&" * 5000)
+    assert status == 400 and "Traceback" not in str(answer)
+    status, answer = await board.get("/board/", headers={"X-Big": "y" * 20_000})
+    assert status == 400 and "Traceback" not in str(answer)
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith("aiohttp")]

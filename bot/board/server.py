@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.board import access, views
 from bot.board.access import Access, Viewer
@@ -103,6 +104,21 @@ def no_geo(tiles_url: str) -> bytes:
     return json.dumps({"border": [], "towns": [], "tiles_url": tiles_url}).encode()
 
 
+class _BadRequestsInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 20 KB address, a header line too long) with
+    its traceback, after answering 400: one line is enough for a client's mistake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and error.code == 400:
+            log.info("event=board_bad_request error=%s", type(error).__name__)
+            return False
+        return True
+
+
+_QUIET = _BadRequestsInOneLine()
+
+
 @dataclass(frozen=True)
 class WebhookRoute:
     path: str  # without the leading "/"
@@ -165,6 +181,9 @@ class BoardServer:
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (0: a free port, then in `self.port`) and start the hub."""
+        server_log = logging.getLogger("aiohttp.server")
+        if _QUIET not in server_log.filters:
+            server_log.addFilter(_QUIET)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
