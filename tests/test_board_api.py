@@ -533,3 +533,21 @@ async def test_an_address_or_header_too_long_is_a_400_without_a_traceback(
     assert status == 400 and "Traceback" not in str(answer)
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info and r.name.startswith("aiohttp")]
+
+
+async def test_a_published_statement_is_on_the_board_in_the_readers_language(
+    harness: Harness, board: Board
+) -> None:
+    h = harness
+    await _incident(h)
+    await h.say(h.commander, h.ops, "/assign porte-parole @pclaeys")
+    await h.say(
+        h.spokesperson, h.ops, "/statement fr: Point presse à 15 h | nl: Persmoment om 15 uur"
+    )
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    _, page = await board.get("/board/api/incidents/1")
+    [statement] = page["statements"]
+    assert statement["text"] == "Point presse à 15 h" and statement["published_at"]
+    _, dutch = await board.get("/board/api/incidents/1?lang=nl")
+    assert dutch["statements"][0]["text"] == "Persmoment om 15 uur"
+    assert dutch["incident"]["spokesperson"] == "Pieter Claeys"
