@@ -274,6 +274,9 @@ async def test_strings_and_geo(harness: Harness, board: Board) -> None:
     assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
     status, geo = await board.get("/board/api/geo")
     assert status == 200 and {"border", "towns", "tiles_url"} <= set(geo)
+    assert len(geo["border"][0]) > 100 and any(t["name"] == "Tournai" for t in geo["towns"])
+    status, answer = await board.get("/board/api/strings?lang=nl")
+    assert answer["strings"]  # the page's words, in Dutch
 
 
 class Stream:
