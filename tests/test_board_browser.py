@@ -311,3 +311,21 @@ async def test_a_personal_link_revoked_while_the_board_is_open(board: Board) -> 
     assert TITLE not in await _text(page)
     assert await page.evaluate("() => localStorage.getItem('passerelle.board.token')") is None
     await page.context.close()
+
+
+async def test_the_overview_follows_a_new_incident(board: Board) -> None:
+    """A command post's screen on the overview: an incident declared in a group the person is
+    known in appears there within 2 s, without reloading."""
+    h = board.h
+    await _incident(h)
+    token = await once(h.runtime.db, tokens.issue, COMMANDER, 30)
+    page = await board.open(f"{board.url}#token={token}", viewport={"width": 1280, "height": 900})
+    await page.wait_for_selector(".live.on")
+    started = time.monotonic()
+    await h.sim.send_text(h.commander, h.ops, "/incident Feu de broussailles, Rumes")
+    await page.wait_for_function(
+        "() => document.body.innerText.includes('Feu de broussailles, Rumes')", timeout=2000
+    )
+    assert time.monotonic() - started < 2
+    await h.settle()
+    await page.context.close()
