@@ -1,4 +1,4 @@
-"""python -m bench [--runs N] [--quick] [--only throughput,burst,fanout,scale,commit]
+"""python -m bench [--runs N] [--quick] [--only throughput,burst,fanout,scale,commit,board]
 
 Starts the Telegram stand-in in this process and the bot (`python -m bot`) as a child process,
 plays each scenario `--runs` times and prints one table: the median of the runs and their
@@ -17,11 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, commit, fanout, scale, throughput
+from bench import board, burst, commit, fanout, scale, throughput
 from bench.common import Results
 from bench.generate import Scale
 
-SCENARIOS = ("throughput", "burst", "fanout", "scale", "commit")
+SCENARIOS = ("throughput", "burst", "fanout", "scale", "commit", "board")
 
 
 def machine() -> str:
@@ -48,10 +48,12 @@ async def run(runs: int, quick: bool, only: list[str]) -> Results:
         replies, groups = 20, 12
         big = Scale(incidents=200, entries=2_000, units=100, chats=20, people=50, claims=2_000)
         calls = 20
+        busy = board.QUICK_BUSY
     else:
         size = throughput.Size()
         replies, groups = 200, 300
         big, calls = Scale(), 200
+        busy = board.Busy()
     for run_index in range(runs):
         for name in only:
             started = time.monotonic()
@@ -67,6 +69,10 @@ async def run(runs: int, quick: bool, only: list[str]) -> Results:
                     await scale.run_once(big, calls, workdir, results)
                 elif name == "commit":
                     await commit.run_once(workdir, results, quick)
+                elif name == "board":
+                    await board.run_once(
+                        big, busy, 10 * calls, size, workdir, 11 + run_index, results
+                    )
             print(
                 f"run {run_index + 1}/{runs}: {name} done in {time.monotonic() - started:.0f} s",
                 file=sys.stderr,

@@ -44,7 +44,7 @@ from bot.situation.card import CardView
 from handlers import requests as resource_requests
 from handlers import roster
 from handlers.alerts import remind
-from handlers.board import links_for
+from handlers.board import BOARD_LINKS, links_for
 from handlers.context import RUNTIME_KEY, PContext
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,17 @@ async def _start(app: PassApp) -> None:
         async with runtime.unit() as unit:
             await chats.unreachable(unit, chat_id, error)
 
+    # the card's Board button (known once getMe told the bot's username)
+    app.bot_data[BOARD_LINKS] = links_for(settings, app.bot.username)
+    card_view = CardView(
+        timeline_entries=settings.cards.timeline_entries, board=app.bot_data[BOARD_LINKS]
+    )
     # messages kept current in place: incident cards, request cards, alert tallies
     runtime.live_messages = LiveMessages(
         runtime.db,
         app.bot,
         {
-            LiveKind.CARD: CardView(
-                timeline_entries=settings.cards.timeline_entries,
-                # the card's Board button (known once getMe told the bot's username)
-                board=links_for(settings, app.bot.username),
-            ),
+            LiveKind.CARD: card_view,
             LiveKind.REQUEST: RequestCardView(),
             LiveKind.TALLY: TallyView(
                 default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
@@ -220,6 +221,11 @@ async def _start(app: PassApp) -> None:
         else:
             if settings.board.enabled:
                 log.info("event=board_started url=%s/board/", _board_url(settings, web))
+                # a free port ([board] port = 0) is known only now: the links follow it
+                app.bot_data[BOARD_LINKS] = links_for(
+                    settings, app.bot.username, _board_url(settings, web)
+                )
+                card_view.board = app.bot_data[BOARD_LINKS]
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -244,6 +250,9 @@ async def _checkpoint(context: PContext) -> None:
 async def _upkeep(context: PContext) -> None:
     db = context.runtime.db
     dropped = await db.forget_claims(CLAIMS_KEPT)
+    # personal links to the board expired or revoked long ago
+    async with context.runtime.unit() as unit:
+        await tokens.forget_expired(unit)
     await db.optimize()
     log.info("event=upkeep claims_dropped=%d", dropped)
 

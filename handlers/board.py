@@ -15,7 +15,12 @@ from bot.core.db import utcnow
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.incidents import service as incidents
-from bot.render.board import render_board_invite, render_personal_link, render_revoked
+from bot.render.board import (
+    render_board_elsewhere,
+    render_board_invite,
+    render_personal_link,
+    render_revoked,
+)
 from bot.render.keyboards import BoardLinks, board_keyboard, parse_board_start
 from handlers import basics
 from handlers.context import PContext
@@ -25,17 +30,28 @@ _REVOKE = frozenset({"revoke", "revoquer", "révoquer", "intrekken"})
 _NOT_ENABLED = N_("The situation board is not enabled on this Passerelle.")
 
 
-def links_for(settings: Settings, bot_username: str | None) -> BoardLinks | None:
-    """The board's links, or None when the board is off (no Board button on the cards)."""
+# bot_data's key for the board's links, set by bot.app once the web server listens (its port
+# is known only then when [board] port = 0)
+BOARD_LINKS = "board_links"
+
+
+def links_for(
+    settings: Settings, bot_username: str | None, url: str | None = None
+) -> BoardLinks | None:
+    """The board's links, or None when the board is off (no Board button on the cards).
+    `url`: where the server listens, when [board] public_url does not say."""
     if not settings.board.enabled or not bot_username:
         return None
     return BoardLinks(
-        bot_username=bot_username, public_url=settings.board_url, app_name=settings.board.app_name
+        bot_username=bot_username,
+        public_url=url or settings.board_url,
+        app_name=settings.board.app_name,
     )
 
 
 def _links(context: PContext) -> BoardLinks | None:
-    return links_for(context.runtime.settings, context.bot.username)
+    known: BoardLinks | None = context.application.bot_data.get(BOARD_LINKS)
+    return known or links_for(context.runtime.settings, context.bot.username)
 
 
 async def _may_see(context: PContext, ref: int) -> bool:
@@ -62,10 +78,13 @@ async def start(update: Update, context: PContext) -> None:
     # an incident the person may not see is answered exactly like a missing one: no leak
     if incident is None or not await _may_see(context, ref):
         raise UserError(N_("There is no incident #{ref} here."), ref=ref)
+    if not links.opens_in_telegram:
+        # a local test on plain http: Telegram would refuse the web_app button
+        context.answer(render_board_elsewhere(actor.own_language, incident, links.page(ref)))
+        return
     context.answer(
         render_board_invite(actor.own_language, incident),
         markup=board_keyboard(ref, actor.own_language, links),
-        about=ref,
     )
 
 

@@ -33,6 +33,12 @@ ROWS = (
     "scale: nearest-unit search p99",
     "scale: start to first getUpdates",
     "scale: resident memory",
+    "board: incident page, p99",
+    "board: updates/s, no board open",
+    "board: ratio with",
+    "board: boards that received every change",
+    "board: a change to each board p99",
+    "board: last change to last board up to date",
 )
 
 

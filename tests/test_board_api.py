@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,6 +21,7 @@ from bot.board.auth import Refusal, sign_init_data
 from bot.board.server import REFUSALS
 from bot.core.db import to_db_time, utcnow
 from bot.core.i18n import translator
+from bot.render.keyboards import ack_data
 from tests.conftest import COMMANDER, COMMANDER_FR, DUTY_FLUVIA, RESPONDER
 from tests.harness import Harness
 
@@ -406,3 +409,104 @@ async def test_a_kept_photo_is_shown_as_a_thumbnail_to_who_may_see_it_only(
     finally:
         await outsider.close()
     assert (await board.get("/board/api/media/x1"))[0] == 400
+
+
+async def test_an_alerts_acknowledgement_reaches_the_board_with_its_tally(
+    harness: Harness, board: Board
+) -> None:
+    h = harness
+    await _incident(h)
+    await h.say(h.liaison, h.liaison_fr, "/alert #1 sévère Confinement à Comines")
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    _, page = await board.get("/board/api/incidents/1")
+    [alert] = page["alerts"]
+    assert alert["text"] == "Confinement à Comines" and alert["severity"] == "severe"
+    assert alert["acked"] == 0 and alert["chats"] >= 1
+    response, stream = await _stream(board)
+    try:
+        message = next(
+            m for m in h.sim.bot_messages(h.ops) if ack_data(alert["id"]) in m.callback_data
+        )
+        await h.sim.press(h.commander, h.ops, message.message_id, ack_data(alert["id"]))
+        event = await stream.next_event(within=2.0)
+        assert json.loads(event["data"])["ref"] == 1
+    finally:
+        response.close()
+    _, page = await board.get("/board/api/incidents/1")
+    [alert] = page["alerts"]
+    assert alert["acked"] == 1
+    [acked] = [t for t in alert["targets"] if t["acked_at"]]
+    assert acked["chat"] == "Tournai ops" and acked["ackers"] == ["Marc Delattre"]
+
+
+async def test_the_bot_stops_promptly_with_boards_open(harness: Harness, board: Board) -> None:
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    try:
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            await harness.stop()
+        assert time.monotonic() - started < 5
+        # the open board was told to resync (it reconnects, and finds the bot gone or back)
+        assert (await stream.next_event(within=2.0))["event"] == "resync"
+    finally:
+        response.close()
+
+
+async def test_a_write_by_another_process_reaches_the_open_boards(
+    harness: Harness, board: Board
+) -> None:
+    await _incident(harness)
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    try:
+        await asyncio.sleep(1.5)  # the hub has read SQLite's data_version once
+        # another connection, as a command-line tool's would be
+        other = sqlite3.connect(harness.settings.storage.path)
+        try:
+            other.execute(
+                "INSERT INTO timeline (incident_id, kind, text, at) VALUES (1, 'note', ?, ?)",
+                ("Écrit ailleurs", to_db_time(utcnow())),
+            )
+            other.commit()
+        finally:
+            other.close()
+        event = await stream.next_event(within=3.0)
+        assert event["event"] == "change" and json.loads(event["data"])["ref"] == 1
+    finally:
+        response.close()
+    _, page = await board.get("/board/api/incidents/1")
+    assert page["timeline"][0]["text"] == "Écrit ailleurs"
+
+
+async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board(
+    sim: Any, tmp_path: Any
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    h = Harness(
+        sim,
+        tmp_path / "hook.db",
+        telegram={"token": TOKEN, "mode": "webhook"},
+        webhook={
+            "listen": "127.0.0.1",
+            "port": port,
+            "url_path": "tg",
+            "url": f"http://127.0.0.1:{port}/tg",
+            "secret_token": "s3cret",
+        },
+    )
+    await h.start()
+    try:
+        assert h.web.port == port
+        await _incident(h)  # through the webhook
+        opened = Board(h)
+        try:
+            assert (await opened.session(init_data=launch(COMMANDER)))[0] == 200
+            status, page = await opened.get("/board/api/incidents/1")
+            assert status == 200 and page["timeline"][0]["text"] == "Digue fragilisée rive gauche"
+        finally:
+            await opened.close()
+    finally:
+        await h.stop()

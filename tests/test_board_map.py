@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from bot.board.geo import MAP_WORDS, geo, geo_json
+from bot.board.geo import MAP_WORDS, geo_json
 from bot.core.i18n import translator
-from bot.geo.gazetteer import places
 from bot.geo.maps import border
 
 STATIC = Path(__file__).resolve().parent.parent / "bot" / "board" / "static"
@@ -605,30 +604,6 @@ def test_without_an_incident_location_the_border_is_shown(browser: Any) -> None:
 # --- the geo JSON ------------------------------------------------------------------------------
 
 
-def test_geo_json_holds_the_border_and_the_towns() -> None:
-    data = json.loads(geo_json("https://tiles.example/{z}/{x}/{y}.png"))
-    assert data["tiles_url"] == "https://tiles.example/{z}/{x}/{y}.png"
-    assert json.loads(geo_json())["tiles_url"] == ""
-    [line] = data["border"]
-    assert len(line) == len(border())
-    assert line[0] == pytest.approx(list(border()[0]), abs=1e-5)
-    towns = data["towns"]
-    assert len(towns) == len(places())
-    populations = [t["population"] for t in towns]
-    assert populations == sorted(populations, reverse=True)
-    lille = towns[0]
-    assert lille["name"] == "Lille" and lille["country"] == "FR" and "Rijsel" in lille["also"]
-    assert set(lille) >= {"name", "lat", "lon", "country"}
-    names = {t["name"]: t.get("names") for t in towns}
-    assert names["Lille"] == {"nl": "Rijsel"}
-    assert names["Kortrijk"] == {"fr": "Courtrai"}
-    assert names["Mouscron"] == {"nl": "Moeskroen"}
-    assert names["Ostend"] == {"fr": "Ostende"}
-    assert names["Lambersart"] is None
-    assert geo_json() is geo_json()  # built once
-    assert geo()["towns"] is geo("x")["towns"]
-
-
 def test_map_words_are_the_ones_map_js_asks_for() -> None:
     source = (STATIC / "map.js").read_text(encoding="utf-8")
     asked = set(re.findall(r'say\((?:o|this\.options), "([^"]+)"', source))
@@ -709,3 +684,45 @@ def test_drawn_while_hidden_the_whole_view_comes_once_shown(browser: Any) -> Non
     assert page.evaluate("map.getView()") == pytest.approx(expected)
     assert _centre(page, ".pmap-incident path") == pytest.approx((400, 300), abs=3)
     page.close()
+
+
+@pytest.mark.parametrize("where", [100, 266])
+def test_a_long_label_with_no_room_beside_it_is_still_shown(browser: Any, where: int) -> None:
+    """On a phone, a unit whose label fits neither to its left nor to its right (nor centred
+    above or below it): the label is set apart, slid along to stay on the map."""
+    board = _open(browser, size=(366, 420))
+    page = board.page
+    unit = '.pmap-unit[data-code="FR-SDIS59-FPT-1"] circle'
+    x, _, _ = _circle(page, unit)
+    page.evaluate("(dx) => map.panBy(dx, 0)", x - where)
+    page.wait_for_timeout(100)
+    assert _circle(page, unit)[0] == pytest.approx(where, abs=1)
+    boxes = page.evaluate(_BOXES)
+    label = [b for b in boxes["labels"] if b["what"].startswith("FR-SDIS59-FPT-1")]
+    assert len(label) == 1
+    assert label[0]["x0"] >= 0 and label[0]["x1"] <= 366
+    for other in boxes["labels"]:
+        assert other is label[0] or not _overlap(label[0], other), other["what"]
+    page.close()
+
+
+def test_the_latest_twenty_located_entries_are_marked(browser: Any) -> None:
+    entries = [
+        {
+            "n": n,
+            "at": "2026-11-30T17:00:00Z",
+            "author": "Jan",
+            "kind": "location",
+            "text": "",
+            "lat": 50.77 + n / 2000,
+            "lon": 3.0 + n / 1000,
+            "media": [],
+        }
+        for n in range(30, 0, -1)
+    ]
+    board = _open(browser, detail={**DETAIL, "timeline": entries})
+    numbers = board.page.eval_on_selector_all(
+        ".pmap-mark", "(gs) => gs.map(g => Number(g.dataset.n))"
+    )
+    assert sorted(numbers) == list(range(11, 31))
+    board.page.close()

@@ -73,3 +73,22 @@ async def test_days_are_bounded(db: Database) -> None:
     row = db.conn.execute("SELECT created_at, expires_at FROM board_tokens").fetchone()
     assert row[1] <= to_db_time(utcnow() + timedelta(days=tokens.MAX_DAYS))
     assert await _verify(db, token) == COMMANDER
+
+
+async def test_tokens_long_expired_or_revoked_are_forgotten(db: Database) -> None:
+    old = await once(db, tokens.issue, COMMANDER, 30)
+    revoked = await once(db, tokens.issue, LIAISON, 30)
+    fresh = await once(db, tokens.issue, COMMANDER, 30)
+    long_ago = to_db_time(utcnow() - timedelta(days=100))
+    db.conn.execute(
+        "UPDATE board_tokens SET expires_at = ? WHERE token_hash = ?",
+        (long_ago, hashlib.sha256(old.encode()).hexdigest()),
+    )
+    await once(db, tokens.revoke, LIAISON)
+    db.conn.execute(
+        "UPDATE board_tokens SET revoked_at = ? WHERE person_id = ?", (long_ago, LIAISON)
+    )
+    assert await once(db, tokens.forget_expired) == 2
+    assert await _state(db, old) == ("unknown", None)
+    assert await _state(db, revoked) == ("unknown", None)
+    assert await _verify(db, fresh) == COMMANDER

@@ -85,6 +85,21 @@ async def test_the_cards_button_leads_to_the_private_chat_without_a_mini_app(
     )
     # the deep link's argument comes back as the incident's reference
     assert parse_board_start(url.rsplit("=", 1)[1]) == 1
+    # the board on plain http (a local test): Telegram would refuse a web_app button, so the
+    # deep link's answer gives the address and points to /board
+    private = h.sim.private_chat(h.commander)
+    since = _last_id(h, h.commander)
+    await h.say(h.commander, private, "/start board_1")
+    [answer] = _private_answers(h, h.commander, since)
+    assert not answer.buttons and TITLE in (answer.text or "")
+    # the address the server listens at (the tests' free port), not the configured port 0
+    assert f"{h.board_url}#incident=1" in (answer.text or "")
+    assert "/tableau" in (answer.text or "")
+    # ... and /tableau's personal link opens that address in a browser
+    since = _last_id(h, h.commander)
+    await h.say(h.commander, private, "/tableau")
+    [answer] = _private_answers(h, h.commander, since)
+    assert f"{h.board_url}#token=" in (answer.text or "")
     # a closed incident's card has no buttons at all (as before)
     await h.say(h.commander, h.ops, "/close #1")
     assert not [b for b in h.card(h.ops).buttons if b[0].startswith("🗺")]
@@ -312,6 +327,10 @@ def test_the_board_links_are_built_and_parsed_strictly() -> None:
     assert button.url is None and button.web_app is not None
     assert button.web_app.url == "https://board.example.org/board/#incident=12"
     assert button.text == f"🗺 {NL('Board')}"
+    # on plain http Telegram opens no web_app: the private card links through Telegram too
+    local = card_keyboard(incident, ["nl"], BoardLinks(BOT, "http://127.0.0.1:8080"), private=True)
+    assert local is not None
+    assert local.inline_keyboard[-1][0].url == f"https://t.me/{BOT}?start=board_12"
     # without the board: the card's buttons as before
     plain = card_keyboard(incident, ["fr"])
     assert plain is not None and all(b.callback_data for row in plain.inline_keyboard for b in row)

@@ -12,6 +12,7 @@ other labels (`GET /board/api/strings`) and gives map.js a `t(msgid)`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from typing import Any
@@ -97,3 +98,9 @@ def geo(tiles_url: str = "") -> dict[str, Any]:
 def geo_json(tiles_url: str = "") -> bytes:
     """`geo(tiles_url)` encoded once, for the response body."""
     return json.dumps(geo(tiles_url), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@cache
+def geo_etag(tiles_url: str = "") -> str:
+    """A strong ETag for `geo_json(tiles_url)` (it changes only with the data files)."""
+    return '"' + hashlib.sha256(geo_json(tiles_url)).hexdigest()[:32] + '"'

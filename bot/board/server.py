@@ -13,7 +13,6 @@ handled): python-telegram-bot's custom-webhook pattern, with its own web server 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -134,9 +133,10 @@ class BoardServer:
         self._webhook = webhook
         self._bot_token = settings.token
         self._runner: web.AppRunner | None = None
-        self._streams: set[web.StreamResponse] = set()
         self._closing = asyncio.Event()
         self._thumbnails: dict[int, bytes] = {}  # item id → JPEG, the latest few
+        # (person, language) → (the hub's seq when read, the overview)
+        self._overviews: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
         self.port: int | None = None
         self.app = self._build()
 
@@ -182,10 +182,8 @@ class BoardServer:
 
     async def stop(self) -> None:
         self._closing.set()
+        # every open stream is told to resync (its board reconnects) and ends
         await self.hub.stop()
-        for stream in list(self._streams):
-            with contextlib.suppress(Exception):
-                await stream.write_eof()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -414,8 +412,18 @@ class BoardServer:
         except Refused as refused:
             return self._refused(request, refused)
         tr = self._translator_for(request, viewer)
-        async with self.db.read() as tx:
+        # the same overview until the hub publishes a change (every board refetches on one)
+        key = (viewer.person.id, tr.language)
+        cached = self._overviews.get(key)
+        if cached is not None and cached[0] == self.hub.seq:
+            return web.json_response(cached[1])
+        seq = self.hub.seq
+        # read apart: hundreds of incidents must not hold the bot's updates back
+        async with self.db.read_apart() as tx:
             data = await views.overview_in(tx, viewer, tr)
+        if len(self._overviews) > 1000:
+            self._overviews.clear()
+        self._overviews[key] = (seq, data)
         return web.json_response(data)
 
     async def _incident(self, request: web.Request) -> web.StreamResponse:
@@ -509,7 +517,6 @@ class BoardServer:
                 "X-Accel-Buffering": "no",  # a reverse proxy passes each event on at once
             }
         )
-        self._streams.add(response)
         try:
             await response.prepare(request)
             # the board reconnects after 1 s if the stream ends; it says it is live at once
@@ -529,11 +536,11 @@ class BoardServer:
                     await response.write(_resync(self.hub.seq))
                 elif isinstance(item, Event):
                     await response.write(_change(item))
+            await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.hub.unsubscribe(subscriber)
-            self._streams.discard(response)
         return response
 
     # ---- Telegram's webhook --------------------------------------------------------------

@@ -9,12 +9,13 @@ ISO 8601 in UTC.
 from __future__ import annotations
 
 import html
+import json
+import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.alerts import service as alerts
 from bot.board.access import Viewer, open_visible_in
 from bot.core import vocabulary as labels
 from bot.core.db import Tx, from_db_time
@@ -246,29 +247,48 @@ async def incident_page_in(
     }
 
 
+_NEAREST = (
+    # the nearest available unit of one type (by an equirectangular distance, which orders
+    # places as the great circle does at these scales): a range of the units_search index
+    "SELECT code, name, type, agency, country, lat, lon FROM units"
+    " WHERE type = ? AND status = ? AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
+    " ORDER BY (lat - ?) * (lat - ?) + (lon - ?) * (lon - ?) * ? LIMIT 1"
+)
+
+
 async def _nearest_in(tx: Tx, incident: Incident, tr: Translator) -> list[dict[str, Any]]:
     if incident.lat is None or incident.lon is None:
         return []
-    rows = await tx.all(
-        "SELECT code, name, type, agency, country, lat, lon FROM units WHERE status = ?"
-        " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
-        (
-            UnitStatus.AVAILABLE.value,
-            incident.lat - 0.5,
-            incident.lat + 0.5,
-            incident.lon - 0.8,
-            incident.lon + 0.8,
-        ),
-    )
-    best: dict[str, tuple[float, Any]] = {}
+    lat, lon = incident.lat, incident.lon
+    squeeze = math.cos(math.radians(lat)) ** 2  # a degree of longitude is shorter
+    dlat = NEAREST_WITHIN_KM / 111.0
+    dlon = dlat / max(math.sqrt(squeeze), 0.1)
+    rows = []
+    for kind in ResourceType:
+        row = await tx.one(
+            _NEAREST,
+            (
+                kind.value,
+                UnitStatus.AVAILABLE.value,
+                lat - dlat,
+                lat + dlat,
+                lon - dlon,
+                lon + dlon,
+                lat,
+                lat,
+                lon,
+                lon,
+                squeeze,
+            ),
+        )
+        if row is not None:
+            rows.append(row)
+    found = []
     for row in rows:
-        distance = distance_km(incident.lat, incident.lon, row["lat"], row["lon"])
-        if distance > NEAREST_WITHIN_KM:
-            continue
-        held = best.get(row["type"])
-        if held is None or distance < held[0]:
-            best[row["type"]] = (distance, row)
-    nearest = sorted(best.values(), key=lambda pair: pair[0])[:MAX_NEAREST]
+        distance = distance_km(lat, lon, row["lat"], row["lon"])
+        if distance <= NEAREST_WITHIN_KM:
+            found.append((distance, row))
+    found.sort(key=lambda pair: pair[0])
     return [
         {
             "code": row["code"],
@@ -281,7 +301,7 @@ async def _nearest_in(tx: Tx, incident: Incident, tr: Translator) -> list[dict[s
             "lon": row["lon"],
             "distance_km": round(distance, 1),
         }
-        for distance, row in nearest
+        for distance, row in found[:MAX_NEAREST]
     ]
 
 
@@ -292,39 +312,70 @@ def _type_label(tr: Translator, code: str) -> str:
         return code
 
 
+def _stored_texts(raw: str) -> dict[str, str]:
+    """An alert's or statement's words as stored: JSON {"": default, "fr": …, "nl": …}."""
+    try:
+        texts = json.loads(raw)
+    except ValueError:
+        return {"": raw}
+    if not isinstance(texts, dict):
+        return {"": raw}
+    return {str(key): str(value) for key, value in texts.items()}
+
+
 def _text_in(tr: Translator, texts: dict[str, str]) -> str:
     """An alert's or statement's words in the reader's language, else the default."""
     return texts.get(tr.language) or texts.get("") or next(iter(texts.values()), "")
 
 
 async def _alerts_in(tx: Tx, ref: int, tr: Translator) -> list[dict[str, Any]]:
-    rows = await tx.all("SELECT id FROM alerts WHERE incident_id = ? ORDER BY id DESC", (ref,))
+    """The incident's alerts with their acknowledgement tally: three reads in all (an alert
+    to hundreds of groups is one of them)."""
+    rows = await tx.all(
+        "SELECT id, severity, texts, exercise, created_at FROM alerts WHERE incident_id = ?"
+        " ORDER BY id DESC",
+        (ref,),
+    )
+    if not rows:
+        return []
+    ackers: dict[tuple[int, int], list[str]] = {}
+    for row in await tx.all(
+        "SELECT k.alert_id, k.chat_id, p.name FROM alert_acks k JOIN alerts a ON a.id ="
+        " k.alert_id JOIN people p ON p.id = k.person_id WHERE a.incident_id = ? ORDER BY k.at",
+        (ref,),
+    ):
+        ackers.setdefault((row["alert_id"], row["chat_id"]), []).append(row["name"])
+    targets: dict[int, list[dict[str, Any]]] = {}
+    for row in await tx.all(
+        "SELECT t.alert_id, t.chat_id, c.name, t.delivered_at, t.acked_at, c.unreachable_at"
+        " FROM alert_targets t JOIN alerts a ON a.id = t.alert_id"
+        " LEFT JOIN chats c ON c.id = t.chat_id WHERE a.incident_id = ? ORDER BY c.name",
+        (ref,),
+    ):
+        targets.setdefault(row["alert_id"], []).append(
+            {
+                "chat": row["name"] or str(row["chat_id"]),
+                "delivered_at": _db_iso(row["delivered_at"]),
+                "acked_at": _db_iso(row["acked_at"]),
+                "ackers": ackers.get((row["alert_id"], row["chat_id"]), []),
+                "unreachable": row["unreachable_at"] is not None,
+            }
+        )
     found = []
     for row in rows:
-        tally = await alerts.tally_in(tx, row["id"])
-        if tally is None:
-            continue
-        alert = tally.alert
+        severity = Severity(row["severity"])
+        listed = targets.get(row["id"], [])
         found.append(
             {
-                "id": alert.id,
-                "severity": alert.severity.value,
-                "severity_label": _severity(tr, alert.severity),
-                "text": _text_in(tr, alert.texts),
-                "sent_at": iso(alert.created_at),
-                "exercise": alert.exercise,
-                "acked": tally.acknowledged,
-                "chats": len(tally.targets),
-                "targets": [
-                    {
-                        "chat": target.chat_name,
-                        "delivered_at": iso(target.delivered_at),
-                        "acked_at": iso(target.acked_at),
-                        "ackers": list(target.ackers),
-                        "unreachable": target.unreachable,
-                    }
-                    for target in tally.targets
-                ],
+                "id": row["id"],
+                "severity": severity.value,
+                "severity_label": _severity(tr, severity),
+                "text": _text_in(tr, _stored_texts(row["texts"])),
+                "sent_at": _db_iso(row["created_at"]),
+                "exercise": bool(row["exercise"]),
+                "acked": sum(1 for target in listed if target["acked_at"] is not None),
+                "chats": len(listed),
+                "targets": listed,
             }
         )
     return found
@@ -340,7 +391,7 @@ async def _statements_in(tx: Tx, ref: int, tr: Translator) -> list[dict[str, Any
         {
             "id": row["id"],
             "published_at": _db_iso(row["decided_at"]),
-            "text": _text_in(tr, alerts.parse_texts(row["texts"])),
+            "text": _text_in(tr, _stored_texts(row["texts"])),
         }
         for row in rows
     ]

@@ -48,6 +48,7 @@ class SitesFileError(Exception):
         self.problems = problems
 
 
+_HAZARD_CODES = frozenset(h.value for h in Hazard)
 _HAZARD_SEPARATORS = re.compile(r"\s*[;,/|+]\s*")
 
 
@@ -61,7 +62,8 @@ def _stored_hazards(raw: str | None, note: str | None) -> tuple[tuple[Hazard, ..
     hazards: list[Hazard] = []
     other: list[str] = []
     for word in _split_hazards(raw or ""):
-        found = parse_hazard(word)
+        # stored codes are read as they are; only free words go through the vocabulary
+        found = Hazard(word) if word in _HAZARD_CODES else parse_hazard(word)
         if found is None:
             other.append(word)
         elif found not in hazards:

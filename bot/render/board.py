@@ -19,6 +19,16 @@ def render_board_invite(language: str, incident: Incident) -> str:
     )
 
 
+def render_board_elsewhere(language: str, incident: Incident, url: str) -> str:
+    """The same where the board is served on plain http (a local test): Telegram opens only
+    https pages, so the address is given with the way to open it in a browser."""
+    tr = translator(language)
+    return f"🗺 {incident_heading(tr, incident)}\n" + tr.gettext(
+        "Telegram opens the board only from an https:// address; this Passerelle serves it "
+        "at {url}. /board gives you a personal link to open it in a browser."
+    ).format(url=f"<code>{text(url)}</code>")
+
+
 def render_personal_link(language: str, url: str, expires: datetime, timezone: str) -> str:
     """The answer to `/board`: a link for a command post's screen, until when it works, and
     how to end it."""

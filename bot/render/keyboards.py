@@ -84,6 +84,11 @@ class BoardLinks:
     public_url: str  # [board] public_url, or the server's own address; no trailing slash
     app_name: str = ""
 
+    @property
+    def opens_in_telegram(self) -> bool:
+        """Whether Telegram will open the page itself: a `web_app` button takes only https."""
+        return self.public_url.startswith("https://")
+
     def through_telegram(self, ref: int) -> str:
         if self.app_name:
             return (
@@ -113,7 +118,7 @@ def board_button(
 ) -> InlineKeyboardButton:
     """The card's "🗺 Board": the page itself in a private chat, through Telegram elsewhere."""
     label = "🗺 " + joined_labels(languages, N_("Board"))
-    if private:
+    if private and links.opens_in_telegram:
         return InlineKeyboardButton(label, web_app=WebAppInfo(links.page(ref)))
     return InlineKeyboardButton(label, url=links.through_telegram(ref))
 

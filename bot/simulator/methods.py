@@ -269,9 +269,9 @@ class BotApi:
                     if chat is not None and not chat.is_private:
                         raise bad_request("BUTTON_TYPE_INVALID")
                     web_app = button["web_app"]
-                    # Telegram wants https; plain http is let through for local tests
+                    # "an HTTPS URL of a Web App" (the Bot API's WebAppInfo)
                     if not isinstance(web_app, dict) or not re.match(
-                        r"^https?://\S+$", str(web_app.get("url", ""))
+                        r"^https://\S+$", str(web_app.get("url", ""))
                     ):
                         raise bad_request("BUTTON_URL_INVALID")
                 elif not any(k in button for k in _INLINE_ACTIONS):

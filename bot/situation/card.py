@@ -21,8 +21,9 @@ from bot.situation.surroundings import surroundings_in
 class CardView:
     def __init__(self, *, timeline_entries: int, board: BoardLinks | None = None) -> None:
         self._timeline_entries = timeline_entries
-        # the situation board's links ([board] enabled), for the card's Board button
-        self._board = board
+        # the situation board's links ([board] enabled), for the card's Board button; set
+        # again once the web server listens (bot.app)
+        self.board = board
 
     async def read(self, tx: Tx, live: Live) -> Shown | None:
         ref, chat_id = live.subject, live.chat_id
@@ -46,7 +47,7 @@ class CardView:
             shown_version=card["shown_version"],
             html=html,
             # a private chat (a positive id) may carry the board's own web_app button
-            keyboard=card_keyboard(incident, chat.languages, self._board, private=chat_id > 0),
+            keyboard=card_keyboard(incident, chat.languages, self.board, private=chat_id > 0),
             pin=True,
         )
 

@@ -29,6 +29,7 @@ const MIN_HALF_SPAN_KM = 12;
 const MAX_HALF_SPAN_KM = 90;
 const PAN_STEP_PX = 80;
 const MAX_TOWN_LABELS = 80;
+const MAX_MARKS = 20;
 
 export const STATUS_COLOUR = {
   committed: "#1f5fbf",
@@ -94,7 +95,8 @@ function features(detail) {
     units: (d.units || []).filter(located),
     nearest: (d.nearest || []).filter(located),
     sites: (d.sites || []).filter(located),
-    marks: (d.timeline || []).filter(located),
+    // the latest located entries (the timeline comes newest first), as on /map
+    marks: (d.timeline || []).filter(located).slice(0, MAX_MARKS),
   };
 }
 
@@ -221,8 +223,13 @@ class Space {
       for (const [dx, dy] of ring === 0 ? DIRECTIONS : MORE_DIRECTIONS) {
         const px = x + radius * dx;
         const py = y + radius * dy;
-        const x0 = dx > 0.3 ? px : dx < -0.3 ? px - w : px - w / 2;
-        const y0 = dy > 0.3 ? py : dy < -0.3 ? py - h : py - h / 2;
+        let x0 = dx > 0.3 ? px : dx < -0.3 ? px - w : px - w / 2;
+        let y0 = dy > 0.3 ? py : dy < -0.3 ? py - h : py - h / 2;
+        if (ring > 0) {
+          // set apart anyway: slid along its side to stay on the map (a long label on a phone)
+          x0 = clamp(x0, pad, Math.max(pad, this.area.x1 - pad - w));
+          y0 = clamp(y0, pad, Math.max(pad, this.area.y1 - pad - h));
+        }
         const box = { x0, y0, x1: x0 + w, y1: y0 + h };
         const p = padded(box);
         if (p.x0 < 0 || p.y0 < 0 || p.x1 > this.area.x1 || p.y1 > this.area.y1) continue;
@@ -336,6 +343,15 @@ class BoardMap {
     return [Math.max(1, box.width || this.svg.clientWidth || 300), Math.max(1, box.height || this.svg.clientHeight || 200)];
   }
 
+  // text widths, kept while the map's font stays the same
+  measurer() {
+    const family = getComputedStyle(this.svg).fontFamily;
+    if (!this.measuring || this.measuring.family !== family) {
+      this.measuring = { family, measure: measurer(this.svg) };
+    }
+    return this.measuring.measure;
+  }
+
   em() {
     const size = parseFloat(getComputedStyle(this.svg).fontSize);
     return Number.isFinite(size) && size > 0 ? size : 14;
@@ -352,7 +368,7 @@ class BoardMap {
     const [w, h] = this.size();
     const [x0, y0, x1, y1] = homeBox(this.f, this.geo);
     // the legend (top left) keeps its part of the map: the rest holds the whole view
-    const left = this.legendShown() ? this.legendLayout(this.em(), measurer(this.svg)).width + 16 : 0;
+    const left = this.legendShown() ? this.legendLayout(this.em(), this.measurer()).width + 16 : 0;
     const room = Math.max(w - left, w / 2);
     const scale = Math.min(room / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9));
     const zoom = clamp(Math.log2(scale / 256), MIN_ZOOM, MAX_ZOOM);
@@ -536,7 +552,7 @@ class BoardMap {
     const o = this.options;
     for (const [name, layer] of Object.entries(L)) if (name !== "chrome") layer.replaceChildren();
     this.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-    const measure = measurer(this.svg);
+    const measure = this.measurer();
     const space = new Space(w, h);
     const s = this.scale();
 
