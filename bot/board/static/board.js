@@ -244,9 +244,14 @@ async function openSession() {
     if (found.token && answer.ok) stored.local.setItem(TOKEN_KEY, found.token);
     if (found.initData) stored.local.removeItem(TOKEN_KEY);  // someone else's screen, maybe
   } else {
-    const kept = stored.session.getItem(SESSION_KEY);
+    let kept = null;
+    try {
+      kept = JSON.parse(stored.session.getItem(SESSION_KEY) || 'null');
+    } catch {
+      kept = null;  // not ours any more: asked again
+    }
     const token = stored.local.getItem(TOKEN_KEY);
-    if (kept) answer = { ok: true, body: JSON.parse(kept) };
+    if (kept) answer = { ok: true, body: kept };
     // no credentials: the server says why, in words it chooses; nothing else is asked
     else answer = await postSession(token ? { token } : {});
   }
