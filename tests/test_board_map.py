@@ -726,3 +726,19 @@ def test_the_latest_twenty_located_entries_are_marked(browser: Any) -> None:
     )
     assert sorted(numbers) == list(range(11, 31))
     board.page.close()
+
+
+def test_town_names_spread_over_the_whole_map(browser: Any) -> None:
+    """Not only the cluster of big towns (Lille, Roubaix, Tourcoing): each quarter of the map
+    names some place, and the big towns in view are named."""
+    board = _open(browser)
+    towns = board.page.eval_on_selector_all(
+        ".pmap-town circle", "(cs) => cs.map(c => [c.cx.baseVal.value, c.cy.baseVal.value])"
+    )
+    quarters = {(x >= 400, y >= 300) for x, y in towns}
+    assert len(quarters) == 4
+    names = board.page.eval_on_selector_all(
+        ".pmap-label-town", "(ts) => ts.map(t => t.textContent)"
+    )
+    assert {"Lille", "Roubaix", "Tourcoing", "Kortrijk"} <= set(names)
+    board.page.close()
