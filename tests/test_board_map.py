@@ -133,13 +133,26 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def _focus_rules() -> str:
+    """The map's focus rules as the board's stylesheet gives them (map.js writes no style:
+    the board's Content-Security-Policy would refuse it)."""
+    css = (STATIC / "board.css").read_text(encoding="utf-8")
+    rules = [line for line in css.splitlines() if line.startswith(".pmap")]
+    assert rules, "board.css styles the map's focus"
+    return "\n".join(rules).replace("var(--focus)", "#005fcc")
+
+
+FOCUS_RULES = _focus_rules()
+
+
 def _fixture_html(
     detail: dict[str, Any], options: dict[str, Any], width: int, height: int, font: int = 14
 ) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>map</title>
 <style>body {{ margin: 0 }} svg {{ width: {width}px; height: {height}px; display: block;
-font-size: {font}px }}</style></head>
+font-size: {font}px }}
+{FOCUS_RULES}</style></head>
 <body><svg id="map"></svg>
 <script type="module">
 import {{ drawMap, updateMap, mapOf, project }} from "/board/static/map.js";

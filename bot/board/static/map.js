@@ -300,12 +300,9 @@ class BoardMap {
     if (!svg.style.fontFamily && !svg.getAttribute("font-family")) {
       svg.setAttribute("font-family", "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif");
     }
-    // the keyboard's focus, visible on the map and on its buttons
-    el("style", {}, svg).textContent =
-      ".pmap:focus-visible{outline:3px solid #005fcc;outline-offset:-3px}" +
-      ".pmap-button:focus-visible{outline:none}" +
-      ".pmap-button:focus-visible rect{stroke:#005fcc;stroke-width:3}" +
-      ".pmap-button{cursor:pointer}";
+    // the keyboard's focus on the map and its buttons is styled by the page's stylesheet
+    // (board.css: .pmap, .pmap-button): the board's Content-Security-Policy refuses styles
+    // written by scripts
     this.layers = {};
     for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "leaders", "labels", "scale", "chrome"]) {
       this.layers[name] = el("g", { class: `pmap-layer-${name}` }, svg);
