@@ -515,7 +515,7 @@ async function drawMapInto(svg, data, redraw) {
       const answer = await api('geo');
       state.geo = answer.ok ? answer.body : { border: [], towns: [], tiles_url: '' };
     }
-    const options = { t, label, lang: state.shown[0], timezone: state.timezone, when };
+    const options = { t, label, lang: state.shown[0], languages: state.shown, timezone: state.timezone, when };
     if (!redraw && typeof mapModule.updateMap === 'function' && svg.dataset.drawn) {
       mapModule.updateMap(svg, data, options);
     } else {
