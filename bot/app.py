@@ -102,7 +102,7 @@ def build_application(settings: Settings) -> PassApp:
         if settings.board.enabled:
             # the board's open pages hear of each committed change
             runtime.on_incidents = web.hub.changed
-    handlers.register(app)
+    handlers.register(app, settings)
     return app
 
 
@@ -348,7 +348,7 @@ async def register_menus(app: PassApp) -> None:
         _ = translator(language or "en").gettext
         commands = [
             BotCommand(c.name_in(language or "en"), _(c.description)[:256])
-            for c in handlers.COMMANDS
+            for c in handlers.offered(app.bot_data[RUNTIME_KEY].settings)
         ]
         await app.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language

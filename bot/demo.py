@@ -784,6 +784,11 @@ def _header(p: Printer) -> None:
     p.line()
 
 
+def _interactive(printer: Printer) -> bool:
+    """A person at a terminal watches the demo (not a pipe, not a test)."""
+    return printer.out is sys.stdout and sys.stdout.isatty() and sys.stdin.isatty()
+
+
 async def _board_link(printer: Printer, app: PassApp, runtime: Runtime) -> None:
     """The situation board's local address, with a personal link for the commander (as /board
     gives one): opened in a browser, it follows the scripted incident live."""
@@ -865,6 +870,11 @@ async def _play(printer: Printer, speed: float, workdir: Path) -> None:
         )
         printer.rule(char="═")
         printer.flush()
+        if app.bot_data.get(WEB_KEY) is not None and _interactive(printer):
+            # someone at a terminal may still be looking at the board: it stays until Enter
+            printer.line("The board stays open: press Enter to end the demo.")
+            printer.flush()
+            await asyncio.to_thread(sys.stdin.readline)
     finally:
         try:
             if app is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -22,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.core.config import Settings
 from bot.core.errors import UserError
 from bot.core.i18n import N_
 from bot.core.models import Chat, Person, Role
@@ -73,6 +75,9 @@ class Command:
     # does not offer it to them).
     full: Callable[[Person, Chat | None], bool] | None = None
     partial: str | None = None
+    # whether this Passerelle offers the command at all (None: always); one that is off is
+    # still understood (it says it is off) but neither /help nor the menus offer it
+    offered: Callable[[Settings], bool] | None = None
 
     def name_in(self, language: str) -> str:
         return self.names.get(language, self.name)
@@ -268,6 +273,7 @@ COMMANDS: Sequence[Command] = (
         N_("a personal link to the situation board, for a screen: /board [revoke]"),
         groups=False,
         names={"fr": "tableau", "nl": "bord"},
+        offered=lambda settings: settings.board.enabled,
     ),
     Command(
         "report",
@@ -287,12 +293,19 @@ COMMANDS: Sequence[Command] = (
 )
 
 
-def commands_for(person: Person, chat: Chat | None) -> list[HelpLine]:
+def offered(settings: Settings) -> list[Command]:
+    """The commands this Passerelle offers in /help and the command menus."""
+    return [c for c in COMMANDS if c.offered is None or c.offered(settings)]
+
+
+def commands_for(
+    person: Person, chat: Chat | None, commands: Sequence[Command] = COMMANDS
+) -> list[HelpLine]:
     """What this person may do (for /help, wherever it is asked): the commands their roles
     allow, and of a command they may only partly use, that part."""
     roles = roles_of(person)
     lines = []
-    for c in COMMANDS:
+    for c in commands:
         if c.action is not None and not roles & ALLOWED[c.action]:
             continue
         description: str | None = c.description
@@ -377,8 +390,8 @@ async def unknown_button(update: Update, context: PContext) -> None:
     raise UserError(N_("This button is no longer valid."))
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    app.bot_data[basics.COMMANDS_FOR] = commands_for
+def register(app: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
+    app.bot_data[basics.COMMANDS_FOR] = partial(commands_for, commands=offered(settings))
     app.bot_data[basics.COMMAND_NAMES] = [name for c in COMMANDS for name in c.all_names]
     app.add_handler(TypeHandler(Update, gate), group=-1)
     for command in COMMANDS:

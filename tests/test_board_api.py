@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import sqlite3
 import time
@@ -21,7 +22,8 @@ from bot.board.auth import Refusal, sign_init_data
 from bot.board.server import REFUSALS
 from bot.core.db import to_db_time, utcnow
 from bot.core.i18n import translator
-from bot.render.keyboards import ack_data
+from bot.render.keyboards import ack_data, offer_data, parse_offer_press
+from bot.resources import roster_csv
 from tests.conftest import COMMANDER, COMMANDER_FR, DUTY_FLUVIA, RESPONDER
 from tests.harness import Harness
 
@@ -272,6 +274,9 @@ async def test_strings_and_geo(harness: Harness, board: Board) -> None:
     assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
     status, geo = await board.get("/board/api/geo")
     assert status == 200 and {"border", "towns", "tiles_url"} <= set(geo)
+    assert len(geo["border"][0]) > 100 and any(t["name"] == "Tournai" for t in geo["towns"])
+    status, answer = await board.get("/board/api/strings?lang=nl")
+    assert answer["strings"]  # the page's words, in Dutch
 
 
 class Stream:
@@ -500,6 +505,16 @@ async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board
     await h.start()
     try:
         assert h.web.port == port
+        # what is not an update is refused plainly, and the bot goes on
+        hook = f"http://127.0.0.1:{port}/tg"
+        async with aiohttp.ClientSession() as http:
+            for body in (b"{", b"[]", b'{"foo": 1}', b'{"update_id": "x"}'):
+                async with http.post(
+                    hook, data=body, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                ) as answer:
+                    assert answer.status == 400, body
+            async with http.get(f"http://127.0.0.1:{port}/tg") as answer:
+                assert answer.status in (404, 405)
         await _incident(h)  # through the webhook
         opened = Board(h)
         try:
@@ -509,4 +524,87 @@ async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board
         finally:
             await opened.close()
     finally:
+        await h.stop()
+
+
+async def test_an_address_or_header_too_long_is_a_400_without_a_traceback(
+    harness: Harness, board: Board, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    status, answer = await board.get("/board/api/incidents?" + "a=b&" * 5000)
+    assert status == 400 and "Traceback" not in str(answer)
+    status, answer = await board.get("/board/", headers={"X-Big": "y" * 20_000})
+    assert status == 400 and "Traceback" not in str(answer)
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith("aiohttp")]
+
+
+async def test_a_published_statement_is_on_the_board_in_the_readers_language(
+    harness: Harness, board: Board
+) -> None:
+    h = harness
+    await _incident(h)
+    await h.say(h.commander, h.ops, "/assign porte-parole @pclaeys")
+    await h.say(
+        h.spokesperson, h.ops, "/statement fr: Point presse à 15 h | nl: Persmoment om 15 uur"
+    )
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    _, page = await board.get("/board/api/incidents/1")
+    [statement] = page["statements"]
+    assert statement["text"] == "Point presse à 15 h" and statement["published_at"]
+    _, dutch = await board.get("/board/api/incidents/1?lang=nl")
+    assert dutch["statements"][0]["text"] == "Persmoment om 15 uur"
+    assert dutch["incident"]["spokesperson"] == "Pieter Claeys"
+
+
+ROSTER = """\
+code,type,name,agency,country,lat,lon,capacity,status
+BE-WAPI-AMB-1,ambulance,Ambulance Tournai 1,ZS WAPI,BE,50.6071,3.3894,1,available
+BE-WAPI-AMB-2,ambulance,Ambulance Mouscron 1,ZS WAPI,BE,50.7444,3.2064,1,available
+FR-SDIS59-FPT-1,autopompe,FPT Lille,SDIS 59,FR,50.6319,3.0684,1,available
+"""
+
+
+async def test_a_units_path_and_the_nearest_units_on_the_board(sim: Any, tmp_path: Any) -> None:
+    h = Harness(sim, tmp_path / "units.db", agencies=True, requests={"extra_offers": 0})
+    await h.start()
+    opened = Board(h)
+    try:
+        await roster_csv.import_roster(h.runtime.db, ROSTER)
+        await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+        await h.sim.send_location(h.commander, h.ops, 50.6140, 3.4060, reply_to=h.card(h.ops))
+        await h.settle()
+        await h.say(h.commander, h.ops, "/request 1 ambulance")
+        assert (await opened.session(init_data=launch(COMMANDER)))[0] == 200
+        _, page = await opened.get("/board/api/incidents/1")
+        assert page["units"] == []
+        # offered, not yet committed: still the nearest available ambulance
+        assert {u["code"] for u in page["nearest"]} == {"BE-WAPI-AMB-1", "FR-SDIS59-FPT-1"}
+        [request] = page["requests"]
+        assert (request["type"], request["quantity"], request["status"]) == ("ambulance", 1, "open")
+        offer = next(
+            m
+            for m in h.sim.bot_messages(h.agency_wapi)
+            if any(d.startswith("r1:") and d.endswith(":c") for d in m.callback_data)
+        )
+        press = parse_offer_press(offer.callback_data[0])
+        assert press is not None
+        response, stream = await _stream(opened)
+        try:
+            await h.press(h.duty_wapi, h.agency_wapi, offer, offer_data(press[0], "c"))
+            assert (await stream.next_event(within=2.0))["event"] == "change"
+            await h.press(h.duty_wapi, h.agency_wapi, offer, offer_data(press[0], "e"))
+        finally:
+            response.close()
+        _, page = await opened.get("/board/api/incidents/1?lang=nl")
+        [unit] = page["units"]
+        assert unit["code"] == "BE-WAPI-AMB-1" and unit["status"] == "en_route"
+        assert unit["path"]["committed"] and unit["path"]["en_route"]
+        assert unit["path"]["on_scene"] is None and unit["path"]["released"] is None
+        assert unit["eta_minutes"] >= 1 and unit["arrival"]
+        assert page["requests"][0]["units"] == ["BE-WAPI-AMB-1"]
+        assert page["incident"]["lat"] == pytest.approx(50.614)
+        assert {u["code"] for u in page["nearest"]} == {"BE-WAPI-AMB-2", "FR-SDIS59-FPT-1"}
+    finally:
+        await opened.close()
         await h.stop()

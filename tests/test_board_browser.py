@@ -105,6 +105,11 @@ class Board:
             except Exception:  # an event stream or a redirect has no body to read
                 page.bodies.append((response.url, ""))
 
+        page.errors = []  # what the console said went wrong (a CSP violation, a script error)
+        page.on(
+            "console", lambda message: message.type == "error" and page.errors.append(message.text)
+        )
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
         page.on("request", lambda request: page.seen.append(request.url))
         page.on("response", keep)
         await page.goto(url)
@@ -181,6 +186,8 @@ async def test_a_commander_sees_the_incident_and_a_reply_within_two_seconds(boar
 
     origin = board.url.split("/board/")[0]
     assert all(url.startswith(origin) for url in page.seen)
+    # the server's Content-Security-Policy lets the page work: no error at all
+    assert page.errors == []
     await page.context.close()
 
 
@@ -301,4 +308,22 @@ async def test_a_personal_link_revoked_while_the_board_is_open(board: Board) -> 
     await page.wait_for_selector(".message.refused", timeout=5000)
     assert TITLE not in await _text(page)
     assert await page.evaluate("() => localStorage.getItem('passerelle.board.token')") is None
+    await page.context.close()
+
+
+async def test_the_overview_follows_a_new_incident(board: Board) -> None:
+    """A command post's screen on the overview: an incident declared in a group the person is
+    known in appears there within 2 s, without reloading."""
+    h = board.h
+    await _incident(h)
+    token = await once(h.runtime.db, tokens.issue, COMMANDER, 30)
+    page = await board.open(f"{board.url}#token={token}", viewport={"width": 1280, "height": 900})
+    await page.wait_for_selector(".live.on")
+    started = time.monotonic()
+    await h.sim.send_text(h.commander, h.ops, "/incident Feu de broussailles, Rumes")
+    await page.wait_for_function(
+        "() => document.body.innerText.includes('Feu de broussailles, Rumes')", timeout=2000
+    )
+    assert time.monotonic() - started < 2
+    await h.settle()
     await page.context.close()

@@ -133,13 +133,26 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def _focus_rules() -> str:
+    """The map's focus rules as the board's stylesheet gives them (map.js writes no style:
+    the board's Content-Security-Policy would refuse it)."""
+    css = (STATIC / "board.css").read_text(encoding="utf-8")
+    rules = [line for line in css.splitlines() if line.startswith(".pmap")]
+    assert rules, "board.css styles the map's focus"
+    return "\n".join(rules).replace("var(--focus)", "#005fcc")
+
+
+FOCUS_RULES = _focus_rules()
+
+
 def _fixture_html(
     detail: dict[str, Any], options: dict[str, Any], width: int, height: int, font: int = 14
 ) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>map</title>
 <style>body {{ margin: 0 }} svg {{ width: {width}px; height: {height}px; display: block;
-font-size: {font}px }}</style></head>
+font-size: {font}px }}
+{FOCUS_RULES}</style></head>
 <body><svg id="map"></svg>
 <script type="module">
 import {{ drawMap, updateMap, mapOf, project }} from "/board/static/map.js";
@@ -725,4 +738,20 @@ def test_the_latest_twenty_located_entries_are_marked(browser: Any) -> None:
         ".pmap-mark", "(gs) => gs.map(g => Number(g.dataset.n))"
     )
     assert sorted(numbers) == list(range(11, 31))
+    board.page.close()
+
+
+def test_town_names_spread_over_the_whole_map(browser: Any) -> None:
+    """Not only the cluster of big towns (Lille, Roubaix, Tourcoing): each quarter of the map
+    names some place, and the big towns in view are named."""
+    board = _open(browser)
+    towns = board.page.eval_on_selector_all(
+        ".pmap-town circle", "(cs) => cs.map(c => [c.cx.baseVal.value, c.cy.baseVal.value])"
+    )
+    quarters = {(x >= 400, y >= 300) for x, y in towns}
+    assert len(quarters) == 4
+    names = board.page.eval_on_selector_all(
+        ".pmap-label-town", "(ts) => ts.map(t => t.textContent)"
+    )
+    assert {"Lille", "Roubaix", "Tourcoing", "Kortrijk"} <= set(names)
     board.page.close()

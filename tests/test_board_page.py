@@ -272,3 +272,25 @@ def test_a_command_posts_screen_opens_again_with_its_link(
     assert TITLE not in _text(page)
     assert page.evaluate("() => localStorage.getItem('passerelle.board.token')") is None
     page.context.close()
+
+
+def test_a_browser_that_refuses_storage_still_shows_the_board(
+    browser: Any, board: FixtureBoard
+) -> None:
+    """A webview or a private window where localStorage and sessionStorage throw: the board
+    opens all the same, only forgetful."""
+    context = browser.new_context(viewport=PHONE, locale="fr-BE", timezone_id="Europe/Brussels")
+    context.add_init_script(
+        """for (const name of ['localStorage', 'sessionStorage']) {
+            Object.defineProperty(window, name, {
+                get() { throw new DOMException('denied', 'SecurityError'); },
+            });
+        }"""
+    )
+    page = context.new_page()
+    page.goto(_telegram(board, VALID_INIT))
+    page.wait_for_selector("#incident h2")
+    assert TITLE in _text(page)
+    page.click("button[data-lang='nl']")
+    page.wait_for_function("() => document.documentElement.lang === 'nl'")
+    context.close()

@@ -127,6 +127,15 @@ async def test_no_board_button_when_the_board_is_off(
         texts = [m.text or "" for m in _private_answers(h, h.commander, since)]
         assert texts == ["⛔ " + FR("The situation board is not enabled on this Passerelle.")] * 2
         assert await _token_rows(h) == []
+        # neither /help nor the command menus offer it
+        private = h.sim.private_chat(h.commander)
+        await h.say(h.commander, private, "/help")
+        assert "/tableau" not in h.last_text(private) and "/board" not in h.last_text(private)
+        assert "/carte" in h.last_text(private)
+        for language in ("fr", "nl", "en"):
+            names = [c["command"] for c in h.sim.commands_for(None, language)]
+            assert "map" in names or "carte" in names or "kaart" in names
+            assert not {"board", "tableau", "bord"} & set(names)
     finally:
         await h.stop()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.board import access, views
 from bot.board.access import Access, Viewer
@@ -103,6 +104,21 @@ def no_geo(tiles_url: str) -> bytes:
     return json.dumps({"border": [], "towns": [], "tiles_url": tiles_url}).encode()
 
 
+class _BadRequestsInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 20 KB address, a header line too long) with
+    its traceback, after answering 400: one line is enough for a client's mistake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and error.code == 400:
+            log.info("event=board_bad_request error=%s", type(error).__name__)
+            return False
+        return True
+
+
+_QUIET = _BadRequestsInOneLine()
+
+
 @dataclass(frozen=True)
 class WebhookRoute:
     path: str  # without the leading "/"
@@ -165,6 +181,9 @@ class BoardServer:
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (0: a free port, then in `self.port`) and start the hub."""
+        server_log = logging.getLogger("aiohttp.server")
+        if _QUIET not in server_log.filters:
+            server_log.addFilter(_QUIET)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
@@ -346,11 +365,7 @@ class BoardServer:
 
     async def _viewer(self, request: web.Request) -> Viewer:
         """The signed-in viewer, or `Refused` (the request answers 401/403)."""
-        value = request.cookies.get(COOKIE)
-        auth = request.headers.get("Authorization", "")
-        if not value and auth.startswith("Bearer "):
-            value = auth[len("Bearer ") :].strip()
-        session = unseal(value, self._bot_token)
+        session = unseal(request.cookies.get(COOKIE), self._bot_token)
         if session is None:
             raise Refused(Refusal.NO_CREDENTIALS)
         if session.token is not None:
@@ -557,9 +572,14 @@ class BoardServer:
             data = await request.json()
         except (ValueError, UnicodeDecodeError):
             return web.Response(status=400)
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            log.warning("event=webhook_refused reason=not_an_update")
             return web.Response(status=400)
-        await hook.receive(data)
+        try:
+            await hook.receive(data)
+        except (KeyError, TypeError, ValueError) as exc:  # not an update python-telegram-bot reads
+            log.warning("event=webhook_refused reason=unreadable error=%s", type(exc).__name__)
+            return web.Response(status=400)
         return web.Response(status=200)
 
 

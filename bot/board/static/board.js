@@ -17,6 +17,30 @@ const SESSION_KEY = 'passerelle.board.session';
 // `/board revoke` ends it.
 const TOKEN_KEY = 'passerelle.board.token';
 
+// The browser's storage, where it may be used: a webview or a private window that refuses it
+// leaves the page working, only forgetful.
+function storage(kind) {
+  const get = () => {
+    try {
+      return window[kind];
+    } catch {
+      return null;
+    }
+  };
+  return {
+    getItem(key) {
+      try { return get()?.getItem(key) ?? null; } catch { return null; }
+    },
+    setItem(key, value) {
+      try { get()?.setItem(key, value); } catch { /* not kept */ }
+    },
+    removeItem(key) {
+      try { get()?.removeItem(key); } catch { /* nothing kept */ }
+    },
+  };
+}
+const stored = { local: storage('localStorage'), session: storage('sessionStorage') };
+
 const state = {
   person: null,        // {id, name, language}
   spoken: [],          // the person's languages (several: bilingual labels offered)
@@ -192,7 +216,7 @@ async function loadStrings(languages) {
 }
 
 function chooseLanguages() {
-  const saved = localStorage.getItem('passerelle.board.languages');
+  const saved = stored.local.getItem('passerelle.board.languages');
   const wanted = saved ? saved.split(',').filter((l) => LANGUAGES.includes(l)) : [];
   if (wanted.length) return wanted;
   const own = state.person && LANGUAGES.includes(state.person.language)
@@ -217,17 +241,22 @@ async function openSession() {
     answer = await postSession(found.initData ? { init_data: found.initData } : { token: found.token });
     // the credentials leave the address bar (and the history) once used
     history.replaceState(null, '', found.incident ? `#incident=${found.incident}` : '#');
-    if (found.token && answer.ok) localStorage.setItem(TOKEN_KEY, found.token);
-    if (found.initData) localStorage.removeItem(TOKEN_KEY);  // someone else's screen, maybe
+    if (found.token && answer.ok) stored.local.setItem(TOKEN_KEY, found.token);
+    if (found.initData) stored.local.removeItem(TOKEN_KEY);  // someone else's screen, maybe
   } else {
-    const kept = sessionStorage.getItem(SESSION_KEY);
-    const token = localStorage.getItem(TOKEN_KEY);
-    if (kept) answer = { ok: true, body: JSON.parse(kept) };
+    let kept = null;
+    try {
+      kept = JSON.parse(stored.session.getItem(SESSION_KEY) || 'null');
+    } catch {
+      kept = null;  // not ours any more: asked again
+    }
+    const token = stored.local.getItem(TOKEN_KEY);
+    if (kept) answer = { ok: true, body: kept };
     // no credentials: the server says why, in words it chooses; nothing else is asked
     else answer = await postSession(token ? { token } : {});
   }
   if (!answer.ok) return refuse(answer.body);
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(answer.body));
+  stored.session.setItem(SESSION_KEY, JSON.stringify(answer.body));
   const session = answer.body || {};
   state.person = session.person || null;
   state.spoken = Array.isArray(session.languages) ? session.languages : [];
@@ -244,7 +273,7 @@ async function openSession() {
 // A session that ended (its hours are over): a command post's screen opens a new one with its
 // link, once; anything else is a refusal.
 async function renew(body) {
-  const token = localStorage.getItem(TOKEN_KEY);
+  const token = stored.local.getItem(TOKEN_KEY);
   if (token && body && body.error === 'no_credentials' && !state.renewed) {
     state.renewed = true;
     const answer = await postSession({ token });
@@ -257,12 +286,12 @@ async function renew(body) {
 
 async function refuse(body) {
   if (body && ['expired', 'revoked', 'forged', 'stranger'].includes(body.error)) {
-    localStorage.removeItem(TOKEN_KEY);
+    stored.local.removeItem(TOKEN_KEY);
   }
   state.refused = true;
   state.incident = null;
   state.overview = null;
-  sessionStorage.removeItem(SESSION_KEY);
+  stored.session.removeItem(SESSION_KEY);
   stopLive();
   state.shown = [state.first || browserLanguage()];
   await loadStrings(state.shown);
@@ -325,7 +354,7 @@ function drawFrame() {
 
 async function switchLanguage(languages) {
   state.shown = languages;
-  localStorage.setItem('passerelle.board.languages', languages.join(','));
+  stored.local.setItem('passerelle.board.languages', languages.join(','));
   await loadStrings(languages);
   drawFrame();
   if (state.refused) return;
@@ -338,7 +367,7 @@ async function switchLanguage(languages) {
 
 function toggleLarge() {
   const on = document.documentElement.classList.toggle('large');
-  localStorage.setItem('passerelle.board.large', on ? '1' : '');
+  stored.local.setItem('passerelle.board.large', on ? '1' : '');
   document.getElementById('large').setAttribute('aria-pressed', on ? 'true' : 'false');
   if (state.view.kind === 'incident' && state.incident) drawIncident(state.incident, true);
 }
@@ -486,7 +515,7 @@ async function drawMapInto(svg, data, redraw) {
       const answer = await api('geo');
       state.geo = answer.ok ? answer.body : { border: [], towns: [], tiles_url: '' };
     }
-    const options = { t, label, lang: state.shown[0], timezone: state.timezone, when };
+    const options = { t, label, lang: state.shown[0], languages: state.shown, timezone: state.timezone, when };
     if (!redraw && typeof mapModule.updateMap === 'function' && svg.dataset.drawn) {
       mapModule.updateMap(svg, data, options);
     } else {
@@ -716,7 +745,7 @@ function telegramReady() {
 }
 
 async function start() {
-  if (localStorage.getItem('passerelle.board.large')) {
+  if (stored.local.getItem('passerelle.board.large')) {
     document.documentElement.classList.add('large');
   }
   document.getElementById('large').addEventListener('click', toggleLarge);

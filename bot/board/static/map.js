@@ -300,12 +300,9 @@ class BoardMap {
     if (!svg.style.fontFamily && !svg.getAttribute("font-family")) {
       svg.setAttribute("font-family", "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif");
     }
-    // the keyboard's focus, visible on the map and on its buttons
-    el("style", {}, svg).textContent =
-      ".pmap:focus-visible{outline:3px solid #005fcc;outline-offset:-3px}" +
-      ".pmap-button:focus-visible{outline:none}" +
-      ".pmap-button:focus-visible rect{stroke:#005fcc;stroke-width:3}" +
-      ".pmap-button{cursor:pointer}";
+    // the keyboard's focus on the map and its buttons is styled by the page's stylesheet
+    // (board.css: .pmap, .pmap-button): the board's Content-Security-Policy refuses styles
+    // written by scripts
     this.layers = {};
     for (const name of ["background", "tiles", "border", "sites", "towns", "marks", "units", "incident", "leaders", "labels", "scale", "chrome"]) {
       this.layers[name] = el("g", { class: `pmap-layer-${name}` }, svg);
@@ -681,12 +678,21 @@ class BoardMap {
       this.label(spot.box, text, colour, size, weight, kind, key);
     }
 
+    // the towns: first the biggest, wherever they fit (a budget for the map's area); then at
+    // most one more in each cell of a grid fixed to the world (about 13 x 6 letters at this
+    // zoom), so that names spread over the whole map, the biggest of each part, and stay the
+    // same while the map is dragged
     let named = 0;
-    const budget = Math.min(MAX_TOWN_LABELS, Math.round((w * h) / (em * em * 110)));
+    const big = Math.round((w * h) / (em * em * 220));
+    const cells = new Set();
+    const [cellW, cellH] = [em * 13, em * 6.5];
     const dot = Math.max(2, em * 0.2);
     const languages = o.languages && o.languages.length ? o.languages : [o.lang || "en"];
     for (const [x, y, town] of towns) {
-      if (named >= budget) break;
+      if (named >= MAX_TOWN_LABELS) break;
+      const [wx, wy] = project(town.lat, town.lon);
+      const cell = `${Math.floor((wx * s) / cellW)},${Math.floor((wy * s) / cellH)}`;
+      if (named >= big && cells.has(cell)) continue;
       const name = townName(town, languages);
       const width = measure(name, townSize);
       const dotBox = boxAround(x, y, dot + 1);
@@ -697,6 +703,7 @@ class BoardMap {
       const g = el("g", { class: "pmap-town", "data-name": town.name }, L.towns);
       el("circle", { cx: x, cy: y, r: dot, fill: TOWN_COLOUR }, g);
       this.label(spot.box, name, TOWN_COLOUR, townSize, "normal", "town", town.name);
+      cells.add(cell);
       named += 1;
     }
   }
@@ -816,12 +823,14 @@ class BoardMap {
     const bar = km / kmPerPx;
     const small = Math.max(10, Math.round(em * 0.8));
     const sx = pad;
-    const sy = h - pad - small * 0.4;
+    // above the attribution's band (a phone is too narrow for both on one line)
+    const band = this.geo.attribution ? Math.max(9, Math.round(em * 0.65)) + 6 : 0;
+    const sy = h - pad - band - small * 0.4;
     const scale = el("g", { class: "pmap-scale-bar" }, this.layers.scale);
     el("path", { d: `M${sx},${sy - 6}V${sy}H${sx + bar}V${sy - 6}`, fill: "none", stroke: "#1a1a1a", "stroke-width": 2 }, scale);
     const kmText = `${number(o, km)} km`;
     el("text", { x: sx + bar + 4, y: sy, "font-size": small, fill: "#1a1a1a" }, scale).textContent = kmText;
-    return { x0: 0, y0: sy - small - 4, x1: sx + bar + 8 + measure(kmText, small), y1: h };
+    return { x0: 0, y0: sy - small - 4, x1: sx + bar + 8 + measure(kmText, small), y1: sy + 4 };
 
   }
 
