@@ -80,8 +80,37 @@ class Access:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._known: dict[int, tuple[float, Viewer]] = {}
+        # (person, incident) → (when, may see it): the live events ask for every open board at
+        # each change, and whether a person may see an incident changes as rarely as who they are
+        self._sees: dict[tuple[int, int], tuple[float, bool]] = {}
         # who wrote on a timeline from which chat: read once, then only the entries since
         self._authors = Authors()
+
+    async def visible(self, person_id: int, refs: set[int]) -> set[int]:
+        """Those of `refs` the person may see, each answer kept `KNOWN_FOR` seconds like the
+        viewer it comes from (only an incident not asked about lately is read)."""
+        now = time.monotonic()
+        seen: set[int] = set()
+        unknown: set[int] = set()
+        for ref in refs:
+            cached = self._sees.get((person_id, ref))
+            if cached is not None and now - cached[0] <= KNOWN_FOR:
+                if cached[1]:
+                    seen.add(ref)
+            else:
+                unknown.add(ref)
+        if not unknown:
+            return seen
+        viewer = await self.viewer(person_id)
+        if viewer is None:
+            return set()
+        async with self._db.read() as tx:
+            found = await visible_in(tx, viewer, unknown)
+        if len(self._sees) > 100_000:  # many people over many incidents: start again
+            self._sees.clear()
+        for ref in unknown:
+            self._sees[(person_id, ref)] = (now, ref in found)
+        return seen | found
 
     async def viewer(self, person_id: int) -> Viewer | None:
         """The viewer for a person id; None for someone the bot does not know (a stranger).

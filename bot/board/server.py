@@ -382,11 +382,7 @@ class BoardServer:
         return translator(viewer.person.reads(self.settings.i18n.default_language))
 
     async def _visible(self, person_id: int, refs: set[int]) -> set[int]:
-        viewer = await self.access.viewer(person_id)
-        if viewer is None:
-            return set()
-        async with self.db.read() as tx:
-            return await access.visible_in(tx, viewer, refs)
+        return await self.access.visible(person_id, refs)
 
     # ---- the page and its assets ---------------------------------------------------------
 
