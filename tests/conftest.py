@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
 from bot.core.db import Database
+from tests.browser import ARGS, chromium, missing
 
 OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group
 OPS_FR = -100102  # a French-only operations group (Lille)
@@ -204,3 +205,17 @@ async def harness(sim: Any, tmp_path: Path) -> AsyncIterator[Any]:
     await running.start()
     yield running
     await running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per test module (tests.browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the dev extras have it
+        missing("Playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=ARGS)
+        yield launched
+        launched.close()

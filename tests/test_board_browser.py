@@ -26,9 +26,9 @@ from bot.board import tokens
 from bot.core.db import to_db_time, utcnow
 from bot.resources import roster_csv
 from bot.simulator import TelegramSimulator
+from tests.browser import chromium, missing
 from tests.conftest import COMMANDER
 from tests.harness import Harness
-from tests.test_report_browser import _chromium, _missing
 from tests.units import once
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,8 +121,8 @@ async def board(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Board]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:  # pragma: no cover - the dev extras have it
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    executable = _chromium()
+        missing("Playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium()
     h = Harness(sim, tmp_path / "board.db", agencies=True)
     await h.start()
     await roster_csv.import_roster(h.runtime.db, ROSTER)

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ import pytest
 from bot.board.geo import MAP_WORDS, geo_json
 from bot.core.i18n import translator
 from bot.geo.maps import border
+from tests.browser import missing
 
 STATIC = Path(__file__).resolve().parent.parent / "bot" / "board" / "static"
 ORIGIN = "http://board.test"
@@ -100,37 +98,6 @@ DETAIL: dict[str, Any] = {
     ],
     "version": 1,
 }
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        _missing("no Chromium (apt-get install chromium)")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the dev extras have it
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _focus_rules() -> str:
@@ -473,7 +440,7 @@ def test_axe_core_finds_no_serious_violation(browser: Any) -> None:
     try:
         from axe_playwright_python.sync_playwright import Axe
     except ImportError:  # pragma: no cover
-        _missing("axe-playwright-python is not installed (pip install -e '.[dev]')")
+        missing("axe-playwright-python is not installed (pip install -e '.[dev]')")
     board = _open(browser, options={"legend": True})
     results = Axe().run(board.page)
     serious = [

@@ -20,27 +20,12 @@ from tests.board_fixture import (
     VALID_INIT,
     FixtureBoard,
 )
-from tests.test_report_browser import _OVERFLOW, _axe, _chromium, _missing
+from tests.test_report_browser import _OVERFLOW, _axe
 
 PHONE = {"width": 390, "height": 844}
 WALL = {"width": 1920, "height": 1080}
 # Words of the incident that no refused page may show, nor any answer it received.
 SECRETS = (TITLE, "BE-WAPI-AMB-3", "Plaque orange", "Tournai-Ouest", "Yara Tertre")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the dev extras have it
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

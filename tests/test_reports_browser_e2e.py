@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.browser import ARGS, chromium
 from tests.harness import Harness
-from tests.test_report_browser import _OVERFLOW, PHONE, _chromium, _open, _redundant_role, _vnu
+from tests.test_report_browser import _OVERFLOW, PHONE, _open, _redundant_role, _vnu
 
 
 def _read_in_a_browser(html: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -23,10 +24,8 @@ def _read_in_a_browser(html: str) -> tuple[list[str], list[dict[str, Any]]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        page = _open(chromium, html, PHONE)
+        launched = playwright.chromium.launch(executable_path=chromium(), args=ARGS)
+        page = _open(launched, html, PHONE)
         overflow = page.evaluate(_OVERFLOW, PHONE["width"])
         violations = [
             {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:80] for n in v["nodes"]]}
@@ -34,7 +33,7 @@ def _read_in_a_browser(html: str) -> tuple[list[str], list[dict[str, Any]]]:
             if v["impact"] in ("serious", "critical")
         ]
         loaded = page.requests
-        chromium.close()
+        launched.close()
     return overflow + [f"loaded {url}" for url in loaded], violations
 
 
@@ -44,7 +43,7 @@ async def test_the_report_the_bot_sends_reads_on_a_phone(harness: Harness) -> No
     commander's rating), then /report: the document Telegram received, opened at 390 px,
     has nothing off-screen, loads nothing and has no serious axe-core violation; the
     validator finds nothing in it."""
-    _chromium()
+    chromium()
     h = harness
     await h.say(h.commander, h.ops, "/incident Citerne couchée, A8 sortie Tournai-Ouest")
     card = h.card(h.ops)
