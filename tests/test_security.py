@@ -77,6 +77,13 @@ ALLOWED_DYNAMIC_SQL = {
     ): "the migration files' statements; PRAGMA user_version = an int",
     ("bot/core/db/sqlite.py", "_end"): "COMMIT or ROLLBACK",
     ("bot/core/db/sqlite.py", "_statement"): "SAVEPOINT names of ours: attempt_<int>",
+    ("bot/core/db/postgres.py", "begin"): "BEGIN, the advisory lock's constant, NOTIFY our token",
+    ("bot/core/db/postgres.py", "_end"): "COMMIT or ROLLBACK",
+    ("bot/core/db/postgres.py", "_statement"): "SAVEPOINT names of ours: attempt_<int>",
+    (
+        "bot/core/db/postgres.py",
+        "_migrate",
+    ): "the migration files' statements, translated; the lock's constant",
     ("bot/resources/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
     ("bot/resources/requests.py", "advance"): "column is en_route_at or on_scene_at",
     ("bot/geo/sites.py", "import_sites"): "one ? placeholder per code",

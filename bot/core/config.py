@@ -120,6 +120,22 @@ class WebhookSettings(_Strict):
 
 class StorageSettings(_Strict):
     path: str = "passerelle.db"
+    # a PostgreSQL server instead of the SQLite file at `path` (several instances share it)
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            # never the password in a message: only the scheme is wrong
+            raise ValueError(
+                f"{_show(parts.scheme + ':…' if parts.scheme else value[:12] + '…')} is not a"
+                " PostgreSQL address (postgresql://user@host:5432/database)"
+            )
+        return value
 
 
 class I18nSettings(_Strict):
