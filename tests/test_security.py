@@ -77,6 +77,7 @@ ALLOWED_DYNAMIC_SQL = {
     ): "the migration files' statements; PRAGMA user_version = an int",
     ("bot/core/db/sqlite.py", "_end"): "COMMIT or ROLLBACK",
     ("bot/core/db/sqlite.py", "_statement"): "SAVEPOINT names of ours: attempt_<int>",
+    ("bot/core/db/tools.py", "_copy"): "table and column names read from the schema itself",
     ("bot/core/db/postgres.py", "begin"): "BEGIN, the advisory lock's constant, NOTIFY our token",
     ("bot/core/db/postgres.py", "_end"): "COMMIT or ROLLBACK",
     ("bot/core/db/postgres.py", "_statement"): "SAVEPOINT names of ours: attempt_<int>",
