@@ -35,7 +35,7 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database, PostgresDatabase, database_for, tools
+from bot.core.db import Database, PostgresDatabase, StorageProblem, database_for, tools
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check-config":
         try:
             inspection = asyncio.run(tools.inspect(settings.storage))
-        except tools.StorageProblem as problem:
+        except StorageProblem as problem:
             print(f"storage: {problem}", file=sys.stderr)
             return 2
         warnings = [*warnings, *_roster_warnings(settings, inspection)]
@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         except app.TokenRejected:
             print(_token_rejected(settings, path), file=sys.stderr)
             return 2
+        except StorageProblem as problem:
+            print(f"storage: {problem}", file=sys.stderr)
+            return 2
         return 0
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
@@ -194,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         work = _csv_import(args, settings)
     else:
         work = _csv_export(args, settings)
-    return asyncio.run(_with_database(settings, work))
+    try:
+        return asyncio.run(_with_database(settings, work))
+    except StorageProblem as problem:
+        print(f"storage: {problem}", file=sys.stderr)
+        return 2
 
 
 def _roster_warnings(settings: Settings, inspection: tools.Inspection) -> list[str]:
@@ -215,7 +222,7 @@ async def _migrate_from_sqlite(source: Path, settings: Settings) -> int:
     target = PostgresDatabase(settings.storage.url)
     try:
         copied = await tools.copy_from_sqlite(source, target)
-    except tools.StorageProblem as problem:
+    except StorageProblem as problem:
         print(f"{problem}; nothing was copied", file=sys.stderr)
         return 1
     print(

@@ -201,8 +201,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", ["postgresql"], indirect=True)
         return
     where = definition.path.as_posix()
-    both = definition.get_closest_marker("both_backends") or any(
-        part in where for part in BOTH_BACKENDS
+    both = (
+        definition.get_closest_marker("both_backends")
+        or any(part in where for part in BOTH_BACKENDS)
+        # every test on a database, on both (the whole suite's storage on PostgreSQL: slower)
+        or (
+            os.environ.get("PASSERELLE_TEST_EVERYWHERE") == "1"
+            and {"db", "harness", "settings"} & set(metafunc.fixturenames)
+        )
     )
     if both and not definition.get_closest_marker("sqlite_only"):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)

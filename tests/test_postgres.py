@@ -33,6 +33,7 @@ from bot.core.db.dialect import (
 )
 from bot.core.models import Author
 from bot.incidents import service as incidents
+from bot.simulator import TelegramSimulator
 from tests import backends
 from tests.conftest import COMMANDER, OPS_BILINGUAL, settings_data
 
@@ -191,6 +192,42 @@ def test_check_config_names_an_unreachable_server_in_one_line(tmp_path: Path) ->
     (line,) = result.stderr.splitlines()
     assert line.startswith("storage: postgresql://nobody@127.0.0.1:1/none: cannot connect")
     assert "secret" not in result.stderr
+
+
+async def test_a_server_out_of_reach_at_start_is_one_line_and_exit_code_2(
+    tmp_path: Path,
+) -> None:
+    async with TelegramSimulator(token="4242:PG-token") as sim:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[telegram]\ntoken = "4242:PG-token"\n'
+            f'base_url = "http://127.0.0.1:{sim.port}/bot"\n'
+            '[storage]\nurl = "postgresql://passerelle:secret@127.0.0.1:1/none"\n'
+        )
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(60):
+            _, err = await bot.communicate()
+    assert bot.returncode == 2
+    lines = [line for line in err.decode().splitlines() if "event=" not in line]
+    assert lines == [
+        "storage: postgresql://passerelle@127.0.0.1:1/none: cannot connect"
+        " ([Errno 111] Connect call failed ('127.0.0.1', 1))"
+    ]
+    assert "secret" not in err.decode() and "Traceback" not in err.decode()
+    # the command-line tools say the same
+    roster = _cli("roster", "export", "--config", str(config))
+    assert roster.returncode == 2 and roster.stderr.startswith("storage: ")
+    assert "Traceback" not in roster.stderr
 
 
 @pytest.mark.postgres_only

@@ -56,6 +56,10 @@ def from_db_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+class StorageProblem(Exception):
+    """The database cannot be used (unreachable, unreadable, refused): one line saying why."""
+
+
 class AlreadyProcessed(Exception):
     """The update was handled before: its effects are stored, do nothing again."""
 

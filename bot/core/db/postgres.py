@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bot.core.db.base import Database, Row, Tx, UnitOfWork
+from bot.core.db.base import Database, Row, StorageProblem, Tx, UnitOfWork
 from bot.core.db.dialect import (
     CHANGES_CHANNEL,
     POSTGRESQL,
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE = 8
 CLOSE_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 10.0
 
 
 def safe_url(url: str) -> str:
@@ -208,13 +209,18 @@ class PostgresDatabase(Database):
         return self._pool
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self.url,
-            min_size=1,
-            max_size=self._pool_size,
-            statement_cache_size=512,
-            init=_setup,
-        )
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                statement_cache_size=512,
+                init=_setup,
+                timeout=CONNECT_TIMEOUT,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StorageProblem(f"{self.name}: cannot connect ({reason})") from None
         try:
             await self._migrate()
             await self._listen()

@@ -18,16 +18,13 @@ from typing import Any
 import asyncpg
 
 from bot.core.config import StorageSettings
+from bot.core.db.base import StorageProblem
 from bot.core.db.dialect import identity_columns, latest_version
 from bot.core.db.postgres import PostgresDatabase, _converted, safe_url, stored_version
 from bot.core.db.sqlite import file_version
 
 CONNECT_TIMEOUT = 10.0
 BATCH = 5000
-
-
-class StorageProblem(Exception):
-    """The database cannot be used: one line saying why."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +132,7 @@ async def copy_from_sqlite(source: Path, target: PostgresDatabase) -> Copied:
             " Passerelle once on the SQLite file (or use the version that wrote it), then copy"
         )
     uri = _read_only(source)
-    try:
-        await target.open()
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise StorageProblem(f"{target.name}: cannot connect ({_reason(exc)})") from None
+    await target.open()
     try:
         if await target.schema_version() != code:
             raise StorageProblem(
