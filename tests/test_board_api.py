@@ -459,6 +459,7 @@ async def test_the_bot_stops_promptly_with_boards_open(harness: Harness, board: 
         response.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_write_by_another_process_reaches_the_open_boards(
     harness: Harness, board: Board
 ) -> None:

@@ -7,7 +7,7 @@ import hashlib
 from datetime import timedelta
 
 from bot.board import tokens
-from bot.core.db import Database, to_db_time, utcnow
+from bot.core.db import Database, SqliteDatabase, to_db_time, utcnow
 from tests.conftest import COMMANDER, LIAISON
 from tests.units import once
 
@@ -15,6 +15,11 @@ from tests.units import once
 async def _verify(db: Database, token: str) -> int | None:
     async with db.read() as tx:
         return await tokens.verify_in(tx, token)
+
+
+async def _write(db: Database, sql: str, params: tuple[object, ...]) -> None:
+    async with db.unit() as unit:
+        await unit.execute(sql, params)
 
 
 async def _state(db: Database, token: str) -> tuple[str, int | None]:
@@ -29,10 +34,16 @@ async def test_a_token_opens_the_board_for_its_person_only(db: Database) -> None
     assert await _verify(db, mine) == COMMANDER
     assert await _verify(db, theirs) == LIAISON
     # stored hashed: the token itself is nowhere in the database
-    rows = db.conn.execute("SELECT token_hash FROM board_tokens").fetchall()
-    assert {r[0] for r in rows} == {hashlib.sha256(t.encode()).hexdigest() for t in (mine, theirs)}
-    dump = "\n".join(db.conn.iterdump())
+    async with db.read() as tx:
+        rows = await tx.all("SELECT * FROM board_tokens")
+    assert {r["token_hash"] for r in rows} == {
+        hashlib.sha256(t.encode()).hexdigest() for t in (mine, theirs)
+    }
+    dump = "\n".join(repr(tuple(r)) for r in rows)
     assert mine not in dump and theirs not in dump
+    if isinstance(db, SqliteDatabase):
+        dump = "\n".join(db.conn.iterdump())
+        assert mine not in dump and theirs not in dump
 
 
 async def test_unknown_malformed_and_altered_tokens_open_nothing(db: Database) -> None:
@@ -46,8 +57,8 @@ async def test_unknown_malformed_and_altered_tokens_open_nothing(db: Database) -
 async def test_a_token_expires(db: Database) -> None:
     token = await once(db, tokens.issue, COMMANDER, 1)
     assert await _state(db, token) == ("valid", COMMANDER)
-    db.conn.execute(
-        "UPDATE board_tokens SET expires_at = ?", (to_db_time(utcnow() - timedelta(seconds=1)),)
+    await _write(
+        db, "UPDATE board_tokens SET expires_at = ?", (to_db_time(utcnow() - timedelta(seconds=1)),)
     )
     assert await _verify(db, token) is None
     assert await _state(db, token) == ("expired", COMMANDER)
@@ -70,7 +81,9 @@ async def test_revoke_ends_every_token_of_the_person_and_no_one_elses(db: Databa
 
 async def test_days_are_bounded(db: Database) -> None:
     token = await once(db, tokens.issue, COMMANDER, 10**6)
-    row = db.conn.execute("SELECT created_at, expires_at FROM board_tokens").fetchone()
+    async with db.read() as tx:
+        row = await tx.one("SELECT created_at, expires_at FROM board_tokens")
+    assert row is not None
     assert row[1] <= to_db_time(utcnow() + timedelta(days=tokens.MAX_DAYS))
     assert await _verify(db, token) == COMMANDER
 
@@ -80,13 +93,14 @@ async def test_tokens_long_expired_or_revoked_are_forgotten(db: Database) -> Non
     revoked = await once(db, tokens.issue, LIAISON, 30)
     fresh = await once(db, tokens.issue, COMMANDER, 30)
     long_ago = to_db_time(utcnow() - timedelta(days=100))
-    db.conn.execute(
+    await _write(
+        db,
         "UPDATE board_tokens SET expires_at = ? WHERE token_hash = ?",
         (long_ago, hashlib.sha256(old.encode()).hexdigest()),
     )
     await once(db, tokens.revoke, LIAISON)
-    db.conn.execute(
-        "UPDATE board_tokens SET revoked_at = ? WHERE person_id = ?", (long_ago, LIAISON)
+    await _write(
+        db, "UPDATE board_tokens SET revoked_at = ? WHERE person_id = ?", (long_ago, LIAISON)
     )
     assert await once(db, tokens.forget_expired) == 2
     assert await _state(db, old) == ("unknown", None)

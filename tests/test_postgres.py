@@ -373,3 +373,42 @@ async def test_migrate_from_sqlite_refuses_another_schema_version(
     config.write_text(f'[storage]\npath = "{tmp_path / "x.db"}"\n')
     result = _cli("migrate", "--from-sqlite", str(source), "--config", str(config))
     assert result.returncode == 2 and "[storage] url is not set" in result.stderr
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_without_a_server_the_postgresql_runs_are_skipped_visibly_or_fail_under_ci(
+    ci: bool,
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PASSERELLE_TEST_POSTGRES": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    if ci:
+        env["CI"] = "1"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_storage.py",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "claims",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    if ci:
+        assert result.returncode == 1, result.stdout
+        assert "1 passed" in result.stdout and "1 error" in result.stdout
+        assert "CI is set: the PostgreSQL runs must not be skipped" in result.stdout
+    else:
+        assert result.returncode == 0, result.stdout
+        assert "1 passed, 1 skipped" in result.stdout
+        assert "PostgreSQL runs skipped: PostgreSQL not reachable at" in result.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.core.db import Database, to_db_time
+from bot.core.db import Database, PostgresDatabase, SqliteDatabase, to_db_time
 from bot.core.i18n import translator
 from bot.core.models import Author, Chat, ChatKind, Country, Evaluation
 from bot.incidents import phases
@@ -172,7 +172,7 @@ async def test_the_report_names_its_time_zone_as_people_read_it(db: Database) ->
 async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -> None:
     ref = await _scripted(db)
     config = tmp_path / "c.toml"
-    config.write_text(f'[storage]\npath = "{db.path}"\n')
+    config.write_text(f"[storage]\n{_where(db)}\n")
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "bot", "report", "export", f"#{ref}", "--config", str(config)],
@@ -195,10 +195,18 @@ async def test_report_export_on_the_command_line(db: Database, tmp_path: Path) -
     assert missing.returncode == 1 and "no such incident" in missing.stderr
 
 
+def _where(db: Database) -> str:
+    """The [storage] line naming this database."""
+    if isinstance(db, PostgresDatabase):
+        return f"url = {json.dumps(db.url)}"
+    assert isinstance(db, SqliteDatabase)
+    return f"path = {json.dumps(db.path)}"
+
+
 def _config(tmp_path: Path, db: Database, language: str) -> Path:
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[storage]\npath = "{db.path}"\n[i18n]\ndefault_language = "{language}"\n',
+        f'[storage]\n{_where(db)}\n[i18n]\ndefault_language = "{language}"\n',
         encoding="utf-8",
     )
     return config
