@@ -239,9 +239,9 @@ async def test_units_of_two_instances_are_serialized(
     async with pg.unit() as unit:
         await unit.execute("INSERT INTO processed_updates (update_id, at) VALUES (0, '0')")
 
-    async def increment(db: PostgresDatabase, times: int) -> None:
+    async def increment(db: PostgresDatabase, times: int, exclusive: bool = True) -> None:
         for _ in range(times):
-            async with db.unit() as unit:
+            async with db.unit(exclusive=exclusive) as unit:
                 row = await unit.one("SELECT at FROM processed_updates WHERE update_id = 0")
                 assert row is not None
                 await asyncio.sleep(0.005)
@@ -254,6 +254,12 @@ async def test_units_of_two_instances_are_serialized(
     async with other.read() as tx:
         row = await tx.one("SELECT at FROM processed_updates WHERE update_id = 0")
     assert row is not None and row["at"] == "30"
+    # the writers' lock is what serializes them: without it (exclusive=False), increments
+    # made at the same time are lost
+    await asyncio.gather(increment(pg, 5, False), increment(other, 5, False))
+    async with other.read() as tx:
+        row = await tx.one("SELECT at FROM processed_updates WHERE update_id = 0")
+    assert row is not None and int(row["at"]) < 40
 
 
 @pytest.mark.postgres_only

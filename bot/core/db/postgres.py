@@ -119,6 +119,7 @@ class PgTx(Tx):
             # refused before it was sent (the transaction goes on): convert and send again
             if "invalid input for query argument" not in str(exc):
                 raise
+            log.debug("event=pg_parameter_converted sql=%r reason=%r", query[:80], str(exc))
             return await method(query, *await self._typed(query, params))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -230,7 +231,7 @@ class PostgresDatabase(Database):
             raise
 
     async def _listen(self) -> None:
-        listener = await asyncpg.connect(self.url)
+        listener = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
         await listener.add_listener(CHANGES_CHANNEL, self._notified)
         self._listener = listener
 
