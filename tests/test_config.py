@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -362,3 +364,27 @@ def test_check_config_does_not_create_the_database(tmp_path: Path) -> None:
     result = _run_cli("check-config", "--config", str(path), env=WITH_TOKEN)
     assert (result.returncode, result.stderr) == (0, "")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_check_config_says_where_the_sqlite_schema_stands(tmp_path: Path) -> None:
+    db_path = tmp_path / "kept.db"
+    path = tmp_path / "config.toml"
+    path.write_text(f"[storage]\npath = {json.dumps(str(db_path))}\n")
+
+    async def create() -> None:
+        db = SqliteDatabase(str(db_path))
+        await db.open()
+        await db.close()
+
+    asyncio.run(create())
+    result = _run_cli("check-config", "--config", str(path), env=WITH_TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert f"storage: {db_path}: schema version {latest_version()}, current" in result.stdout
+    for version, word, code in ((1, "behind", 0), (latest_version() + 1, "ahead of", 2)):
+        with closing(sqlite3.connect(db_path)) as conn:
+            conn.execute(f"PRAGMA user_version = {version}")
+        result = _run_cli("check-config", "--config", str(path), env=WITH_TOKEN)
+        assert result.returncode == code, result.stderr
+        assert f"schema version {version}, {word} this code's {latest_version()}" in (
+            result.stdout + result.stderr
+        )
