@@ -22,7 +22,7 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
-from bot.core import directory
+from bot.core import directory, memory
 from bot.core.config import Mode, Settings
 from bot.core.db import Database, Row, UnitOfWork
 from bot.core.effects import LiveKind
@@ -226,6 +226,8 @@ async def _start(app: PassApp) -> None:
                     settings, app.bot.username, _board_url(settings, web)
                 )
                 card_view.board = app.bot_data[BOARD_LINKS]
+    # what the bot holds from now on for good is never scanned by the collector again
+    memory.settle()
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -412,6 +414,7 @@ async def _reach_unless_stopped(app: PassApp) -> bool:
 def run(settings: Settings) -> None:
     """Run until interrupted, by long polling or as a webhook, as configured. Telegram is
     reached first (reach_telegram): TokenRejected if it refuses the token."""
+    memory.tune()
     app = build_application(settings)
     # PTB's run_* take the current event loop: the bot is reached on the same one
     loop = asyncio.new_event_loop()
