@@ -175,7 +175,9 @@ def _verify(path: Path) -> tuple[str | None, int]:
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         verdict = [row[0] for row in conn.execute("PRAGMA integrity_check(10)").fetchall()]
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return (None if verdict == ["ok"] else "; ".join(verdict)), version
+    # its lines joined: "*** in database main ***\nOn tree page 7 …" is one line for the admin
+    problem = " ".join(" ".join(str(line).split()) for line in verdict)
+    return (None if verdict == ["ok"] else problem), version
 
 
 def take(
