@@ -23,10 +23,10 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
-from bot.core import directory, inuse
+from bot.core import directory, inuse, memory
 from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
-from bot.core.db import Database, Row, UnitOfWork
+from bot.core.db import Row, SqliteDatabase, UnitOfWork
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
@@ -96,7 +96,7 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    runtime = Runtime(settings=settings, db=Database(settings.storage.path))
+    runtime = Runtime(settings=settings, db=SqliteDatabase(settings.storage.path))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:
@@ -240,6 +240,8 @@ async def _start(app: PassApp) -> None:
                     settings, app.bot.username, _board_url(settings, web)
                 )
                 card_view.board = app.bot_data[BOARD_LINKS]
+    # what the bot holds from now on for good is never scanned by the collector again
+    memory.settle()
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -431,6 +433,7 @@ async def _reach_unless_stopped(app: PassApp) -> bool:
 def run(settings: Settings) -> None:
     """Run until interrupted, by long polling or as a webhook, as configured. Telegram is
     reached first (reach_telegram): TokenRejected if it refuses the token."""
+    memory.tune()
     app = build_application(settings)
     # PTB's run_* take the current event loop: the bot is reached on the same one
     loop = asyncio.new_event_loop()

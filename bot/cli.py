@@ -38,7 +38,7 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database
+from bot.core.db import Database, SqliteDatabase
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
@@ -230,7 +230,7 @@ async def _with_database(settings: Settings, work: Callable[[Database], Awaitabl
         print(error, file=sys.stderr)
         return 3
     with holding:
-        db = Database(settings.storage.path)
+        db = SqliteDatabase(settings.storage.path)
         await db.open()
         try:
             return await work(db)

@@ -19,7 +19,7 @@ import pytest
 from bot import cli
 from bot.core import backup, inuse
 from bot.core.config import ConfigError, load_settings, parse_duration
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
 from tests.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def _database(path: Path) -> None:
     """A migrated Passerelle database at `path`."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     await db.close()
 
@@ -206,7 +206,7 @@ async def test_restore_keeps_the_current_database_and_its_log_aside(tmp_path: Pa
         1,
     )
     # the bot opens it and migrates nothing
-    db = Database(database)
+    db = SqliteDatabase(database)
     await db.open()
     async with db.read() as tx:
         row = await tx.one("SELECT title FROM incidents")

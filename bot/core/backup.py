@@ -39,10 +39,10 @@ from collections.abc import Callable
 from contextlib import closing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 from bot.core import inuse
+from bot.core.db.dialect import latest_version
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,7 @@ class Restored:
 
 def latest_schema_version() -> int:
     """The schema version this code migrates to (the highest migration's number)."""
-    folder = resources.files("bot") / "migrations"
-    numbers = [
-        int(entry.name[:4])
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql") and entry.name[:4].isdigit()
-    ]
-    return max(numbers, default=0)
+    return latest_version()
 
 
 def _utcnow() -> datetime:
