@@ -148,11 +148,11 @@ async def test_prune_keeps_the_newest_and_only_touches_backups(tmp_path: Path) -
     taken = [backup.take(database, folder, now=start + timedelta(hours=6 * i)) for i in range(5)]
     (folder / "notes.txt").write_text("mine")
     (folder / "other-20261101T000000Z.db").write_text("another database's backup")
-    stale = folder / ".passerelle-20261101T010101Z.db.partial"
+    stale = folder / ".passerelle-20261101T010101Z.db.0123abcd.partial"
     stale.write_bytes(b"half")
     old = (start - timedelta(days=1)).timestamp()
     os.utime(stale, (old, old))
-    fresh = folder / ".passerelle-20261101T020202Z.db.partial"  # a copy under way
+    fresh = folder / ".passerelle-20261101T020202Z.db.4567cdef.partial"  # a copy under way
     fresh.write_bytes(b"half")
     gone = backup.prune(folder, database, keep=2)
     assert sorted(gone) == sorted([t.path for t in taken[:3]] + [stale])

@@ -35,6 +35,7 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -127,6 +128,9 @@ def _free_name(folder: Path, database: Path, moment: datetime) -> Path:
     return path
 
 
+_PARTIAL = re.compile(r"\.(.+\.db)\.[0-9a-f]{8}\.partial")
+
+
 class _Abandoned(Exception):
     pass
 
@@ -196,7 +200,8 @@ def take(
         raise BackupError(f"{folder}: not a directory")
     moment = now or _utcnow()
     final = _free_name(folder, database, moment)
-    partial = folder / f".{final.name}.partial"
+    # hidden, and this process's own: a copy under way elsewhere is never touched
+    partial = folder / f".{final.name}.{uuid.uuid4().hex[:8]}.partial"
     try:
         _copy(database, partial, step_pages=step_pages, cancel=cancel)
         problem, version = _verify(partial)
@@ -228,8 +233,9 @@ def prune(folder: Path, database: Path, keep: int, *, now: datetime | None = Non
         gone.append(path)
     cutoff = (now or _utcnow()).timestamp() - STALE_PARTIAL.total_seconds()
     pattern = _name_pattern(database)
-    for entry in folder.glob(f".{database.stem}-*.db.partial"):
-        if pattern.fullmatch(entry.name[1 : -len(".partial")]):
+    for entry in folder.glob(f".{database.stem}-*.partial"):
+        named = _PARTIAL.fullmatch(entry.name)
+        if named and pattern.fullmatch(named.group(1)):
             with suppress(OSError):
                 if entry.stat().st_mtime < cutoff:
                     entry.unlink()
@@ -311,6 +317,9 @@ class Schedule:
             )
             pruned = await asyncio.to_thread(prune, self.folder, self.database, self.keep)
         except BackupError as exc:
+            if self._cancel.is_set():
+                log.info("event=backup_abandoned folder=%s (the bot is stopping)", self.folder)
+                return None
             self.failed += 1
             log.error("event=backup_failed folder=%s error=%s", self.folder, exc)
             return None
@@ -354,7 +363,7 @@ def restore(file: Path, database: Path, *, now: datetime | None = None) -> Resto
         raise RestoreRefused(
             f"{database.parent}: cannot be created ({exc.strerror or exc})"
         ) from None
-    temporary = database.with_name(f".{database.name}.restoring")
+    temporary = database.with_name(f".{database.name}.{uuid.uuid4().hex[:8]}.restoring")
     try:
         try:
             _copy(file, temporary)
