@@ -183,7 +183,7 @@ BOTH_BACKENDS = (
     "test_storage.py",
     "test_units_of_work.py",
     "test_exactly_once.py",
-    # "reliability/": next
+    "reliability/",
 )
 
 
