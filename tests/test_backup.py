@@ -6,20 +6,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot import cli
 from bot.core import backup, inuse
 from bot.core.config import ConfigError, load_settings, parse_duration
 from bot.core.db import SqliteDatabase
+from bot.simulator import TelegramSimulator
+from tests import backends
 from tests.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -496,6 +502,70 @@ async def test_the_first_scheduled_backup_follows_the_newest_one_in_the_folder(
 # --- end to end: a backup taken mid-stream, restored, served ------------------------------------
 
 
+@dataclass
+class Stream:
+    """Replies to #1's card sent while a copy runs beside the bot, and what they became."""
+
+    notes: dict[int, int] = field(default_factory=dict)  # update id -> note number
+    claimed_at_start: int = 0
+    out: str = ""
+
+
+async def _copy_mid_stream(h: Harness, command: list[str], env: dict[str, str]) -> Stream:
+    """A stream of replies to #1's card, one timeline entry each (no answer: the group's pace
+    of 20 messages a minute does not slow it); once a few are stored, `command` (a copy of
+    the database) runs as a process of its own, the stream going on until it ended and a
+    little after."""
+    card = h.card(h.ops)
+    stream = Stream()
+    copying: asyncio.subprocess.Process | None = None
+
+    async def send() -> None:
+        n = 0
+        while copying is None or copying.returncode is None or n < 20:
+            await h.sim.send_text(h.responder, h.ops, f"flux {n}", reply_to=card)
+            stream.notes[h.sim.last_update_id] = n
+            n += 1
+            await asyncio.sleep(0.01)
+        for m in range(n, n + 10):  # and a few after the copy ended
+            await h.sim.send_text(h.responder, h.ops, f"flux {m}", reply_to=card)
+            stream.notes[h.sim.last_update_id] = m
+
+    async def claimed() -> int:
+        async with h.runtime.db.read() as tx:
+            found = await tx.all("SELECT update_id FROM processed_updates")
+        return len({row[0] for row in found} & set(stream.notes))
+
+    sending = asyncio.create_task(send())
+    await h.sim.wait_for(
+        lambda: len(stream.notes) >= 10, timeout=10, message="the stream did not start"
+    )
+    for _ in range(1000):
+        if await claimed() >= 5:
+            break
+        await asyncio.sleep(0.01)
+    stream.claimed_at_start = await claimed()
+    copying = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    out, err = await copying.communicate()
+    assert copying.returncode == 0, err.decode()
+    await sending
+    await h.settle()
+    stream.out = out.decode()
+    return stream
+
+
+def _holds_a_prefix(stream: Stream, texts: list[object], claimed: list[object]) -> None:
+    """The copy holds a prefix of the stream, each note with its update's claim and no other:
+    one snapshot, each unit of work whole or absent; taken mid-stream."""
+    stored = {int(str(text).rsplit(" ", 1)[1]) for text in texts}
+    claims = {int(str(update_id)) for update_id in claimed}
+    assert stored == {n for update_id, n in stream.notes.items() if update_id in claims}
+    assert stored == set(range(len(stored)))
+    assert stream.claimed_at_start <= len(stored) < len(stream.notes)
+
+
 async def test_a_backup_taken_mid_stream_is_restored_and_the_bot_serves_its_incidents(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -504,67 +574,15 @@ async def test_a_backup_taken_mid_stream_is_restored_and_the_bot_serves_its_inci
     config = _config(tmp_path, database)
     await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-    # a stream of replies to #1's card, one timeline entry each (no answer: the group's pace
-    # of 20 messages a minute does not slow it), while `python -m bot backup` runs beside it
-    card = h.card(h.ops)
-    notes: dict[int, int] = {}  # update id -> note number
-    backing_up: asyncio.subprocess.Process | None = None
-    claimed_at_start = 0
-
-    async def stream() -> None:
-        n = 0
-        while backing_up is None or backing_up.returncode is None or n < 20:
-            await h.sim.send_text(h.responder, h.ops, f"flux {n}", reply_to=card)
-            notes[h.sim.last_update_id] = n
-            n += 1
-            await asyncio.sleep(0.01)
-        # and a few after the copy ended
-        for m in range(n, n + 10):
-            await h.sim.send_text(h.responder, h.ops, f"flux {m}", reply_to=card)
-            notes[h.sim.last_update_id] = m
-
-    async def claimed() -> int:
-        async with h.runtime.db.read() as tx:
-            found = await tx.all("SELECT update_id FROM processed_updates")
-        return len({row[0] for row in found} & set(notes))
-
-    sending = asyncio.create_task(stream())
-    await h.sim.wait_for(lambda: len(notes) >= 10, timeout=10, message="the stream did not start")
-    for _ in range(1000):
-        if await claimed() >= 5:
-            break
-        await asyncio.sleep(0.01)
-    claimed_at_start = await claimed()
-    backing_up = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "backup",
-        str(tmp_path / "backups"),
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await backing_up.communicate()
-    assert backing_up.returncode == 0, err.decode()
-    await sending
-    await h.settle()
-    taken = Path(out.decode().split(": backup of ")[0])
+    command = [sys.executable, "-m", "bot", "backup", str(tmp_path / "backups")]
+    stream = await _copy_mid_stream(h, [*command, "--config", str(config)], env)
+    taken = Path(stream.out.split(": backup of ")[0])
     assert taken.parent == tmp_path / "backups"
-
-    # the backup holds a prefix of the stream, each note with its update's claim and no other
-    stored = {
-        int(str(row[0]).rsplit(" ", 1)[1])
-        for row in _rows(taken, "SELECT text FROM timeline WHERE text LIKE 'flux %'")
-    }
-    claims = {int(str(row[0])) for row in _rows(taken, "SELECT update_id FROM processed_updates")}
-    assert stored == {n for update_id, n in notes.items() if update_id in claims}
-    assert stored == set(range(len(stored)))
-    # taken mid-stream: after some notes were handled, before the last were sent
-    assert claimed_at_start <= len(stored) < len(notes)
+    _holds_a_prefix(
+        stream,
+        [row[0] for row in _rows(taken, "SELECT text FROM timeline WHERE text LIKE 'flux %'")],
+        [row[0] for row in _rows(taken, "SELECT update_id FROM processed_updates")],
+    )
 
     # after the backup: another incident, which the restore takes away
     await h.say(h.commander_fr, h.ops_fr, "/incident Feu d'entrepôt à Roubaix")
@@ -612,3 +630,92 @@ async def _run(command: list[str], env: dict[str, str]) -> tuple[int | None, str
 def _aside(folder: Path, name: str) -> Path:
     (found,) = folder.glob(f"{name}.before-restore-*[0-9]Z")
     return found
+
+
+# --- PostgreSQL: the server's own tools ------------------------------------------------------
+
+
+def _pg_tools() -> tuple[str, str]:
+    dump, restore = shutil.which("pg_dump"), shutil.which("pg_restore")
+    if dump is None or restore is None:
+        if os.environ.get("CI"):
+            pytest.fail("pg_dump or pg_restore missing (CI is set: this test must not be skipped)")
+        pytest.skip("pg_dump or pg_restore not installed (PostgreSQL's client tools)")
+    return dump, restore
+
+
+@pytest.mark.postgres_only
+async def test_a_pg_dump_taken_mid_stream_restored_into_a_new_database_serves_its_incidents(
+    sim: TelegramSimulator, tmp_path: Path
+) -> None:
+    """README, "Backups": pg_dump while the bot runs, pg_restore into a new database, [storage]
+    url pointed at it."""
+    assert backends.current is not None
+    dump, restore = _pg_tools()
+    env = dict(os.environ)
+    h = Harness(sim, tmp_path / "e2e.db")  # on backends.current (tests.conftest.settings_data)
+    target = f"{backends.PREFIX}restored_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(backends.SERVER)
+    await h.start()
+    try:
+        await h.say(h.commander, h.ops, "/incident Fuite de chlore, gare de triage de Tournai")
+        file = tmp_path / "passerelle.dump"
+        command = [dump, "--format=custom", f"--file={file}", f"--dbname={backends.current}"]
+        stream = await _copy_mid_stream(h, command, env)
+        await h.say(h.commander_fr, h.ops_fr, "/incident Feu d'entrepôt à Roubaix")
+        await h.stop()
+
+        await admin.execute(f'CREATE DATABASE "{target}" TEMPLATE template0')
+        url = backends.url_of(target)
+        code, _, err = await _run(
+            [restore, "--no-owner", "--exit-on-error", f"--dbname={url}", str(file)], env
+        )
+        assert code == 0, err
+        conn = await asyncpg.connect(url)
+        try:
+            texts = await conn.fetch("SELECT text FROM timeline WHERE text LIKE 'flux %'")
+            claims = await conn.fetch("SELECT update_id FROM processed_updates")
+        finally:
+            await conn.close()
+        _holds_a_prefix(stream, [row[0] for row in texts], [row[0] for row in claims])
+
+        h.overrides["storage"] = {"path": str(tmp_path / "e2e.db"), "url": url}
+        await h.start()
+        assert h.runtime.db.dialect == "postgresql"
+        await h.say(h.liaison, h.ops, "/status")
+        assert "#1 Fuite de chlore" in h.last_text(h.ops)
+        dm = h.sim.private_chat(h.liaison)
+        await h.say(h.liaison, dm, "/status")
+        assert "#1 Fuite de chlore" in h.last_text(dm) and "Roubaix" not in h.last_text(dm)
+        await h.say(h.responder, h.ops, "après la restauration", reply_to=h.card(h.ops))
+        assert "après la restauration" in (h.card(h.ops).text or "")
+        # the identity sequences came back with the rows: the next incident is #2
+        await h.say(h.commander, h.ops_en, "/incident Chemical spill, Mouscron")
+        async with h.runtime.db.read() as tx:
+            rows = await tx.all("SELECT id, title FROM incidents ORDER BY id")
+        assert [(row["id"], row["title"]) for row in rows] == [
+            (1, "Fuite de chlore, gare de triage de Tournai"),
+            (2, "Chemical spill, Mouscron"),
+        ]
+    finally:
+        await h.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_on_postgresql_backup_restore_and_the_schedule_point_to_the_servers_tools(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://127.0.0.1:5432/passerelle"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    for command in (["backup"], ["restore", str(tmp_path / "x.db")]):
+        assert cli.main([*command, "--config", str(config)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and "pg_dump" in err
+    assert not list(tmp_path.glob("*.lock"))
+    config.write_text(f'[storage]\nurl = "{url}"\nbackup_every = "6h"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={}, require_token=False)
+    (line,) = caught.value.problems
+    assert line.startswith(f"{config}:3: storage.backup_every: ") and "pg_dump" in line
