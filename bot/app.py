@@ -24,7 +24,7 @@ from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
 from bot.core import directory, memory
 from bot.core.config import Mode, Settings
-from bot.core.db import Database, Row, UnitOfWork
+from bot.core.db import Row, SqliteDatabase, UnitOfWork
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
@@ -94,7 +94,7 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    runtime = Runtime(settings=settings, db=Database(settings.storage.path))
+    runtime = Runtime(settings=settings, db=SqliteDatabase(settings.storage.path))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:

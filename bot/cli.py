@@ -36,7 +36,7 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database
+from bot.core.db import Database, SqliteDatabase
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
@@ -205,7 +205,7 @@ def _token_rejected(settings: Settings, path: Path) -> str:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = Database(settings.storage.path)
+    db = SqliteDatabase(settings.storage.path)
     await db.open()
     try:
         return await work(db)

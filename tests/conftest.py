@@ -10,7 +10,7 @@ import pytest
 
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import Database
+from bot.core.db import Database, SqliteDatabase
 from tests.browser import ARGS, chromium, missing
 
 OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group
@@ -180,7 +180,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.storage.path)
+    database = SqliteDatabase(settings.storage.path)
     await database.open()
     await directory.seed(database, settings)
     yield database

@@ -16,7 +16,7 @@ from bot.core.config import (
     load_settings,
     parse_settings,
 )
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
 from bot.resources import roster_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,7 +320,7 @@ def test_check_config_warns_about_roster_agencies_without_a_chat(tmp_path: Path)
     db_path = tmp_path / "roster.db"
 
     async def stock() -> None:
-        db = Database(str(db_path))
+        db = SqliteDatabase(str(db_path))
         await db.open()
         try:
             await roster_csv.import_roster(

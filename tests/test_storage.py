@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.db import AlreadyProcessed, Database, to_db_time, utcnow
+from bot.core.db import AlreadyProcessed, Database, SqliteDatabase, to_db_time, utcnow
 
 
 @pytest.fixture
 async def fresh(tmp_path: Path) -> Database:
-    db = Database(tmp_path / "store.db")
+    db = SqliteDatabase(tmp_path / "store.db")
     await db.open()
     yield db  # type: ignore[misc]
     await db.close()

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
 from bot.core.effects import Live, LiveKind
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
 from bot.situation.card import CardView
@@ -717,7 +717,7 @@ def _history_data(message: SimMessage) -> list[str]:
 
 async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """What each card must show now, rendered by the bot's own card view."""
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.open()
     view = CardView(timeline_entries=5)
     try:
