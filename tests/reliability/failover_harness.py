@@ -169,7 +169,8 @@ class Storage:
         factory: Callable[[StorageSettings], Database] | None = getattr(db, "database_for", None)
         if factory is not None:
             return factory(self.settings())
-        return Database(str(self.path))
+        sqlite: Callable[[str], Database] = getattr(db, "SqliteDatabase", Database)
+        return sqlite(str(self.path))
 
 
 async def _postgres_reachable(server: str) -> str | None:
