@@ -57,6 +57,7 @@ from bot.core.config import Settings, StorageSettings
 from bot.core.db import Database, Tx
 from bot.core.effects import Live, LiveKind
 from bot.simulator import SimChat, TelegramSimulator
+from bot.simulator.webhook import REFUSED
 from bot.situation.card import CardView
 from tests.reliability.crash_harness import (
     AGENCY_CHATS,
@@ -323,6 +324,7 @@ class FailoverCounts(Counts):
     deliveries_by_instance: dict[str, int] = field(default_factory=dict)
     failed_deliveries: dict[str, int] = field(default_factory=dict)
     delivered_more_than_once: int = 0
+    reached_two_instances: int = 0  # POSTed to two instances that took it (not refused)
     stopped_by_claim: int = 0  # an update handled again, found claimed (duplicate_update)
     longest_wait: float = 0.0  # first delivery to the 200, the longest
     takeovers: list[float] = field(default_factory=list)  # polling: kill → another polls
@@ -599,16 +601,20 @@ def _delivery_counts(
     )
     counts.failed_deliveries = dict(sorted(pusher.failures().items()))
     posts: dict[int, int] = {}
+    reached: dict[int, int] = {}
     answered: set[int] = set()
     first: dict[int, float] = {}
     answered_at: dict[int, float] = {}
     for d in pusher.deliveries:
         posts[d.update_id] = posts.get(d.update_id, 0) + 1
+        if d.error != REFUSED:
+            reached[d.update_id] = reached.get(d.update_id, 0) + 1
         first.setdefault(d.update_id, d.started)
         if d.ok:
             answered.add(d.update_id)
             answered_at.setdefault(d.update_id, d.ended)
     counts.delivered_more_than_once = sum(1 for n in posts.values() if n > 1)
+    counts.reached_two_instances = sum(1 for n in reached.values() if n > 1)
     counts.answered = len(answered)
     counts.longest_wait = max((answered_at[u] - first[u] for u in answered_at), default=0.0)
 
@@ -1041,6 +1047,7 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
             ("answered 200, per instance", per),
             ("failed deliveries, by outcome", failed),
             ("updates delivered more than once", counts.delivered_more_than_once),
+            ("  of those, reaching two instances (not refused)", counts.reached_two_instances),
             ("longest from first delivery to 200", f"{counts.longest_wait:.1f} s"),
         ]
     else:
@@ -1099,6 +1106,15 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
     return rows
 
 
+def markdown(counts: FailoverCounts) -> str:
+    """The counts as the table of docs/reliability.md."""
+    lines = ["| count | value |", "|---|---|"]
+    for name, value in _rows(counts):
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        lines.append(f"| {name.strip()} | {shown} |")
+    return "\n".join(lines)
+
+
 def _print(counts: FailoverCounts) -> None:
     rows = _rows(counts)
     width = max(len(name) for name, _ in rows)
@@ -1120,6 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["auto", "sqlite", "postgresql"], default="auto")
     parser.add_argument("--polling", action="store_true", help="the polling variant")
     parser.add_argument("--keep", type=Path, default=None, help="work in this directory")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args(argv)
 
     def go(workdir: Path) -> FailoverCounts:
@@ -1155,6 +1172,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="passerelle-failover-") as tmp:
             counts = go(Path(tmp))
+    if args.markdown:
+        print()
+        print(markdown(counts))
     return 0 if counts.ok() else 1
 
 
