@@ -3,10 +3,12 @@
 By default the updates go one at a time to the url the bot set with setWebhook, and an update
 that still fails after the last of ``retry_delays`` is dropped (as Telegram gives up too, in
 the end). ``balance`` puts a reverse proxy in front of several instances of the bot: each
-delivery goes to the next of their urls in turn, several at once (one per chat, each chat's
-updates in order), and a failed one (connection refused or reset, a time-out, any answer but
-2xx) is sent again, to the next instance, until one answers 2xx: Telegram keeps an update it
-could not deliver. Every POST is kept in ``deliveries``, so a test can count them.
+delivery goes to the next of their urls in turn, several at once, and a failed one (connection
+refused or reset, a time-out, any answer but 2xx) is sent again, to the next instance, until
+one answers 2xx: Telegram keeps an update it could not deliver. As Telegram (grammY's
+documentation of webhooks describes it), one chat's updates go in sequence, one that fails
+holding back that chat's next ones, and different chats' at the same time. Every POST is kept
+in ``deliveries``, so a test can count them.
 """
 
 from __future__ import annotations

@@ -1038,8 +1038,8 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
     ]
     if counts.mode == "webhook":
         rows += [
-            ("  a few ms after a delivery to it began", counts.delivery_kills),
-            ("  right after a /close was delivered to it", counts.close_kills),
+            ("kills a few ms after a delivery to the instance began", counts.delivery_kills),
+            ("kills right after a /close was delivered to the instance", counts.close_kills),
             ("instance stalls (SIGSTOP, then SIGCONT)", counts.stalls),
             ("updates answered 200", counts.answered),
             ("updates never answered", counts.never_answered),
@@ -1047,7 +1047,7 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
             ("answered 200, per instance", per),
             ("failed deliveries, by outcome", failed),
             ("updates delivered more than once", counts.delivered_more_than_once),
-            ("  of those, reaching two instances (not refused)", counts.reached_two_instances),
+            ("updates that reached two instances (not refused)", counts.reached_two_instances),
             ("longest from first delivery to 200", f"{counts.longest_wait:.1f} s"),
         ]
     else:
@@ -1076,7 +1076,7 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
         ("requests over their quantity or miscounted", counts.over_committed_requests),
         ("acknowledgements", counts.acks),
         ("doubled acknowledgements", counts.doubled_acks),
-        ("alerts / deliveries expected", f"{counts.alerts} / {counts.alert_deliveries}"),
+        ("alerts / deliveries expected", f"{counts.alerts:,} / {counts.alert_deliveries:,}"),
         ("alert deliveries missing", counts.alert_missing),
         ("alert deliveries repeated", counts.alert_duplicates),
         (
