@@ -700,9 +700,10 @@ async def run(
     stalls: int = 0,
     backend: str = "auto",
     quiet: bool = False,
+    prelude: str = "",
 ) -> FailoverCounts:
     """The webhook run: `instances` instances, `kills` SIGKILLs and `stalls` SIGSTOP/SIGCONT
-    over `updates` updates."""
+    over `updates` updates. `prelude`: Python each instance runs first (a test's fault)."""
     rng = random.Random(seed)
     chosen, note = await choose_backend(backend, workdir)
     counts = FailoverCounts(
@@ -715,7 +716,7 @@ async def run(
     await sim.start()
     try:
         async with storage_for(chosen, workdir, seed) as storage:
-            await _run_webhook(sim, storage, rng, counts, updates, workdir, quiet)
+            await _run_webhook(sim, storage, rng, counts, updates, workdir, quiet, prelude)
     finally:
         await sim.stop()
     if not quiet:
@@ -731,6 +732,7 @@ async def _run_webhook(
     updates: int,
     workdir: Path,
     quiet: bool,
+    prelude: str,
 ) -> None:
     fleet = _make_instances(sim, storage, workdir, counts.instances, webhook=True)
     sim.webhook.balance([i.url for i in fleet], connections=16, timeout=DELIVERY_TIMEOUT)
@@ -743,7 +745,7 @@ async def _run_webhook(
 
     async def restart_later(instance: Instance) -> None:
         await asyncio.sleep(rng.uniform(0.3, 2.5))
-        await instance.bot.start()
+        await instance.bot.start(prelude)
 
     def running() -> list[Instance]:
         return [i for i in fleet if i.running and not i.stalled]
@@ -835,10 +837,10 @@ async def _run_webhook(
     stall_moments = sorted(rng.sample(span, counts.stalls))
     try:
         first, *others = fleet
-        await first.bot.start()  # the first one migrates the database
+        await first.bot.start(prelude)  # the first one migrates the database
         await _started(sim, first, 0, "setWebhook")
         for instance in others:
-            await instance.bot.start()
+            await instance.bot.start(prelude)
         for instance in others:
             await _started(sim, instance, 0, "setWebhook")
         db = storage.open()

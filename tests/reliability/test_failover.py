@@ -78,6 +78,37 @@ def test_webhook_instances_killed_at_random_lose_nothing_and_double_nothing(
     assert {"refused", "reset"} & counts.failed_deliveries.keys()
 
 
+# python-telegram-bot's own webhook: 200 as soon as the update is queued, before it is handled
+ANSWER_AT_ONCE = """
+import bot.delivery.inbox as inbox
+_init = inbox.Inbox.__init__
+def _at_once(self, *, confirm_each):
+    _init(self, confirm_each=False)
+inbox.Inbox.__init__ = _at_once
+"""
+
+
+def test_the_harness_sees_updates_lost_by_instances_that_answer_before_handling(
+    tmp_path: Path,
+) -> None:
+    """The harness can fail: instances whose webhook answers 200 before the update is handled
+    (as python-telegram-bot's own webhook does) lose the updates they had in hand when killed."""
+    counts = asyncio.run(
+        run(
+            updates=300,
+            kills=5,
+            seed=11,
+            workdir=tmp_path,
+            backend="sqlite",
+            quiet=True,
+            prelude=ANSWER_AT_ONCE,
+        )
+    )
+    assert counts.missing_after_kill + counts.missing_at_end > 0
+    assert any("lost" in problem for problem in counts.problems)
+    assert not counts.ok()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_polling_another_instance_polls_soon_after_the_poller_dies(
     backend: str, tmp_path: Path
