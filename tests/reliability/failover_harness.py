@@ -326,6 +326,7 @@ class FailoverCounts(Counts):
     delivered_more_than_once: int = 0
     reached_two_instances: int = 0  # POSTed to two instances that took it (not refused)
     stopped_by_claim: int = 0  # an update handled again, found claimed (duplicate_update)
+    lines_not_naming_instance: int = 0  # log lines without `instance=<its name>`
     longest_wait: float = 0.0  # first delivery to the 200, the longest
     takeovers: list[float] = field(default_factory=list)  # polling: kill → another polls
     conflicts: int = 0  # polling: getUpdates answered 409
@@ -353,6 +354,7 @@ class FailoverCounts(Counts):
             and self.cards_stale == 0
             and self.outbox_not_sent == 0
             and self.token_in_log == 0
+            and self.lines_not_naming_instance == 0
             and max(self.repeated_per_chat.values(), default=0) <= self.failures
             and self.repeated <= IN_FLIGHT * self.failures
             and all(t <= TAKEOVER_LIMIT for t in self.takeovers)
@@ -620,10 +622,18 @@ def _delivery_counts(
 
 
 def _read_logs(fleet: list[Instance], counts: FailoverCounts) -> None:
+    named = _instance_names_supported()
     for instance in fleet:
         log = instance.bot.log.read_text(encoding="utf-8", errors="replace")
         counts.token_in_log += log.count(TOKEN)
         counts.stopped_by_claim += log.count("event=duplicate_update")
+        if named:
+            # each log line names its instance (a traceback's lines follow their record's)
+            counts.lines_not_naming_instance += sum(
+                1
+                for line in log.splitlines()
+                if " level=" in line and f" instance={instance.name} " not in line
+            )
 
 
 # --- running: webhook mode ---------------------------------------------------------------------
@@ -1098,6 +1108,7 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
         ("cards posted more than once (extra posts)", counts.card_duplicates),
         ("outbox rows not sent", counts.outbox_not_sent),
         ("bot token in the instances' logs", counts.token_in_log),
+        ("log lines not naming their instance", counts.lines_not_naming_instance),
         (f"repeated messages in all (at most {IN_FLIGHT} per kill or stall)", counts.repeated),
         (
             "most repeated in one chat (at most one per kill or stall)",
