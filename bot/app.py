@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,8 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
-from bot.core import directory, memory
+from bot.core import directory, inuse, memory
+from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
 from bot.core.db import Row, SqliteDatabase, UnitOfWork
 from bot.core.effects import LiveKind
@@ -147,6 +149,8 @@ def _rate_limiter(settings: Settings) -> AIORateLimiter:
 async def _start(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     settings = runtime.settings
+    # said in the database file's lock before it is opened: no restore swaps it meanwhile
+    runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
     await runtime.db.open()
     await directory.seed(runtime.db, settings)
 
@@ -208,6 +212,16 @@ async def _start(app: PassApp) -> None:
     await runtime.live.catch_up()
     await runtime.sender.start()
     await runtime.keeper.start()
+    interval = settings.storage.backup_interval
+    if interval is not None:
+        # copies of the database taken in a thread, beside the updates (bot.core.backup)
+        runtime.backups = Schedule(
+            Path(settings.storage.path),
+            settings.storage.backup_folder,
+            interval,
+            settings.storage.backup_keep,
+        )
+        runtime.backups.start()
     web: BoardServer | None = app.bot_data.get(WEB_KEY)
     if web is not None:
         host, port = settings.web_address
@@ -278,6 +292,8 @@ async def _stop_work(app: PassApp) -> None:
         await runtime.keeper.stop()
     if runtime.live_messages is not None:
         await runtime.live_messages.close()
+    if runtime.backups is not None:
+        await runtime.backups.stop()
 
 
 async def _stop(app: PassApp) -> None:
@@ -286,6 +302,9 @@ async def _stop(app: PassApp) -> None:
     await _stop_work(app)
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
+    if runtime.in_use is not None:
+        runtime.in_use.release()
+        runtime.in_use = None
 
 
 async def set_webhook(app: PassApp) -> None:

@@ -7,6 +7,8 @@
     python -m bot sites import FILE [--replace] | export [FILE]
     python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
     python -m bot report export REF --with-files DIR [--language fr|nl|en]
+    python -m bot backup [DIR] [--keep N]          a verified copy of the database, bot running
+    python -m bot restore FILE                     put a backup back (the bot stopped)
 
 The settings are read once per invocation. The database commands share one flow: open the
 database named by the configuration, read a CSV file (UTF-8; a file a spreadsheet saved as
@@ -27,7 +29,7 @@ from contextlib import closing
 from pathlib import Path
 
 from bot import app, demo
-from bot.core import logs
+from bot.core import backup, inuse, logs
 from bot.core.config import (
     TELEGRAM_API,
     TOKEN_ENV,
@@ -86,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
         )
         dump = command("export", f"write {what} as CSV", verbs)
         dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
+    copying = command("backup", "a verified copy of the SQLite database (while the bot runs)")
+    copying.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        help="where to write it (default: [storage] backup_dir, passerelle-backups/)",
+    )
+    copying.add_argument(
+        "--keep", type=int, default=None, metavar="N", help="then keep only the newest N there"
+    )
+    putting = command("restore", "put a backup in place of the database (the bot stopped)")
+    putting.add_argument("file", type=Path, help="the backup (a file `backup` wrote)")
     report = commands.add_parser("report", help="the after-action report of an incident")
     verbs = report.add_subparsers(dest="verb", required=True)
     export = command("export", "as JSON (or HTML) for other systems", verbs)
@@ -167,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             print(_token_rejected(settings, path), file=sys.stderr)
             return 2
         return 0
+    if command == "backup":
+        return _backup(args, settings)
+    if command == "restore":
+        return _restore(args, settings)
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
         work = _report_export(args, settings)
@@ -205,12 +223,68 @@ def _token_rejected(settings: Settings, path: Path) -> str:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = SqliteDatabase(settings.storage.path)
-    await db.open()
     try:
-        return await work(db)
-    finally:
-        await db.close()
+        # a restore does not swap the file under an import (bot.core.inuse)
+        holding = inuse.share_now(Path(settings.storage.path), "a command")
+    except inuse.DatabaseInUse as error:
+        print(error, file=sys.stderr)
+        return 3
+    with holding:
+        db = SqliteDatabase(settings.storage.path)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: written and verified; 1: not taken (the reason on one line)."""
+    if args.keep is not None and args.keep < 1:
+        print(f"--keep {args.keep}: keep at least 1", file=sys.stderr)
+        return 2
+    database = Path(settings.storage.path)
+    folder = args.dir if args.dir is not None else settings.storage.backup_folder
+    try:
+        taken = backup.take(database, folder)
+        pruned = backup.prune(folder, database, args.keep) if args.keep is not None else []
+    except (backup.BackupError, OSError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{taken.path}: backup of {database} verified (integrity ok), schema version"
+        f" {taken.schema_version}, {_size(taken.size)}"
+        + (f"; {_count(len(pruned), 'older file')} removed" if pruned else "")
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: restored; 1: the file is refused; 3: the database is in use (stop the bot)."""
+    database = Path(settings.storage.path)
+    try:
+        done = backup.restore(args.file, database)
+    except backup.RestoreRefused as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 1
+    except inuse.DatabaseInUse as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 3
+    latest = backup.latest_schema_version()
+    later = f" (migrated to {latest} at the next start)" if done.schema_version < latest else ""
+    print(
+        f"{database}: restored from {args.file}, schema version {done.schema_version}{later},"
+        f" {_count(done.incidents, 'incident')} ({done.open_incidents} open)"
+    )
+    if done.aside is not None:
+        print(f"the database it replaces is kept as {done.aside}")
+    if not inuse.LOCKS:
+        print("warning: this system has no file locks: make sure the bot was stopped")
+    return 0
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def _csv_import(
