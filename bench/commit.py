@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import Metric, Results
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
-from bot.core.db import Database, SqliteDatabase, UnitOfWork
+from bot.core.db import SqliteDatabase, UnitOfWork
 from bot.core.directory import gate_lookup
 from bot.core.models import Author
 from bot.incidents import service as incidents

@@ -26,7 +26,7 @@ from bot.board.strings import page_strings
 from bot.core import directory, inuse, memory
 from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
-from bot.core.db import Row, SqliteDatabase, UnitOfWork
+from bot.core.db import Row, UnitOfWork, database_for
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
@@ -96,7 +96,7 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    runtime = Runtime(settings=settings, db=SqliteDatabase(settings.storage.path))
+    runtime = Runtime(settings=settings, db=database_for(settings.storage))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:
@@ -150,7 +150,8 @@ async def _start(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     settings = runtime.settings
     # said in the database file's lock before it is opened: no restore swaps it meanwhile
-    runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
+    if settings.storage.url is None:
+        runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
     await runtime.db.open()
     await directory.seed(runtime.db, settings)
 
@@ -213,7 +214,8 @@ async def _start(app: PassApp) -> None:
     await runtime.sender.start()
     await runtime.keeper.start()
     interval = settings.storage.backup_interval
-    if interval is not None:
+    # on PostgreSQL the server's own tools take the backups (README, "Backups")
+    if interval is not None and settings.storage.url is None:
         # copies of the database taken in a thread, beside the updates (bot.core.backup)
         runtime.backups = Schedule(
             Path(settings.storage.path),

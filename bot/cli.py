@@ -1,7 +1,8 @@
 """The command line, one parser for every front end:
 
     python -m bot [run] [--config FILE]            run the bot (polling or webhook)
-    python -m bot check-config [--config FILE]     validate the configuration and stop
+    python -m bot check-config [--config FILE]     validate the configuration and the database
+    python -m bot migrate --from-sqlite FILE        copy a SQLite database into PostgreSQL
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
@@ -21,11 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import closing
 from pathlib import Path
 
 from bot import app, demo
@@ -38,7 +37,7 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database, SqliteDatabase
+from bot.core.db import Database, PostgresDatabase, SqliteDatabase, database_for, tools
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
@@ -68,7 +67,15 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", "run the bot (the default)")
-    command("check-config", "validate the configuration and stop")
+    command("check-config", "validate the configuration and the database, and stop")
+    migrate = command("migrate", "copy a SQLite database into the PostgreSQL one of [storage] url")
+    migrate.add_argument(
+        "--from-sqlite",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the SQLite file (at this version's schema); the target must be empty",
+    )
     show = commands.add_parser("demo", help="a scripted cross-border incident; no token needed")
     show.add_argument(
         "--speed", type=float, default=1.0, help="pause multiplier between scripted steps (0: none)"
@@ -164,11 +171,24 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 2
     settings, warnings = loaded.settings, loaded.warnings
+    inspection: tools.Inspection | None = None
     if command == "check-config":
-        warnings = [*warnings, *_roster_warnings(settings)]
+        try:
+            inspection = asyncio.run(tools.inspect(settings.storage))
+        except tools.StorageProblem as problem:
+            print(f"storage: {problem}", file=sys.stderr)
+            return 2
+        warnings = [*warnings, *_roster_warnings(settings, inspection)]
     if command in ("run", "check-config"):
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)
+    if inspection is not None:
+        if inspection.ahead:
+            print(f"storage: {inspection.describe()}", file=sys.stderr)
+            return 2
+        print(f"storage: {inspection.describe()}")
+    if command == "migrate":
+        return asyncio.run(_migrate_from_sqlite(args.from_sqlite, settings))
     if command == "check-config":
         noted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
         print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people{noted})")
@@ -181,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
             print(_token_rejected(settings, path), file=sys.stderr)
             return 2
         return 0
+    if command in ("backup", "restore") and settings.storage.url is not None:
+        print(
+            f"{command}: the database is on PostgreSQL ([storage] url): use pg_dump and"
+            " pg_restore, or base backups (README, Backups)",
+            file=sys.stderr,
+        )
+        return 2
     if command == "backup":
         return _backup(args, settings)
     if command == "restore":
@@ -195,18 +222,32 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_with_database(settings, work))
 
 
-def _roster_warnings(settings: Settings) -> list[str]:
+def _roster_warnings(settings: Settings, inspection: tools.Inspection) -> list[str]:
     """The roster's agencies that no agency chat serves, read from the database if there is
     one yet (read-only: checking the configuration changes nothing)."""
-    path = Path(settings.storage.path)
-    if not path.is_file():
-        return []
+    where = inspection.where
+    return [f"{where}: {line}" for line in roster_warnings(settings, inspection.agencies)]
+
+
+async def _migrate_from_sqlite(source: Path, settings: Settings) -> int:
+    if not settings.storage.url:
+        print(
+            "[storage] url is not set: migrate --from-sqlite copies into the PostgreSQL"
+            " database it names",
+            file=sys.stderr,
+        )
+        return 2
+    target = PostgresDatabase(settings.storage.url)
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            rows = conn.execute("SELECT agency, COUNT(*) FROM units GROUP BY agency").fetchall()
-    except sqlite3.Error as exc:
-        return [f"{path}: the roster cannot be read ({exc})"]
-    return [f"{path}: {line}" for line in roster_warnings(settings, dict(rows))]
+        copied = await tools.copy_from_sqlite(source, target)
+    except tools.StorageProblem as problem:
+        print(f"{problem}; nothing was copied", file=sys.stderr)
+        return 1
+    print(
+        f"{source} -> {target.name}: {_count(copied.rows, 'row')} copied"
+        f" ({_count(copied.tables, 'table')})"
+    )
+    return 0
 
 
 def _token_rejected(settings: Settings, path: Path) -> str:
@@ -223,6 +264,14 @@ def _token_rejected(settings: Settings, path: Path) -> str:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    if settings.storage.url is not None:
+        # PostgreSQL: no file to swap under the command (backups: the server's own tools)
+        db = database_for(settings.storage)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
     try:
         # a restore does not swap the file under an import (bot.core.inuse)
         holding = inuse.share_now(Path(settings.storage.path), "a command")

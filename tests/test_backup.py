@@ -402,6 +402,32 @@ def test_backup_settings_each_problem_on_one_line(tmp_path: Path) -> None:
     assert settings.storage.backup_folder == tmp_path / "blocker" / "backups"
 
 
+def test_on_postgresql_the_bot_takes_no_backups_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    url = "postgresql://127.0.0.1:5432/passerelle"
+    config.write_text(
+        f'[storage]\nurl = "{url}"\nbackup_every = "6h"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={}, require_token=False)
+    assert caught.value.problems == [
+        f"{config}:3: storage.backup_every: the bot backs up only its SQLite file; on PostgreSQL"
+        " ([storage] url) use pg_dump or base backups (README, Backups)"
+    ]
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    for command in (["backup"], ["restore", str(tmp_path / "any.db")]):
+        assert cli.main([*command, "--config", str(config)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (
+            f"{command[0]}: the database is on PostgreSQL ([storage] url): use pg_dump and"
+            " pg_restore, or base backups (README, Backups)\n"
+        )
+
+
 # --- the schedule in the running bot -----------------------------------------------------------
 
 

@@ -121,6 +121,9 @@ class WebhookSettings(_Strict):
 
 class StorageSettings(_Strict):
     path: str = "passerelle.db"
+    # a PostgreSQL server instead of the SQLite file at `path` (several instances share it)
+    url: str | None = None
+
     # backups taken by the running bot this often ("6h", "30m", "1d12h"); "": none
     backup_every: str = ""
     # how many of them are kept (the oldest deleted first)
@@ -128,6 +131,20 @@ class StorageSettings(_Strict):
     # where they are written: a folder, relative to the database's folder; "": a folder named
     # after the database, beside it (passerelle.db → passerelle-backups/)
     backup_dir: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            # never the password in a message: only the scheme is wrong
+            raise ValueError(
+                f"{_show(parts.scheme + ':…' if parts.scheme else value[:12] + '…')} is not a"
+                " PostgreSQL address (postgresql://user@host:5432/database)"
+            )
+        return value
 
     @field_validator("backup_every")
     @classmethod
@@ -639,7 +656,15 @@ def _cross_check(data: dict[str, Any]) -> tuple[list[_Problem], list[_Problem]]:
     storage = data.get("storage")
     if isinstance(storage, dict) and isinstance(storage.get("backup_every"), str):
         path, folder = storage.get("path", "passerelle.db"), storage.get("backup_dir", "")
-        if storage["backup_every"] and isinstance(path, str) and isinstance(folder, str):
+        if storage["backup_every"] and storage.get("url"):
+            errors.append(
+                _Problem(
+                    ("storage", "backup_every"),
+                    "the bot backs up only its SQLite file; on PostgreSQL ([storage] url) use"
+                    " pg_dump or base backups (README, Backups)",
+                )
+            )
+        elif storage["backup_every"] and isinstance(path, str) and isinstance(folder, str):
             problem = folder_problem(backup_folder(path, folder))
             if problem is not None:
                 errors.append(

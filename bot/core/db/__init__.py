@@ -4,6 +4,7 @@ lives in this package only (bot.core.db.dialect)."""
 
 from __future__ import annotations
 
+from bot.core.config import StorageSettings
 from bot.core.db.base import (
     DEFERRED_DELAY,
     AlreadyProcessed,
@@ -15,16 +16,28 @@ from bot.core.db.base import (
     to_db_time,
     utcnow,
 )
+from bot.core.db.postgres import PostgresDatabase
 from bot.core.db.sqlite import SqliteDatabase
+
+
+def database_for(storage: StorageSettings) -> Database:
+    """The database the configuration names: PostgreSQL at `[storage] url`, else the SQLite
+    file at `[storage] path`."""
+    if storage.url:
+        return PostgresDatabase(storage.url)
+    return SqliteDatabase(storage.path)
+
 
 __all__ = [
     "DEFERRED_DELAY",
     "AlreadyProcessed",
     "Database",
+    "PostgresDatabase",
     "Row",
     "SqliteDatabase",
     "Tx",
     "UnitOfWork",
+    "database_for",
     "from_db_time",
     "to_db_time",
     "utcnow",
