@@ -185,10 +185,14 @@ async def _postgres_reachable(server: str) -> str | None:
     return None
 
 
-async def choose_backend(wanted: str, workdir: Path) -> tuple[str, str | None]:
+async def choose_backend(
+    wanted: str, workdir: Path, url: str | None = None
+) -> tuple[str, str | None]:
     """("postgresql" | "sqlite", why not PostgreSQL when that was possible)."""
     if wanted == "sqlite":
         return "sqlite", None
+    if url is not None:
+        return "postgresql", None
     missing = postgres_missing()
     if missing is None:
         missing = await _postgres_reachable(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
@@ -200,10 +204,16 @@ async def choose_backend(wanted: str, workdir: Path) -> tuple[str, str | None]:
 
 
 @asynccontextmanager
-async def storage_for(backend: str, workdir: Path, seed: int) -> AsyncIterator[Storage]:
-    """A fresh database: a new SQLite file, or a new PostgreSQL database dropped after."""
+async def storage_for(
+    backend: str, workdir: Path, seed: int, url: str | None = None
+) -> AsyncIterator[Storage]:
+    """A fresh database: a new SQLite file, or a new PostgreSQL database dropped after (`url`:
+    an empty database given by the caller, left to it)."""
     if backend == "sqlite":
         yield Storage("sqlite", path=workdir / "failover.db")
+        return
+    if url is not None:
+        yield Storage("postgresql", url=url)
         return
     import asyncpg
 
@@ -711,11 +721,13 @@ async def run(
     backend: str = "auto",
     quiet: bool = False,
     prelude: str = "",
+    database_url: str | None = None,
 ) -> FailoverCounts:
     """The webhook run: `instances` instances, `kills` SIGKILLs and `stalls` SIGSTOP/SIGCONT
-    over `updates` updates. `prelude`: Python each instance runs first (a test's fault)."""
+    over `updates` updates. `prelude`: Python each instance runs first (a test's fault).
+    `database_url`: an empty PostgreSQL database to use (else one is made, or a SQLite file)."""
     rng = random.Random(seed)
-    chosen, note = await choose_backend(backend, workdir)
+    chosen, note = await choose_backend(backend, workdir, database_url)
     counts = FailoverCounts(
         kills=kills, stalls=stalls, instances=instances, backend=chosen, backend_note=note
     )
@@ -725,7 +737,7 @@ async def run(
     sim.webhook.retry_delays = (0.05, 0.1, 0.2, 0.5)
     await sim.start()
     try:
-        async with storage_for(chosen, workdir, seed) as storage:
+        async with storage_for(chosen, workdir, seed, database_url) as storage:
             await _run_webhook(sim, storage, rng, counts, updates, workdir, quiet, prelude)
     finally:
         await sim.stop()
@@ -889,11 +901,12 @@ async def run_polling(
     instances: int = 3,
     backend: str = "auto",
     quiet: bool = False,
+    database_url: str | None = None,
 ) -> FailoverCounts:
     """The polling run: `instances` instances in polling mode; `kills` times the one that
     polls is killed, and the time until another polls is measured."""
     rng = random.Random(seed)
-    chosen, note = await choose_backend(backend, workdir)
+    chosen, note = await choose_backend(backend, workdir, database_url)
     counts = FailoverCounts(
         mode="polling", kills=kills, instances=instances, backend=chosen, backend_note=note
     )
@@ -901,7 +914,7 @@ async def run_polling(
     sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_failover_bot", seed=seed)
     await sim.start()
     try:
-        async with storage_for(chosen, workdir, seed) as storage:
+        async with storage_for(chosen, workdir, seed, database_url) as storage:
             await _run_polling(sim, storage, rng, counts, updates, workdir, quiet)
     finally:
         await sim.stop()

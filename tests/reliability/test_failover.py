@@ -1,46 +1,24 @@
 """The failover harness, short: three instances on one database, the stand-in delivering
 webhooks round-robin, 300 updates, 5 kills of a random instance and one stall; and the polling
-variant, where the instance that polls is killed and another must take over within 10 s. The
-long runs and their figures are in docs/reliability.md."""
+variant, where the instance that polls is killed and another must take over within 10 s. Both
+on SQLite and on PostgreSQL (the `backend` fixture: a database of its own; no server: skipped,
+failed when CI is set). The long runs and their figures are in docs/reliability.md."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
+from tests import backends
 from tests.reliability.failover_harness import (
-    POSTGRES_DEFAULT,
-    POSTGRES_ENV,
     TAKEOVER_LIMIT,
     FailoverCounts,
-    _postgres_reachable,
     polling_lease_missing,
-    postgres_missing,
     run,
     run_polling,
 )
-
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def _backend_or_skip(backend: str) -> str:
-    """The backend to run on; a PostgreSQL this checkout cannot use is skipped with its
-    reason, and a server out of reach fails the run when CI is set (no silent skip)."""
-    if backend == "sqlite":
-        return backend
-    missing = postgres_missing()
-    if missing is not None:
-        pytest.skip(f"PostgreSQL: {missing}")
-    server = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
-    unreachable = asyncio.run(_postgres_reachable(server))
-    if unreachable is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {unreachable}")
-        pytest.skip(unreachable)
-    return backend
 
 
 def _nothing_lost_nothing_doubled(counts: FailoverCounts) -> None:
@@ -59,15 +37,23 @@ def _nothing_lost_nothing_doubled(counts: FailoverCounts) -> None:
     assert counts.ok()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.both_backends
 def test_webhook_instances_killed_at_random_lose_nothing_and_double_nothing(
     backend: str, tmp_path: Path
 ) -> None:
-    chosen = _backend_or_skip(backend)
     counts = asyncio.run(
-        run(updates=300, kills=5, seed=11, workdir=tmp_path, stalls=1, backend=chosen, quiet=True)
+        run(
+            updates=300,
+            kills=5,
+            seed=11,
+            workdir=tmp_path,
+            stalls=1,
+            backend=backend,
+            database_url=backends.current,
+            quiet=True,
+        )
     )
-    assert counts.backend == chosen and counts.instances == 3
+    assert counts.backend == backend and counts.instances == 3
     assert counts.updates >= 300 and counts.kills == 5 and counts.stalls == 1
     _nothing_lost_nothing_doubled(counts)
     # every update was answered 200, by more than one instance; deliveries failed (the
@@ -88,6 +74,7 @@ inbox.Inbox.__init__ = _at_once
 """
 
 
+@pytest.mark.sqlite_only
 def test_the_harness_sees_updates_lost_by_instances_that_answer_before_handling(
     tmp_path: Path,
 ) -> None:
@@ -109,16 +96,23 @@ def test_the_harness_sees_updates_lost_by_instances_that_answer_before_handling(
     assert not counts.ok()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.both_backends
 def test_polling_another_instance_polls_soon_after_the_poller_dies(
     backend: str, tmp_path: Path
 ) -> None:
     missing = polling_lease_missing()
     if missing is not None:
         pytest.skip(missing)
-    chosen = _backend_or_skip(backend)
     counts = asyncio.run(
-        run_polling(updates=200, kills=3, seed=5, workdir=tmp_path, backend=chosen, quiet=True)
+        run_polling(
+            updates=200,
+            kills=3,
+            seed=5,
+            workdir=tmp_path,
+            backend=backend,
+            database_url=backends.current,
+            quiet=True,
+        )
     )
     assert counts.kills == 3 and len(counts.takeovers) == 3
     assert max(counts.takeovers) <= TAKEOVER_LIMIT
