@@ -1121,7 +1121,12 @@ def _rows(counts: FailoverCounts) -> list[tuple[str, object]]:
         ("cards posted more than once (extra posts)", counts.card_duplicates),
         ("outbox rows not sent", counts.outbox_not_sent),
         ("bot token in the instances' logs", counts.token_in_log),
-        ("log lines not naming their instance", counts.lines_not_naming_instance),
+        (
+            "log lines not naming their instance",
+            counts.lines_not_naming_instance
+            if _instance_names_supported()
+            else "not checked (no [instance] name)",
+        ),
         (f"repeated messages in all (at most {IN_FLIGHT} per kill or stall)", counts.repeated),
         (
             "most repeated in one chat (at most one per kill or stall)",
