@@ -30,6 +30,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.core.models import ChatKind, Country
@@ -199,6 +200,9 @@ class RequestSettings(_Strict):
     offer_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
     # how many units are asked beyond those still needed (first come, first served)
     extra_offers: Annotated[int, Field(ge=0, le=20)] = 2
+    # not a key of its own: [roster] stale_after_hours, copied here for the offers (a
+    # facility's availability older than this is marked stale in its offer)
+    stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
 
 
 class EscalationSettings(_Strict):
@@ -348,6 +352,23 @@ class Settings(_Strict):
     board: BoardSettings = BoardSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _offers_know_staleness(cls, data: Any) -> Any:
+        """[roster] stale_after_hours also marks stale facilities in offers."""
+        if not isinstance(data, dict):
+            return data
+        roster, requests = data.get("roster"), data.get("requests", {})
+        hours = roster.get("stale_after_hours") if isinstance(roster, dict) else None
+        if (
+            isinstance(hours, int | float)
+            and not isinstance(hours, bool)
+            and hours > 0
+            and isinstance(requests, dict)
+        ):
+            return {**data, "requests": {**requests, "stale_after_hours": hours}}
+        return data
 
     @property
     def token(self) -> str:
