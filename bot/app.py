@@ -123,7 +123,7 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
             secret=settings.webhook.secret_token,
             receive=receive,
         )
-    elif not settings.board.enabled:
+    elif not settings.board.enabled and not settings.have.tokens:
         return None
     return BoardServer(
         settings,

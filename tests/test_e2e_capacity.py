@@ -31,7 +31,7 @@ DUTY_LILLE, DUTY_CHARLEROI, DUTY_GENT = 1101, 1102, 1103
 # sample data: the burns centres' real towns, made-up counts
 ROSTER = """\
 code,type,name,agency,country,lat,lon,capacity,status
-FR-CHU-LILLE-BRULES,burns_bed,Centre des brûlés CHU de Lille,CHU de Lille,FR,50.6106,3.0346,6,available
+FR-CHU-LILLE-BRULES,burns_bed,Brûlés CHU Lille,CHU de Lille,FR,50.6106,3.0346,6,available
 BE-GHDC-BRULES,burns_bed,Centre des brûlés Loverval,GHdC Charleroi,BE,50.3747,4.4706,2,available
 BE-UZGENT-BRW,brandwondenbed,Brandwondencentrum UZ Gent,UZ Gent,BE,51.0225,3.7110,2,available
 BE-WAPI-AMB-1,ambulance,Ambulance Tournai 1,ZS WAPI,BE,50.6071,3.3894,1,available
@@ -134,7 +134,9 @@ def _offer_id(message: SimMessage) -> int:
     return press[0]
 
 
-async def _press_together(h: Harness, presses: list[tuple[SimUser, SimChat, int, str]]) -> list[str]:
+async def _press_together(
+    h: Harness, presses: list[tuple[SimUser, SimChat, int, str]]
+) -> list[str]:
     """Several people press at the same instant (the updates queue together)."""
     queries = await asyncio.gather(
         *(h.sim.press(user, chat, message, data) for user, chat, message, data in presses)
@@ -168,7 +170,12 @@ async def test_beds_are_committed_by_the_count_and_never_beyond_capacity(h: Harn
         h,
         [
             (hs.duty_lille, hs.lille, lille[0].message_id, offer_data(_offer_id(lille[0]), "c2")),
-            (hs.duty_charleroi, hs.charleroi, charleroi[0].message_id, charleroi[0].callback_data[0]),
+            (
+                hs.duty_charleroi,
+                hs.charleroi,
+                charleroi[0].message_id,
+                charleroi[0].callback_data[0],
+            ),
             (hs.duty_gent, hs.gent, gent[0].message_id, gent[0].callback_data[0]),
         ],
     )

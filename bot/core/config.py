@@ -229,6 +229,31 @@ class SitesSettings(_Strict):
     near_km: Annotated[float, Field(gt=0, le=200)] = 25.0
 
 
+class HaveSettings(_Strict):
+    """Hospitals' availability in EDXL-HAVE (bot/resources/have.py, README 'EDXL-HAVE'):
+    POST /have on the one web server, one token per hospital."""
+
+    # the hospital (the roster's agency, as in its HAVE OrganisationName) → the secret it
+    # sends as "Authorization: Bearer <token>"; none: no endpoint
+    tokens: dict[str, Annotated[str, Field(min_length=24, max_length=200)]] = {}
+    # documents accepted a minute from one hospital, and from all of them together (more
+    # are answered 429 and change nothing: the bot keeps answering chats)
+    per_hospital_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 60
+    total_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 600
+
+    @field_validator("tokens")
+    @classmethod
+    def _one_token_each(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("a hospital's name is empty")
+        seen: dict[str, str] = {}
+        for name, token in value.items():
+            if token in seen:
+                raise ValueError(f"{name!r} has the same token as {seen[token]!r}: one each")
+            seen[token] = name
+        return value
+
+
 class BoardSettings(_Strict):
     """The situation board (bot/board, docs/board.md): a web page opened from Telegram."""
 
@@ -350,6 +375,7 @@ class Settings(_Strict):
     escalation: EscalationSettings = EscalationSettings()
     sites: SitesSettings = SitesSettings()
     board: BoardSettings = BoardSettings()
+    have: HaveSettings = HaveSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
 
