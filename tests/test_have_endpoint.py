@@ -82,13 +82,20 @@ async def test_only_the_hospitals_own_token_changes_its_beds(
 
 async def test_a_flood_stays_within_the_limits_and_chats_are_answered(h: Harness) -> None:
     async with aiohttp.ClientSession() as session:
-        flood = asyncio.gather(*(_post(session, h, document(), LILLE_TOKEN) for _ in range(2000)))
-        # meanwhile a commander asks for the roster
-        await h.say(h.commander, h.ops, "/roster")
-        assert "FR-CHULILLE-BURN-1" in h.last_text(h.ops)
-        statuses = [status for status, _ in await flood]
+        flood = asyncio.gather(
+            *(_post(session, h, document(), LILLE_TOKEN) for _ in range(2000)),
+            return_exceptions=True,
+        )
+        # meanwhile a commander asks for the burns beds, and is answered
+        await h.say(h.commander, h.ops, "/roster burns_bed")
+        assert any("FR-CHULILLE-BURN-1" in t for t in h.bot_texts(h.ops))
+        answers = await flood
+    statuses = [a[0] for a in answers if isinstance(a, tuple)]
     assert statuses.count(200) == 20  # the hospital's limit a minute
-    assert statuses.count(429) == 1980
+    # the rest refused unread: 429 (a client still sending its body may see the connection
+    # closed instead)
+    cut = sum(1 for a in answers if isinstance(a, aiohttp.ClientError))
+    assert statuses.count(429) + cut == 1980
     # the overall limit holds too: Gent gets what is left of the 50 a minute
     async with aiohttp.ClientSession() as session:
         gent = [
