@@ -696,6 +696,8 @@ class UnitLine:
     commit_to_arrival_min: float | None
     arrival_to_release_min: float | None
     request_to_arrival_min: float | None
+    # a facility (beds, places, persons): how many of its places were committed
+    places: int | None = None
 
 
 @dataclass(frozen=True)

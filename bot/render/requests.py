@@ -295,14 +295,16 @@ def _offer_block(
     unit = offer.unit
     if unit.counted:
         if offer.status is OfferStatus.OFFERED:
-            lines.append(
+            asked_line = (
                 "🛏 <b>"
                 + _("Asked: {asked} · {free}").format(
                     asked=places(tr, offer.asked), free=places_free(tr, unit)
                 )
-                + "</b> · "
-                + _("you may commit fewer")
+                + "</b>"
             )
+            if offer.asked > 1:
+                asked_line += " · " + _("you may commit fewer")
+            lines.append(asked_line)
         else:
             lines.append("🛏 " + places_free(tr, unit))
         moment = unit.reported_at or unit.confirmed_at
