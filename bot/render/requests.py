@@ -77,10 +77,13 @@ def _recalled_line(tr: Translator, offer: Offer, timezone: str) -> str:
     """↩️ recalled 14:20 by Luc: needed on our side"""
     _ = tr.gettext
     moment = tr.time(offer.recalled_at, timezone) if offer.recalled_at else ""
+    said = offer.recall_reason or ""
+    # a reason chosen with a button is a msgid (translated); a typed one reads as typed
+    reason = tr.gettext(said) if said else said
     return f"{STAGE_MARK[OfferStatus.RECALLED]} " + _("recalled {time} by {name}: {reason}").format(
         time=moment,
         name=text(offer.decided_by or "?"),
-        reason=text(_(offer.recall_reason or "")),
+        reason=text(reason),
     )
 
 
