@@ -346,3 +346,36 @@ async def test_a_recall_reopens_the_request_for_the_next_nearest(
         assert h.sim.message(hs.lille, lille[0].message_id).callback_data == []
     finally:
         await h.stop()
+
+
+async def test_stale_availability_is_marked_in_offers_and_the_roster(
+    sim: TelegramSimulator, tmp_path: Path
+) -> None:
+    chats = settings_data(tmp_path / "x.db", agencies=True)["chats"] + HOSPITAL_CHATS
+    h = Harness(
+        sim,
+        tmp_path / "stale.db",
+        agencies=True,
+        chats=chats,
+        requests={"extra_offers": 2},
+        roster={"rollcall_time": "", "stale_after_hours": 0.001},  # 3.6 s
+    )
+    hs = Hospitals(h)
+    await h.start()
+    try:
+        await roster_csv.import_roster(h.runtime.db, ROSTER)
+        # Gent reports its count now; the others were last confirmed by the import
+        await asyncio.sleep(4)
+        await h.say(hs.duty_gent, hs.gent, "/unit BE-UZGENT-BRW free 2/2")
+        await _located_incident(h)
+        await h.say(h.commander, h.ops, "/request 2 lits grands brûlés")
+        stale = FR("Availability out of date (last reported {time}): check before committing.")
+        lille = _open_offers(h, hs.lille)[0].text or ""
+        assert stale.split("(")[0] in lille
+        gent = _open_offers(h, hs.gent)[0].text or ""
+        assert NL(stale).split("(")[0] not in gent
+        await h.say(h.commander, h.ops, "/roster burns_bed")
+        listing = "\n".join(h.bot_texts(h.ops)[-2:])
+        assert FR("availability out of date") in listing
+    finally:
+        await h.stop()
