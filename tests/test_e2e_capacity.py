@@ -344,6 +344,22 @@ async def test_a_recall_reopens_the_request_for_the_next_nearest(
         assert len(nxt) == 1
         # the recalled offer lost its buttons
         assert h.sim.message(hs.lille, lille[0].message_id).callback_data == []
+        # the next centre commits, then recalls with the button's reason (out of service)
+        nxt_chat, nxt_user = (
+            (hs.gent, hs.duty_gent)
+            if _open_offers(h, hs.gent)
+            else (hs.charleroi, hs.duty_charleroi)
+        )
+        offer = _open_offers(h, nxt_chat)[0]
+        await h.press(nxt_user, nxt_chat, offer, offer.callback_data[0])
+        await h.press(nxt_user, nxt_chat, offer, offer_data(_offer_id(offer), "r"))
+        await h.press(nxt_user, nxt_chat, offer, offer_data(_offer_id(offer), "ro"))
+        request = await requests.get_request(h.runtime.db, 1)
+        assert request is not None and request.committed == 0
+        reasons = [o.recall_reason for o in request.offers if o.status is OfferStatus.RECALLED]
+        assert sorted(r or "" for r in reasons) == ["afflux local", "out of service"]
+        card = h.sim.message(h.ops, await _card_id(h, 1)).text or ""
+        assert FR("out of service") in card and NL("out of service") in card
     finally:
         await h.stop()
 

@@ -30,5 +30,7 @@ UPDATE units SET free = capacity - COALESCE((
 UPDATE units SET free = 0 WHERE free < 0;
 UPDATE units SET status = 'available', incident_id = NULL
     WHERE free IS NOT NULL AND status = 'committed';
-UPDATE request_offers SET asked = amount
+-- what was asked of a facility: what it committed, or (still unanswered) all of it, as before
+UPDATE request_offers SET asked = CASE WHEN amount > 0 THEN amount
+        ELSE (SELECT u.capacity FROM units u WHERE u.id = request_offers.unit_id) END
     WHERE unit_id IN (SELECT id FROM units WHERE free IS NOT NULL);

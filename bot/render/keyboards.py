@@ -297,6 +297,12 @@ def offer_keyboard(
     return InlineKeyboardMarkup(rows).to_dict()
 
 
+def offer_markup(offer: Offer, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """`offer_keyboard` as the live offer message is edited with it."""
+    data = offer_keyboard(offer, languages)
+    return InlineKeyboardMarkup.de_json(data, None) if data else None
+
+
 def unit_data(unit_id: int, status: UnitStatus) -> str:
     code = next(k for k, v in _UNIT_CODES.items() if v == status.value)
     return f"{UNIT_PREFIX}:{unit_id}:{code}"

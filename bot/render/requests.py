@@ -174,7 +174,11 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
             + _("Asked, no answer yet: {units}").format(
                 units=tr.join(
                     f"{text(o.unit.code)} ({text(o.unit.agency)}, {o.distance_km:.0f} km"
-                    + (", " + places(tr, o.asked) if o.unit.counted else "")
+                    + (
+                        ", " + places(tr, o.asked) + ", " + places_free(tr, o.unit)
+                        if o.unit.counted
+                        else ""
+                    )
                     + ")"
                     for o in waiting
                 )

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardMarkup
-
 from bot.core.db import Tx, UnitOfWork
 from bot.core.directory import registered_chat_in
 from bot.core.effects import Live
 from bot.delivery.live import Shown
 from bot.incidents import service as incidents
-from bot.render.keyboards import offer_keyboard
+from bot.render.keyboards import offer_markup
 from bot.render.requests import render_offer, render_request_card
 from bot.resources import requests
 
@@ -66,7 +64,7 @@ class OfferMessageView:
             version=version,
             shown_version=row["shown_version"],
             html=render_offer(shown, request, incident, chat.languages, chat.timezone),
-            keyboard=_markup(offer_keyboard(shown, chat.languages)),
+            keyboard=offer_markup(shown, chat.languages),
         )
 
     async def store(
@@ -76,7 +74,3 @@ class OfferMessageView:
 
     async def behind(self, tx: Tx) -> Sequence[Live]:
         return await requests.offer_messages_behind(tx)
-
-
-def _markup(data: dict[str, object] | None) -> InlineKeyboardMarkup | None:
-    return InlineKeyboardMarkup.de_json(data, None) if data else None
