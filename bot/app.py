@@ -40,7 +40,8 @@ from bot.evidence.keeper import Keeper
 from bot.incidents import service as incidents
 from bot.lifecycle import chats
 from bot.reports import evaluations
-from bot.resources.request_card import RequestCardView
+from bot.resources.request_card import OfferMessageView, RequestCardView
+from bot.resources.requests import on_offer_delivered as offer_delivered
 from bot.runtime import Runtime
 from bot.situation.card import CardView
 from handlers import requests as resource_requests
@@ -124,7 +125,7 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
             secret=settings.webhook.secret_token,
             receive=receive,
         )
-    elif not settings.board.enabled:
+    elif not settings.board.enabled and not settings.have.tokens:
         return None
     return BoardServer(
         settings,
@@ -175,6 +176,7 @@ async def _start(app: PassApp) -> None:
         {
             LiveKind.CARD: card_view,
             LiveKind.REQUEST: RequestCardView(),
+            LiveKind.OFFER: OfferMessageView(),
             LiveKind.TALLY: TallyView(
                 default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
             ),
@@ -195,6 +197,7 @@ async def _start(app: PassApp) -> None:
     runtime.sender.on_delivered(None, _link_to_incident)
     runtime.sender.on_delivered("alert", alerts.on_delivered)
     runtime.sender.on_delivered("evaluation", evaluations.on_delivered)
+    runtime.sender.on_delivered("offer", offer_delivered)
     # the files sent to the timelines, downloaded and kept as evidence in the background
     runtime.keeper = Keeper(runtime.db, TelegramFiles(app.bot).fetch, settings, apply=runtime.apply)
     runtime.schedule = resource_requests.offer_timeouts(app)

@@ -6,6 +6,7 @@
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
+    python -m bot have import FILE | export [FILE]   hospitals' availability (EDXL-HAVE 1.0)
     python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
     python -m bot report export REF --with-files DIR [--language fr|nl|en]
     python -m bot backup [DIR] [--keep N]          a verified copy of the database, bot running
@@ -44,7 +45,7 @@ from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import archive
 from bot.reports import report as reports
-from bot.resources import roster_csv, units
+from bot.resources import have, roster_csv, units
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,6 +108,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     putting = command("restore", "put a backup in place of the database (the bot stopped)")
     putting.add_argument("file", type=Path, help="the backup (a file `backup` wrote)")
+    hospitals = commands.add_parser(
+        "have", help="hospitals' availability as OASIS EDXL-HAVE 1.0 (README, 'EDXL-HAVE')"
+    )
+    verbs = hospitals.add_subparsers(dest="verb", required=True)
+    load = command(
+        "import", "update the roster's beds from a HAVE document (all or nothing)", verbs
+    )
+    load.add_argument("file", type=Path, help="the HAVE XML document")
+    dump = command("export", "write the roster's hospital beds as a HAVE document", verbs)
+    dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
     report = commands.add_parser("report", help="the after-action report of an incident")
     verbs = report.add_subparsers(dest="verb", required=True)
     export = command("export", "as JSON (or HTML) for other systems", verbs)
@@ -215,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
         work = _report_export(args, settings)
+    elif command == "have":
+        work = _have_import(args) if args.verb == "import" else _have_export(args)
     elif args.verb == "import":
         work = _csv_import(args, settings)
     else:
@@ -388,6 +401,47 @@ def _csv_export(
         else:
             text, what = await sites.export_sites(db), "site"
         _write(text, args.file, f"{_count(text.count(chr(10)) - 1, what)} written")
+        return 0
+
+    return run
+
+
+def _have_import(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        try:
+            document = args.file.read_bytes()
+        except OSError as exc:
+            print(f"{args.file}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        try:
+            async with db.unit() as work:
+                result = await have.apply(work, document, by=f"HAVE {args.file.name}")
+        except have.HaveError as error:
+            print(f"{args.file}: {error}", file=sys.stderr)
+            print(f"{args.file}: rejected, nothing was changed", file=sys.stderr)
+            return 1
+        for code, (free, total) in sorted(result.updated.items()):
+            print(f"{code}: {free} / {total} free")
+        for line in result.older:
+            print(f"{line}: a newer report was applied already; left as it is")
+        for line in result.ignored:
+            print(f"warning: {line}: no roster type for this bed type (ignored)", file=sys.stderr)
+        n = len(result.updated)
+        print(f"{args.file}: {n} {'facility' if n == 1 else 'facilities'} updated")
+        return 0
+
+    return run
+
+
+def _have_export(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        document = await have.export(db)
+        hospitals = document.count(b"<Hospital>")
+        if args.file is None:
+            sys.stdout.write(document.decode("utf-8"))
+        else:
+            args.file.write_bytes(document)
+            print(f"{args.file}: {_count(hospitals, 'hospital')} written")
         return 0
 
     return run

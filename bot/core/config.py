@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.core.models import ChatKind, Country
@@ -279,6 +280,9 @@ class RequestSettings(_Strict):
     offer_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
     # how many units are asked beyond those still needed (first come, first served)
     extra_offers: Annotated[int, Field(ge=0, le=20)] = 2
+    # not a key of its own: [roster] stale_after_hours, copied here for the offers (a
+    # facility's availability older than this is marked stale in its offer)
+    stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
 
 
 class EscalationSettings(_Strict):
@@ -303,6 +307,31 @@ class SitesSettings(_Strict):
     default_radius_km: Annotated[float, Field(gt=0, le=100)] = 1.0
     # /sites and the map list the sites within this distance of the incident or place
     near_km: Annotated[float, Field(gt=0, le=200)] = 25.0
+
+
+class HaveSettings(_Strict):
+    """Hospitals' availability in EDXL-HAVE (bot/resources/have.py, README 'EDXL-HAVE'):
+    POST /have on the one web server, one token per hospital."""
+
+    # the hospital (the roster's agency, as in its HAVE OrganisationName) → the secret it
+    # sends as "Authorization: Bearer <token>"; none: no endpoint
+    tokens: dict[str, Annotated[str, Field(min_length=24, max_length=200)]] = {}
+    # documents accepted a minute from one hospital, and from all of them together (more
+    # are answered 429 and change nothing: the bot keeps answering chats)
+    per_hospital_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 60
+    total_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 600
+
+    @field_validator("tokens")
+    @classmethod
+    def _one_token_each(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("a hospital's name is empty")
+        seen: dict[str, str] = {}
+        for name, token in value.items():
+            if token in seen:
+                raise ValueError(f"{name!r} has the same token as {seen[token]!r}: one each")
+            seen[token] = name
+        return value
 
 
 class BoardSettings(_Strict):
@@ -426,8 +455,26 @@ class Settings(_Strict):
     escalation: EscalationSettings = EscalationSettings()
     sites: SitesSettings = SitesSettings()
     board: BoardSettings = BoardSettings()
+    have: HaveSettings = HaveSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _offers_know_staleness(cls, data: Any) -> Any:
+        """[roster] stale_after_hours also marks stale facilities in offers."""
+        if not isinstance(data, dict):
+            return data
+        roster, requests = data.get("roster"), data.get("requests", {})
+        hours = roster.get("stale_after_hours") if isinstance(roster, dict) else None
+        if (
+            isinstance(hours, int | float)
+            and not isinstance(hours, bool)
+            and hours > 0
+            and isinstance(requests, dict)
+        ):
+            return {**data, "requests": {**requests, "stale_after_hours": hours}}
+        return data
 
     @property
     def token(self) -> str:
