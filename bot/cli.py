@@ -6,8 +6,11 @@
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
+    python -m bot have import FILE | export [FILE]   hospitals' availability (EDXL-HAVE 1.0)
     python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
     python -m bot report export REF --with-files DIR [--language fr|nl|en]
+    python -m bot backup [DIR] [--keep N]          a verified copy of the database, bot running
+    python -m bot restore FILE                     put a backup back (the bot stopped)
 
 The settings are read once per invocation. The database commands share one flow: open the
 database named by the configuration, read a CSV file (UTF-8; a file a spreadsheet saved as
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot import app, demo
-from bot.core import logs
+from bot.core import backup, inuse, logs
 from bot.core.config import (
     TELEGRAM_API,
     TOKEN_ENV,
@@ -35,14 +38,21 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database, PostgresDatabase, StorageProblem, database_for, tools
+from bot.core.db import (
+    Database,
+    PostgresDatabase,
+    SqliteDatabase,
+    StorageProblem,
+    database_for,
+    tools,
+)
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import archive
 from bot.reports import report as reports
-from bot.resources import roster_csv, units
+from bot.resources import have, roster_csv, units
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +103,28 @@ def _parser() -> argparse.ArgumentParser:
         )
         dump = command("export", f"write {what} as CSV", verbs)
         dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
+    copying = command("backup", "a verified copy of the SQLite database (while the bot runs)")
+    copying.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        help="where to write it (default: [storage] backup_dir, passerelle-backups/)",
+    )
+    copying.add_argument(
+        "--keep", type=int, default=None, metavar="N", help="then keep only the newest N there"
+    )
+    putting = command("restore", "put a backup in place of the database (the bot stopped)")
+    putting.add_argument("file", type=Path, help="the backup (a file `backup` wrote)")
+    hospitals = commands.add_parser(
+        "have", help="hospitals' availability as OASIS EDXL-HAVE 1.0 (README, 'EDXL-HAVE')"
+    )
+    verbs = hospitals.add_subparsers(dest="verb", required=True)
+    load = command(
+        "import", "update the roster's beds from a HAVE document (all or nothing)", verbs
+    )
+    load.add_argument("file", type=Path, help="the HAVE XML document")
+    dump = command("export", "write the roster's hospital beds as a HAVE document", verbs)
+    dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
     report = commands.add_parser("report", help="the after-action report of an incident")
     verbs = report.add_subparsers(dest="verb", required=True)
     export = command("export", "as JSON (or HTML) for other systems", verbs)
@@ -190,9 +222,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"storage: {problem}", file=sys.stderr)
             return 2
         return 0
+    if command in ("backup", "restore") and settings.storage.url is not None:
+        print(
+            f"{command}: the database is on PostgreSQL ([storage] url): use pg_dump and"
+            " pg_restore, or base backups (README, Backups)",
+            file=sys.stderr,
+        )
+        return 2
+    if command == "backup":
+        return _backup(args, settings)
+    if command == "restore":
+        return _restore(args, settings)
     work: Callable[[Database], Awaitable[int]]
     if command == "report":
         work = _report_export(args, settings)
+    elif command == "have":
+        work = _have_import(args) if args.verb == "import" else _have_export(args)
     elif args.verb == "import":
         work = _csv_import(args, settings)
     else:
@@ -246,12 +291,76 @@ def _token_rejected(settings: Settings, path: Path) -> str:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = database_for(settings.storage)
-    await db.open()
+    if settings.storage.url is not None:
+        # PostgreSQL: no file to swap under the command (backups: the server's own tools)
+        db = database_for(settings.storage)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
     try:
-        return await work(db)
-    finally:
-        await db.close()
+        # a restore does not swap the file under an import (bot.core.inuse)
+        holding = inuse.share_now(Path(settings.storage.path), "a command")
+    except inuse.DatabaseInUse as error:
+        print(error, file=sys.stderr)
+        return 3
+    with holding:
+        db = SqliteDatabase(settings.storage.path)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: written and verified; 1: not taken (the reason on one line)."""
+    if args.keep is not None and args.keep < 1:
+        print(f"--keep {args.keep}: keep at least 1", file=sys.stderr)
+        return 2
+    database = Path(settings.storage.path)
+    folder = args.dir if args.dir is not None else settings.storage.backup_folder
+    try:
+        taken = backup.take(database, folder)
+        pruned = backup.prune(folder, database, args.keep) if args.keep is not None else []
+    except (backup.BackupError, OSError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{taken.path}: backup of {database} verified (integrity ok), schema version"
+        f" {taken.schema_version}, {_size(taken.size)}"
+        + (f"; {_count(len(pruned), 'older file')} removed" if pruned else "")
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: restored; 1: the file is refused; 3: the database is in use (stop the bot)."""
+    database = Path(settings.storage.path)
+    try:
+        done = backup.restore(args.file, database)
+    except backup.RestoreRefused as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 1
+    except inuse.DatabaseInUse as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 3
+    latest = backup.latest_schema_version()
+    later = f" (migrated to {latest} at the next start)" if done.schema_version < latest else ""
+    print(
+        f"{database}: restored from {args.file}, schema version {done.schema_version}{later},"
+        f" {_count(done.incidents, 'incident')} ({done.open_incidents} open)"
+    )
+    if done.aside is not None:
+        print(f"the database it replaces is kept as {done.aside}")
+    if not inuse.LOCKS:
+        print("warning: this system has no file locks: make sure the bot was stopped")
+    return 0
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def _csv_import(
@@ -306,6 +415,47 @@ def _csv_export(
         else:
             text, what = await sites.export_sites(db), "site"
         _write(text, args.file, f"{_count(text.count(chr(10)) - 1, what)} written")
+        return 0
+
+    return run
+
+
+def _have_import(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        try:
+            document = args.file.read_bytes()
+        except OSError as exc:
+            print(f"{args.file}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        try:
+            async with db.unit() as work:
+                result = await have.apply(work, document, by=f"HAVE {args.file.name}")
+        except have.HaveError as error:
+            print(f"{args.file}: {error}", file=sys.stderr)
+            print(f"{args.file}: rejected, nothing was changed", file=sys.stderr)
+            return 1
+        for code, (free, total) in sorted(result.updated.items()):
+            print(f"{code}: {free} / {total} free")
+        for line in result.older:
+            print(f"{line}: a newer report was applied already; left as it is")
+        for line in result.ignored:
+            print(f"warning: {line}: no roster type for this bed type (ignored)", file=sys.stderr)
+        n = len(result.updated)
+        print(f"{args.file}: {n} {'facility' if n == 1 else 'facilities'} updated")
+        return 0
+
+    return run
+
+
+def _have_export(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        document = await have.export(db)
+        hospitals = document.count(b"<Hospital>")
+        if args.file is None:
+            sys.stdout.write(document.decode("utf-8"))
+        else:
+            args.file.write_bytes(document)
+            print(f"{args.file}: {_count(hospitals, 'hospital')} written")
         return 0
 
     return run

@@ -388,3 +388,34 @@ def test_check_config_says_where_the_sqlite_schema_stands(tmp_path: Path) -> Non
         assert f"schema version {version}, {word} this code's {latest_version()}" in (
             result.stdout + result.stderr
         )
+
+
+def test_have_tokens_are_checked_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "have.toml"
+    path.write_text(
+        "[have]\n"
+        'tokens = { "CHU de Lille" = "short", "UZ Gent" = "x" }\n'
+        "per_hospital_per_minute = 0\n"
+        'token_for_all = "nope"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = caught.value.problems
+    assert len([p for p in problems if "have." in p]) == 4, problems
+    assert any("have.tokens.CHU de Lille" in p and "24" in p for p in problems), problems
+    assert any("have.tokens.UZ Gent" in p for p in problems), problems
+    assert any("have.per_hospital_per_minute" in p for p in problems), problems
+    assert any("have.token_for_all: unknown key" in p for p in problems), problems
+    # the same token for two hospitals is one problem, naming both
+    twice = "t" * 30
+    path.write_text(f'[have]\ntokens = {{ "A" = "{twice}", "B" = "{twice}" }}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert [p for p in caught.value.problems if "have." in p] == [
+        f"{path}:2: have.tokens: 'B' has the same token as 'A': one each"
+    ]
+
+
+def test_the_roster_staleness_reaches_the_offers() -> None:
+    settings = parse_settings({"roster": {"stale_after_hours": 6}}, env={})
+    assert settings.requests.stale_after_hours == 6
