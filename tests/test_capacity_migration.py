@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.core.db import _split_sql
+from bot.core.db.dialect import split_sql as _split_sql
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "bot" / "migrations"
 
