@@ -394,7 +394,7 @@ def _csv_import(
             return 1
         print(
             f"{args.file}: {_count(added, what)} added, {updated} updated,"
-            f" {unchanged} unchanged, {removed} removed ({settings.storage.path})"
+            f" {unchanged} unchanged, {removed} removed ({db.name})"
         )
         if kept:
             print("kept (committed or in a request's history): " + ", ".join(kept))
@@ -471,7 +471,7 @@ def _report_export(
             return 2
         found = await reports.collect(db, int(raw))
         if found is None:
-            print(f"#{raw}: no such incident in {settings.storage.path}", file=sys.stderr)
+            print(f"#{raw}: no such incident in {db.name}", file=sys.stderr)
             return 1
         language = args.language or settings.i18n.default_language
         if args.with_files is not None or args.html:

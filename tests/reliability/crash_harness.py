@@ -159,7 +159,9 @@ class Counts:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def _config(sim: TelegramSimulator, db_path: Path) -> str:
+def _config(sim: TelegramSimulator, db_path: Path, url: str | None = None) -> str:
+    """The bot's configuration: its database at `db_path`, or on the PostgreSQL server at
+    `url` (then `path` only places the evidence folder); [storage] is two lines at most."""
     chats: list[dict[str, Any]] = [
         {
             "id": chat,
@@ -230,7 +232,8 @@ def _config(sim: TelegramSimulator, db_path: Path) -> str:
         # the stand-in enforces no flood limits here: pacing would only slow the run
         "rate_limit = false",
         "[storage]",
-        *(f"{k} = {toml_value(v)}" for k, v in backends.storage(db_path).items()),
+        f"path = {toml_value(str(db_path))}",
+        *([f"url = {toml_value(url)}"] if url else []),
         "[i18n]",
         'default_language = "fr"',
         "[cards]",
@@ -761,7 +764,7 @@ async def run(updates: int, kills: int, seed: int, workdir: Path, quiet: bool = 
     await sim.start()
     db_path = workdir / "crash.db"
     config = workdir / "crash.toml"
-    config.write_text(_config(sim, db_path), encoding="utf-8")
+    config.write_text(_config(sim, db_path, backends.current), encoding="utf-8")
     roster = workdir / "roster.csv"
     roster.write_text(_roster(), encoding="utf-8")
     log = workdir / "bot.log"

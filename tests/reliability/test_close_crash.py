@@ -62,7 +62,7 @@ async def test_a_crash_inside_close_loses_nothing(tmp_path: Path) -> None:
     await sim.start()
     db_path = tmp_path / "close.db"
     config = tmp_path / "close.toml"
-    config.write_text(_config(sim, db_path), encoding="utf-8")
+    config.write_text(_config(sim, db_path, backends.current), encoding="utf-8")
     roster = tmp_path / "roster.csv"
     roster.write_text(_roster(), encoding="utf-8")
     bot = Bot(config, tmp_path / "bot.log")

@@ -74,7 +74,7 @@ async def test_a_download_killed_midway_is_kept_once(
     await sim.start()
     db_path = tmp_path / "evidence.db"
     config = tmp_path / "evidence.toml"
-    config.write_text(_config(sim, db_path), encoding="utf-8")
+    config.write_text(_config(sim, db_path, backends.current), encoding="utf-8")
     bot = Bot(config, tmp_path / "bot.log")
     people = Scenario(sim, random.Random(5))
     ops, commander, responder = people.ops[0], people.commanders[0], people.responders[0]
