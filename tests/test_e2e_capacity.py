@@ -200,6 +200,10 @@ async def test_beds_are_committed_by_the_count_and_never_beyond_capacity(h: Harn
     # the request card names the places each committed
     card = h.sim.message(h.ops, await _card_id(h, 1)).text or ""
     assert "FR-CHU-LILLE-BRULES" in card and FR("{n} places").format(n=2) in card
+    # and what each facility has free now of its total
+    assert FR("{free} / {total} free").format(free=4, total=6) in card
+    incident_card = h.card(h.ops).text or ""
+    assert FR("{free} / {total} free").format(free=4, total=6) in incident_card
 
 
 async def _card_id(h: Harness, number: int) -> int:
