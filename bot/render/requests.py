@@ -111,7 +111,12 @@ def stages(tr: Translator, offer: Offer, timezone: str) -> str:
             parts.append(f"{_(label)} {tr.time(moment, timezone)}")
     line = f"{STAGE_MARK[offer.status]} " + " → ".join(parts)
     arrival = offer.estimated_arrival
-    if arrival is not None and offer.status in (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE):
+    # a facility's beds do not drive to the incident: no estimated arrival
+    if (
+        arrival is not None
+        and not offer.unit.counted
+        and offer.status in (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE)
+    ):
         line += " · " + _("ETA {time}").format(time=tr.time(arrival, timezone))
     return line
 
