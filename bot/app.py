@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,9 +23,10 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
-from bot.core import directory
+from bot.core import directory, inuse, memory
+from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
-from bot.core.db import Database, Row, UnitOfWork
+from bot.core.db import Row, UnitOfWork, database_for
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
@@ -95,7 +97,7 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    runtime = Runtime(settings=settings, db=Database(settings.storage.path))
+    runtime = Runtime(settings=settings, db=database_for(settings.storage))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:
@@ -148,6 +150,9 @@ def _rate_limiter(settings: Settings) -> AIORateLimiter:
 async def _start(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     settings = runtime.settings
+    # said in the database file's lock before it is opened: no restore swaps it meanwhile
+    if settings.storage.url is None:
+        runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
     await runtime.db.open()
     await directory.seed(runtime.db, settings)
 
@@ -211,6 +216,17 @@ async def _start(app: PassApp) -> None:
     await runtime.live.catch_up()
     await runtime.sender.start()
     await runtime.keeper.start()
+    interval = settings.storage.backup_interval
+    # on PostgreSQL the server's own tools take the backups (README, "Backups")
+    if interval is not None and settings.storage.url is None:
+        # copies of the database taken in a thread, beside the updates (bot.core.backup)
+        runtime.backups = Schedule(
+            Path(settings.storage.path),
+            settings.storage.backup_folder,
+            interval,
+            settings.storage.backup_keep,
+        )
+        runtime.backups.start()
     web: BoardServer | None = app.bot_data.get(WEB_KEY)
     if web is not None:
         host, port = settings.web_address
@@ -229,6 +245,8 @@ async def _start(app: PassApp) -> None:
                     settings, app.bot.username, _board_url(settings, web)
                 )
                 card_view.board = app.bot_data[BOARD_LINKS]
+    # what the bot holds from now on for good is never scanned by the collector again
+    memory.settle()
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -279,6 +297,8 @@ async def _stop_work(app: PassApp) -> None:
         await runtime.keeper.stop()
     if runtime.live_messages is not None:
         await runtime.live_messages.close()
+    if runtime.backups is not None:
+        await runtime.backups.stop()
 
 
 async def _stop(app: PassApp) -> None:
@@ -287,6 +307,9 @@ async def _stop(app: PassApp) -> None:
     await _stop_work(app)
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
+    if runtime.in_use is not None:
+        runtime.in_use.release()
+        runtime.in_use = None
 
 
 async def set_webhook(app: PassApp) -> None:
@@ -415,6 +438,7 @@ async def _reach_unless_stopped(app: PassApp) -> bool:
 def run(settings: Settings) -> None:
     """Run until interrupted, by long polling or as a webhook, as configured. Telegram is
     reached first (reach_telegram): TokenRejected if it refuses the token."""
+    memory.tune()
     app = build_application(settings)
     # PTB's run_* take the current event loop: the bot is reached on the same one
     loop = asyncio.new_event_loop()

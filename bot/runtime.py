@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.backup import Schedule
 from bot.core.config import Settings
 from bot.core.db import Database, UnitOfWork
 from bot.core.effects import Effects
+from bot.core.inuse import Holding
 from bot.delivery.live import LiveMessages
 from bot.delivery.outbox import OutboxSender
 from bot.evidence.keeper import Keeper
@@ -31,6 +33,10 @@ class Runtime:
     keeper: Keeper | None = field(default=None)
     # told which incidents a committed unit of work changed (the situation board's live pages)
     on_incidents: Callable[[set[int]], None] | None = field(default=None)
+    # the database file's lock, held while the bot has it open (a restore waits for its end)
+    in_use: Holding | None = field(default=None)
+    # backups taken on schedule ([storage] backup_every), if configured
+    backups: Schedule | None = field(default=None)
 
     @property
     def live(self) -> LiveMessages:

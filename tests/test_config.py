@@ -16,7 +16,8 @@ from bot.core.config import (
     load_settings,
     parse_settings,
 )
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
+from bot.core.db.dialect import latest_version
 from bot.resources import roster_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +247,11 @@ def test_a_person_whose_agency_has_no_chat_is_a_warning_naming_it(tmp_path: Path
         f'warning: {path}:24: people "Luc" (2nd) agency: no [[chats]] entry of kind "agency"'
         ' has agency = "Croix-Rouge"',
     ]
-    assert result.stdout == f"{path}: OK (2 chats, 3 people, 2 warnings)\n"
+    assert result.stdout.splitlines() == [
+        "storage: passerelle.db: no database yet (created at the first start, schema"
+        f" {latest_version()})",
+        f"{path}: OK (2 chats, 3 people, 2 warnings)",
+    ]
 
 
 def test_an_agency_chat_must_name_its_agency(tmp_path: Path) -> None:
@@ -320,7 +325,7 @@ def test_check_config_warns_about_roster_agencies_without_a_chat(tmp_path: Path)
     db_path = tmp_path / "roster.db"
 
     async def stock() -> None:
-        db = Database(str(db_path))
+        db = SqliteDatabase(str(db_path))
         await db.open()
         try:
             await roster_csv.import_roster(
