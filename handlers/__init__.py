@@ -199,7 +199,8 @@ COMMANDS: Sequence[Command] = (
         roster.unit,
         N_(
             "show a unit or change its status: "
-            "/unit <code> [available|unavailable|maintenance|en route|on scene] [note]"
+            "/unit <code> [available|unavailable|maintenance|en route|on scene] [note]; "
+            "free places: /unit <code> free 4/6; take it back: /unit <code> recall <reason>"
         ),
         Action.UNIT,
         names={"fr": "moyen", "nl": "eenheid"},

@@ -76,6 +76,7 @@ _UNIT_USAGE = N_(
 # the words that take a committed unit back, and that report a facility's free places
 _RECALL_WORDS = {"recall", "rappel", "rappeler", "terugroepen", "terugroeping"}
 _FREE_WORDS = {"free", "libre", "libres", "places", "vrij", "vrije", "plaatsen"}
+_REF = re.compile(r"^#\d{1,9}$")
 _COUNT = re.compile(r"^(\d{1,6})(?:/(\d{1,6}))?$")
 
 
@@ -101,11 +102,18 @@ async def unit(update: Update, context: PContext) -> None:
             render_unit(found, actor.languages, actor.timezone, utcnow(), stale), markup=keyboard
         )
         return
+    recall_ref = None
+    if len(words) > 2 and _REF.match(words[1]):
+        # /unit <code> #12 recall <reason>: a facility holding places for several incidents
+        recall_ref, words = int(words[1].lstrip("#")), [words[0], *words[2:]]
     verb = vocabulary.fold(words[1])
+    if recall_ref is not None and verb not in _RECALL_WORDS:
+        raise UserError(_UNIT_USAGE)
     if verb in _RECALL_WORDS:
         result = await requests.recall(
             work,
             code=code,
+            ref=recall_ref,
             reason=" ".join(words[2:]),
             person=actor.person,
             chat=actor.chat,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.core.db.dialect import split_sql as _split_sql
+from bot.core.db.dialect import split_sql
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "bot" / "migrations"
 
@@ -15,7 +15,7 @@ def test_facilities_committed_whole_become_counts() -> None:
     for path in sorted(MIGRATIONS.glob("*.sql")):
         if path.name >= "0015":
             break
-        for statement in _split_sql(path.read_text(encoding="utf-8")):
+        for statement in split_sql(path.read_text(encoding="utf-8")):
             conn.execute(statement)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(
@@ -30,7 +30,7 @@ def test_facilities_committed_whole_become_counts() -> None:
         " status, offered_at, expires_at) VALUES (1, 1, 1, 1, 2, 'on_scene', 't', 't'),"
         " (1, 2, 1, 1, 0, 'offered', 't', 't'), (1, 3, 1, 1, 1, 'committed', 't', 't')"
     )
-    for statement in _split_sql((MIGRATIONS / "0015_capacity.sql").read_text(encoding="utf-8")):
+    for statement in split_sql((MIGRATIONS / "0015_capacity.sql").read_text(encoding="utf-8")):
         conn.execute(statement)
     units = conn.execute("SELECT code, free, status, incident_id FROM units ORDER BY id")
     assert units.fetchall() == [

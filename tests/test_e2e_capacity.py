@@ -200,6 +200,10 @@ async def test_beds_are_committed_by_the_count_and_never_beyond_capacity(h: Harn
     # the request card names the places each committed
     card = h.sim.message(h.ops, await _card_id(h, 1)).text or ""
     assert "FR-CHU-LILLE-BRULES" in card and FR("{n} places").format(n=2) in card
+    # and what each facility has free now of its total
+    assert FR("{free} / {total} free").format(free=4, total=6) in card
+    incident_card = h.card(h.ops).text or ""
+    assert FR("{free} / {total} free").format(free=4, total=6) in incident_card
 
 
 async def _card_id(h: Harness, number: int) -> int:
@@ -395,3 +399,41 @@ async def test_stale_availability_is_marked_in_offers_and_the_roster(
         assert FR("availability out of date") in listing
     finally:
         await h.stop()
+
+
+async def test_a_facility_recalls_the_places_of_one_incident(h: Harness) -> None:
+    hs = _hospitals(h)
+    await _located_incident(h)
+    await h.say(h.commander, h.ops_en, "/incident Fire at the Mouscron depot")
+    await h.sim.send_location(h.commander, h.ops_en, 50.7444, 3.2064, reply_to=h.card(h.ops_en))
+    await h.settle()
+    await h.say(h.commander, h.ops, "/request #1 2 lits grands brûlés")
+    await h.say(h.commander, h.ops_en, "/request #2 2 burns bed")
+    for offer in _open_offers(h, hs.lille):
+        await h.press(hs.duty_lille, hs.lille, offer, offer.callback_data[0])
+    unit = await resources.get_unit(h.runtime.db, "FR-CHU-LILLE-BRULES")
+    assert unit is not None and unit.free == 2 and dict(unit.held) == {1: 2, 2: 2}
+    first_offer = next(
+        m for m in h.sim.bot_messages(hs.lille) if offer_data(_offer_id(m), "r") in m.callback_data
+    )
+    await h.say(hs.duty_lille, hs.lille, "/unit FR-CHU-LILLE-BRULES #1 recall afflux local")
+    unit = await resources.get_unit(h.runtime.db, "FR-CHU-LILLE-BRULES")
+    assert unit is not None and unit.free == 4 and dict(unit.held) == {2: 2}
+    # a late press on the recalled commitment's buttons is refused with the reason
+    recalled = [
+        o
+        for o in (await requests.get_request(h.runtime.db, 1) or pytest.fail()).offers
+        if o.status is OfferStatus.RECALLED
+    ]
+    assert len(recalled) == 1
+    query = await h.sim.press(
+        hs.duty_lille,
+        hs.lille,
+        first_offer.message_id,
+        offer_data(recalled[0].id, "e"),
+        forged=True,
+    )
+    await h.settle()
+    assert h.sim.callback_answers[query].show_alert
+    await h.say(hs.duty_lille, hs.lille, "/unit FR-CHU-LILLE-BRULES #7 recall afflux local")
+    assert "#7" in h.last_text(hs.lille)

@@ -15,6 +15,7 @@ from bot.resources import have, roster_csv
 from bot.resources import units as resources
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.both_backends
 SCHEMA = etree.XMLSchema(etree.parse(str(ROOT / "bot" / "data" / "have" / "edxl-have.xsd")))
 
 
@@ -117,6 +118,7 @@ async def test_the_roster_is_written_as_valid_have(sample: Database) -> None:
     assert result.updated["FR-CHULILLE-BURN-1"] == (2, 2)
 
 
+@pytest.mark.sqlite_only  # its configuration names a SQLite file
 def test_the_command_line_imports_and_exports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

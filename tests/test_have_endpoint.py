@@ -18,6 +18,7 @@ from tests.harness import Harness
 from tests.test_have import document
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.both_backends
 LILLE_TOKEN = "lille-" + "x" * 30
 GENT_TOKEN = "gent-" + "y" * 30
 

@@ -61,7 +61,11 @@ def places(tr: Translator, n: int) -> str:
     return tr.ngettext("{n} place", "{n} places", n).format(n=n)
 
 
-def _unit_line(tr: Translator, offer: Offer, incident_country: Country) -> str:
+def _unit_line(
+    tr: Translator, offer: Offer, incident_country: Country, with_free: bool = False
+) -> str:
+    """The unit (a facility: the places it committed, and with `with_free` what it has free
+    now of its total)."""
     unit = offer.unit
     flag = crossing_flag(unit.country, incident_country)
     line = (
@@ -70,6 +74,8 @@ def _unit_line(tr: Translator, offer: Offer, incident_country: Country) -> str:
     )
     if unit.counted and offer.amount:
         line += " · <b>" + places(tr, offer.amount) + "</b>"
+        if with_free:
+            line += " (" + places_free(tr, unit) + ")"
     return line
 
 
@@ -105,7 +111,12 @@ def stages(tr: Translator, offer: Offer, timezone: str) -> str:
             parts.append(f"{_(label)} {tr.time(moment, timezone)}")
     line = f"{STAGE_MARK[offer.status]} " + " → ".join(parts)
     arrival = offer.estimated_arrival
-    if arrival is not None and offer.status in (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE):
+    # a facility's beds do not drive to the incident: no estimated arrival
+    if (
+        arrival is not None
+        and not offer.unit.counted
+        and offer.status in (OfferStatus.COMMITTED, OfferStatus.EN_ROUTE)
+    ):
         line += " · " + _("ETA {time}").format(time=tr.time(arrival, timezone))
     return line
 
@@ -161,7 +172,7 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
     if engaged:
         lines.append("")
         for offer in engaged:
-            lines.append(_unit_line(tr, offer, request.incident_country))
+            lines.append(_unit_line(tr, offer, request.incident_country, with_free=True))
             if offer.status is OfferStatus.RECALLED:
                 lines.append("   " + _recalled_line(tr, offer, timezone))
             else:
@@ -551,7 +562,7 @@ def resources_section(
     for request in requests:
         for offer in request.offers:
             if offer.status.engaged or offer.status is OfferStatus.RELEASED:
-                lines.append(_unit_line(tr, offer, request.incident_country))
+                lines.append(_unit_line(tr, offer, request.incident_country, with_free=True))
                 lines.append("   " + stages(tr, offer, timezone))
             elif offer.status is OfferStatus.RECALLED:
                 lines.append(_unit_line(tr, offer, request.incident_country))

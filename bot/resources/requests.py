@@ -640,8 +640,9 @@ async def recall(
     settings: RequestSettings,
     code: str | None = None,
     offer_id: int | None = None,
+    ref: int | None = None,
 ) -> OfferAnswer:
-    """/unit <code> recall <reason> and the Recall button: an agency takes back its own
+    """/unit <code> [#ref] recall <reason> and the Recall button: an agency takes back its own
     committed unit (or a facility's places). The request's count drops, the commander is
     told, and the request reopens for what is now missing, offered to the next nearest."""
     reason = " ".join(reason.split())
@@ -651,12 +652,21 @@ async def recall(
         raise UserError(N_("That is too long: at most {limit} characters."), limit=MAX_NOTE)
     if offer_id is None:
         rows = await unit.all(
-            "SELECT o.id FROM request_offers o JOIN units u ON u.id = o.unit_id"
+            "SELECT o.id, r.incident_id FROM request_offers o JOIN units u ON u.id = o.unit_id"
+            " JOIN requests r ON r.id = o.request_id"
             " WHERE u.code = ? AND o.status IN (?, ?, ?) ORDER BY o.id DESC",
             ((code or "").strip().upper(), *ENGAGED),
         )
+        if ref is not None:
+            rows = [row for row in rows if row["incident_id"] == ref]
+            if not rows:
+                raise UserError(
+                    N_("{code} is not committed to incident #{ref}."), code=code or "", ref=ref
+                )
         if not rows:
             raise UserError(N_("{code} is not committed to any incident."), code=code or "")
+        # the latest commitment (a facility holding places for several incidents: name one
+        # with #ref)
         offer_id = int(rows[0]["id"])
     offer, request, incident = await _agency_offer(
         unit,
@@ -846,6 +856,8 @@ async def _answer(
             return N_("The request was cancelled.")
         if offer.status is OfferStatus.EXPIRED:
             return N_("This offer timed out and went to the next unit.")
+        if offer.status is OfferStatus.RECALLED:
+            return N_("{code} was recalled by its agency.")
         return N_("This offer was already answered.")
     if not commit:
         await unit.execute(

@@ -48,6 +48,7 @@ SELECT o.unit_id, r.incident_id, SUM(o.amount) AS places, MIN(o.decided_at) AS s
 FROM request_offers o JOIN requests r ON r.id = o.request_id
 WHERE o.status IN ('committed', 'en_route', 'on_scene') AND o.amount > 0
 """
+HELD_GROUPED = " GROUP BY o.unit_id, r.incident_id ORDER BY since, r.incident_id"
 
 
 def unit_from_row(row: Row) -> Unit:
@@ -78,11 +79,10 @@ async def _with_held(tx: Tx, found: list[Unit], unit_id: int | None = None) -> l
     """Facilities with the places each incident holds (one query for all of them)."""
     if not any(u.counted for u in found):
         return found
-    where = " AND o.unit_id = ?" if unit_id is not None else ""
-    rows = await tx.all(
-        HELD_SELECT + where + " GROUP BY o.unit_id, r.incident_id ORDER BY since, r.incident_id",
-        (unit_id,) if unit_id is not None else (),
-    )
+    if unit_id is None:
+        rows = await tx.all(HELD_SELECT + HELD_GROUPED)
+    else:
+        rows = await tx.all(HELD_SELECT + " AND o.unit_id = ?" + HELD_GROUPED, (unit_id,))
     held: dict[int, list[tuple[int, int]]] = {}
     for row in rows:
         held.setdefault(row["unit_id"], []).append((row["incident_id"], int(row["places"])))
