@@ -262,8 +262,7 @@ def instance_config(
     stand-in too), its own port, the shared database."""
     text = _config(sim, storage.path or Path("unused.db"))
     head, rest = text.split("[storage]\n", 1)
-    # the crash harness's own [storage] lines (a path, and a url in a PostgreSQL test): ours
-    rest = rest[rest.index("\n[") + 1 :]
+    rest = rest[rest.index("\n[") + 1 :]  # the crash harness's storage lines (path, url)
     head = head.replace(json.dumps(sim.base_url), json.dumps(sim.base_url_for(name))).replace(
         json.dumps(sim.base_file_url), json.dumps(sim.base_file_url_for(name))
     )
