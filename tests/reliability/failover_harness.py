@@ -245,6 +245,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _without_table(text: str, name: str) -> str:
+    """`text` without the TOML table `[name]` (its header and keys)."""
+    header = f"[{name}]\n"
+    if not text.startswith(header) and f"\n{header}" not in text:
+        return text
+    at = 0 if text.startswith(header) else text.index(f"\n{header}") + 1
+    after = text.find("\n[", at + len(header) - 1)
+    return text[:at] + (text[after + 1 :] if after != -1 else "")
+
+
 def instance_config(
     sim: TelegramSimulator, storage: Storage, name: str, port: int, *, webhook: bool
 ) -> str:
@@ -252,12 +262,13 @@ def instance_config(
     stand-in too), its own port, the shared database."""
     text = _config(sim, storage.path or Path("unused.db"))
     head, rest = text.split("[storage]\n", 1)
-    _, rest = rest.split("\n", 1)  # the crash harness's path line
+    rest = rest[rest.index("\n[") + 1 :]  # the crash harness's storage lines (path, url)
     head = head.replace(json.dumps(sim.base_url), json.dumps(sim.base_url_for(name))).replace(
         json.dumps(sim.base_file_url), json.dumps(sim.base_file_url_for(name))
     )
     if webhook:
         head = head.replace("[telegram]\n", '[telegram]\nmode = "webhook"\n', 1)
+    rest = _without_table(rest, "instance")  # the crash harness's own name, if it gives one
     lines = [head + "[storage]\n" + storage.toml() + "\n" + rest.rstrip("\n")]
     if webhook:
         lines += [

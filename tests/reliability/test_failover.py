@@ -65,12 +65,19 @@ def test_webhook_instances_killed_at_random_lose_nothing_and_double_nothing(
 
 
 # python-telegram-bot's own webhook: 200 as soon as the update is queued, before it is handled
+# (which takes a little longer here, so that every kill finds such an update in hand)
 ANSWER_AT_ONCE = """
+import asyncio
 import bot.delivery.inbox as inbox
 _init = inbox.Inbox.__init__
 def _at_once(self, *, confirm_each):
     _init(self, confirm_each=False)
 inbox.Inbox.__init__ = _at_once
+_process = inbox.PassApplication.process_update
+async def _slowly(self, update):
+    await asyncio.sleep(0.3)
+    await _process(self, update)
+inbox.PassApplication.process_update = _slowly
 """
 
 
