@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people{noted})")
         return 0
     if command == "run":
-        logs.setup(args.log_level, secrets=[settings.token])
+        logs.setup(args.log_level, secrets=[settings.token], instance=settings.instance.name)
         try:
             app.run(settings)
         except app.TokenRejected:

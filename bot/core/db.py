@@ -153,6 +153,11 @@ class UnitOfWork(Tx):
 
 
 class Database:
+    # The dialect, and what a claim's SELECT ends with so that several instances skip the
+    # rows another is claiming (PostgreSQL: " FOR UPDATE SKIP LOCKED"; SQLite has one writer).
+    dialect = "sqlite"
+    skip_locked = ""
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._conn: sqlite3.Connection | None = None
@@ -257,9 +262,13 @@ class Database:
             self._lock.release()
 
     @asynccontextmanager
-    async def unit(self, update_id: int | None = None) -> AsyncIterator[UnitOfWork]:
+    async def unit(
+        self, update_id: int | None = None, *, exclusive: bool = True
+    ) -> AsyncIterator[UnitOfWork]:
         """A unit of work, committed when the block ends (rolled back if it raises). With an
-        `update_id`, the update is claimed first: AlreadyProcessed if it was before."""
+        `update_id`, the update is claimed first: AlreadyProcessed if it was before.
+        `exclusive=False`: work that is atomic on its own (a lease, a claim with
+        `skip_locked`) need not wait for the other instances' writers (SQLite: no difference)."""
         unit = await self.begin()
         try:
             if update_id is not None and not await unit.claim(update_id):

@@ -839,12 +839,16 @@ async def expire_overdue(
         " ORDER BY id",
         (OfferStatus.OFFERED.value, moment),
     )
+    expired = set()
     for row in rows:
-        await unit.execute(
+        # the offer's status is its claim: an instance sweeping at the same time moves on
+        # only the offers it changed itself
+        if await unit.execute(
             "UPDATE request_offers SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
             (OfferStatus.EXPIRED.value, moment, row["id"], OfferStatus.OFFERED.value),
-        )
-    for request_id in sorted({row["request_id"] for row in rows}):
+        ):
+            expired.add(row["request_id"])
+    for request_id in sorted(expired):
         await _top_up(unit, request_id, settings, None)
 
 

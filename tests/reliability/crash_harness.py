@@ -230,6 +230,10 @@ def _config(sim: TelegramSimulator, db_path: Path) -> str:
         "rate_limit = false",
         "[storage]",
         f"path = {toml_value(str(db_path))}",
+        # one instance restarted under its own name (as a service manager does): it takes its
+        # polling lease and outbox claims back at once instead of waiting for them to run out
+        "[instance]",
+        'name = "crash"',
         "[i18n]",
         'default_language = "fr"',
         "[cards]",
