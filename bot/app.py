@@ -24,7 +24,7 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
-from bot.cluster import leases, members
+from bot.cluster import leases, members, status
 from bot.cluster.leases import Leases
 from bot.cluster.members import Presence
 from bot.core import directory
@@ -139,7 +139,25 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         strings=page_strings,  # the page's words (bot/board/strings.py)
         geo=geo_json,  # the map's border and towns (bot/board/geo.py)
         webhook=webhook,
+        health=functools.partial(health, app),
     )
+
+
+async def health(app: PassApp) -> dict[str, Any]:
+    """/health: this instance and what it leads, every instance's heartbeat and leases."""
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    found = await status.status(runtime.db, runtime.instance)
+    limiter = app.bot.rate_limiter
+    mine = next((i for i in found["instances"] if i["name"] == runtime.instance), None)
+    found["this"] = {
+        "name": runtime.instance,
+        "mode": runtime.settings.telegram.mode.value,
+        "polls": runtime.leader is not None and runtime.leader.is_leading,
+        "leases": mine["leases"] if mine else [],
+        # seconds between two messages of this instance (Telegram's pace shared)
+        "send_interval": limiter.interval if isinstance(limiter, SharedRateLimiter) else None,
+    }
+    return found
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:

@@ -2,6 +2,7 @@
 
     python -m bot [run] [--config FILE]            run the bot (polling or webhook)
     python -m bot check-config [--config FILE]     validate the configuration and stop
+    python -m bot health [--config FILE]           the instances on the database, what each leads
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sqlite3
 import sys
@@ -27,6 +29,7 @@ from contextlib import closing
 from pathlib import Path
 
 from bot import app, demo
+from bot.cluster import status
 from bot.core import logs
 from bot.core.config import (
     TELEGRAM_API,
@@ -67,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     command("run", "run the bot (the default)")
     command("check-config", "validate the configuration and stop")
+    command("health", "the instances sharing the database and what each leads (JSON)")
     show = commands.add_parser("demo", help="a scripted cross-border incident; no token needed")
     show.add_argument(
         "--speed", type=float, default=1.0, help="pause multiplier between scripted steps (0: none)"
@@ -168,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     work: Callable[[Database], Awaitable[int]]
-    if command == "report":
+    if command == "health":
+        work = _health(settings)
+    elif command == "report":
         work = _report_export(args, settings)
     elif args.verb == "import":
         work = _csv_import(args, settings)
@@ -211,6 +217,17 @@ async def _with_database(settings: Settings, work: Callable[[Database], Awaitabl
         return await work(db)
     finally:
         await db.close()
+
+
+def _health(settings: Settings) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        # "this instance": the one the configuration names, if it names one
+        named = "name" in settings.instance.model_fields_set
+        found = await status.status(db, settings.instance.name if named else None)
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0 if found["alive"] else 1
+
+    return run
 
 
 def _csv_import(

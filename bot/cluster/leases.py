@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 
 from bot.core.db import Database, Tx, from_db_time, to_db_time, utcnow
 
+POLLING = "polling"  # the polling leader's lease (bot.delivery.leader)
+
 # Took (or renewed) the lease: one row back. Held by another, still valid: none.
 _TAKE = (
     "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"

@@ -22,11 +22,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.cluster.leases import Leases
+from bot.cluster.leases import POLLING, Leases
 
 log = logging.getLogger(__name__)
 
-POLLING = "polling"  # the lease's name
 LEASE_SECONDS = 5.0
 RENEW_EVERY = 1.5
 TRY_EVERY = 1.0

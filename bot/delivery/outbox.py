@@ -155,6 +155,7 @@ class OutboxSender:
         self._every: list[DeliveredHook] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self.sent = 0  # rows this instance delivered since it started
 
     def on_delivered(self, purpose: str | None, hook: DeliveredHook) -> None:
         """`hook` runs in the unit of work that marks a row of this purpose (None: of any
@@ -330,6 +331,7 @@ class OutboxSender:
             )
             for hook in [*self._every, *self._hooks.get(row["purpose"], [])]:
                 await hook(tx, row, message_id)
+        self.sent += 1
         await self._apply(tx.effects)
         log.info(
             "event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"], row["purpose"]
