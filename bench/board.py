@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -497,6 +498,10 @@ async def page_times(scale: Scale, busy: Busy, calls: int, workdir: Path, result
                 for ref in refs:  # every busy incident is visible, and a warm-up
                     _, size = await _get_json(http, f"{base}/board/api/incidents/{ref}", cookie)
                     sizes.append(size)
+                # the measure is the server's time: this process's own collector (the scale
+                # database it built) must not pause in the middle of a timed request
+                gc.collect()
+                gc.freeze()
                 times = []
                 for i in range(calls):
                     url = f"{base}/board/api/incidents/{refs[i % len(refs)]}"

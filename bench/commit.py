@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import Metric, Results
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
-from bot.core.db import Database, UnitOfWork
+from bot.core.db import SqliteDatabase, UnitOfWork
 from bot.core.directory import gate_lookup
 from bot.core.models import Author
 from bot.incidents import service as incidents
@@ -38,7 +38,7 @@ def _metrics(results: Results) -> None:
         results.define(Metric(key, label, "µs", digits=0))
 
 
-async def _units(db: Database, scale: Scale, grouped: bool, count: int) -> float:
+async def _units(db: SqliteDatabase, scale: Scale, grouped: bool, count: int) -> float:
     """Microseconds per unit of work."""
     ops = chat_ids(scale)["operations"]
     refs = list(range(scale.incidents * 95 // 100 + 1, scale.incidents + 1))
@@ -83,7 +83,7 @@ async def run_once(workdir: Path, results: Results, quick: bool = False) -> None
     path = workdir / "commit.db"
     await build(path, scale)
     count = 200 if quick else UNITS
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     try:
         for sync in ("normal", "full"):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
 from bot.core.models import ResourceType, UnitStatus
 
 PERSON_BASE = 20_000_000
@@ -56,7 +56,7 @@ def _time(moment: datetime) -> str:
 
 
 async def _schema(path: Path) -> None:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     await db.close()
 

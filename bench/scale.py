@@ -34,7 +34,7 @@ from bench.common import (
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
 from bot.app import CLAIMS_KEPT
 from bot.core.config import RequestSettings
-from bot.core.db import Database, utcnow
+from bot.core.db import Database, SqliteDatabase, utcnow
 from bot.core.directory import gate_lookup
 from bot.core.models import Author, Country, ResourceType
 from bot.incidents import service as incidents
@@ -128,7 +128,7 @@ async def _timed(calls: int, job: Callable[[int], Awaitable[Any]]) -> float:
 
 
 async def service_times(path: Path, scale: Scale, calls: int, results: Results) -> None:
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     rnd = random.Random(3)
     ops = chat_ids(scale)["operations"]
@@ -210,7 +210,7 @@ async def year_of_claims(scale: Scale, calls: int, workdir: Path, results: Resul
     year = replace(scale, claims=scale.claims * 365 // 20, days=365)
     path = workdir / "scale-year.db"
     await build(path, year)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     try:
         results.add("scale_unit_year", await _timed(calls, _reply_unit(db, year)))

@@ -9,6 +9,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,10 @@ from bot.board.strings import page_strings
 from bot.cluster import leases, members, status
 from bot.cluster.leases import Leases
 from bot.cluster.members import Presence
-from bot.core import directory
+from bot.core import directory, inuse, memory
+from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
-from bot.core.db import Database, Row, UnitOfWork
+from bot.core.db import Row, UnitOfWork, database_for
 from bot.core.effects import LiveKind
 from bot.core.i18n import translator
 from bot.core.models import LANGUAGES
@@ -45,7 +47,8 @@ from bot.evidence.keeper import Keeper
 from bot.incidents import service as incidents
 from bot.lifecycle import chats
 from bot.reports import evaluations
-from bot.resources.request_card import RequestCardView
+from bot.resources.request_card import OfferMessageView, RequestCardView
+from bot.resources.requests import on_offer_delivered as offer_delivered
 from bot.runtime import Runtime
 from bot.situation.card import CardView
 from handlers import requests as resource_requests
@@ -101,7 +104,7 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    db = Database(settings.storage.path)
+    db = database_for(settings.storage)
     runtime = Runtime(settings=settings, db=db, leases=Leases(db, settings.instance.name))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
@@ -130,7 +133,7 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
             secret=settings.webhook.secret_token,
             receive=receive,
         )
-    elif not settings.board.enabled:
+    elif not settings.board.enabled and not settings.have.tokens:
         return None
     return BoardServer(
         settings,
@@ -173,6 +176,9 @@ def _rate_limiter(settings: Settings) -> AIORateLimiter:
 async def _start(app: PassApp) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     settings = runtime.settings
+    # said in the database file's lock before it is opened: no restore swaps it meanwhile
+    if settings.storage.url is None:
+        runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
     await runtime.db.open()
     await directory.seed(runtime.db, settings)
     # this instance's heartbeat; the instances alive share Telegram's overall pace
@@ -205,6 +211,7 @@ async def _start(app: PassApp) -> None:
         {
             LiveKind.CARD: card_view,
             LiveKind.REQUEST: RequestCardView(),
+            LiveKind.OFFER: OfferMessageView(),
             LiveKind.TALLY: TallyView(
                 default_language=settings.i18n.default_language, timezone=settings.i18n.timezone
             ),
@@ -227,6 +234,7 @@ async def _start(app: PassApp) -> None:
     runtime.sender.on_delivered(None, _link_to_incident)
     runtime.sender.on_delivered("alert", alerts.on_delivered)
     runtime.sender.on_delivered("evaluation", evaluations.on_delivered)
+    runtime.sender.on_delivered("offer", offer_delivered)
     # the files sent to the timelines, downloaded and kept as evidence in the background
     runtime.keeper = Keeper(runtime.db, TelegramFiles(app.bot).fetch, settings, apply=runtime.apply)
     runtime.schedule = resource_requests.offer_timeouts(app)
@@ -269,6 +277,17 @@ async def _start(app: PassApp) -> None:
             functools.partial(_start_polling, app),
             functools.partial(_stop_polling, app),
         )
+    interval = settings.storage.backup_interval
+    # on PostgreSQL the server's own tools take the backups (README, "Backups")
+    if interval is not None and settings.storage.url is None:
+        # copies of the database taken in a thread, beside the updates (bot.core.backup)
+        runtime.backups = Schedule(
+            Path(settings.storage.path),
+            settings.storage.backup_folder,
+            interval,
+            settings.storage.backup_keep,
+        )
+        runtime.backups.start()
     web: BoardServer | None = app.bot_data.get(WEB_KEY)
     if web is not None:
         host, port = settings.web_address
@@ -287,6 +306,8 @@ async def _start(app: PassApp) -> None:
                     settings, app.bot.username, _board_url(settings, web)
                 )
                 card_view.board = app.bot_data[BOARD_LINKS]
+    # what the bot holds from now on for good is never scanned by the collector again
+    memory.settle()
     log.info("event=started bot=%s", app.bot.username)
 
 
@@ -395,6 +416,8 @@ async def _stop_work(app: PassApp) -> None:
         await runtime.live_messages.close()
     if runtime.presence is not None:
         await runtime.presence.stop()
+    if runtime.backups is not None:
+        await runtime.backups.stop()
 
 
 async def _stop(app: PassApp) -> None:
@@ -403,6 +426,9 @@ async def _stop(app: PassApp) -> None:
     await _stop_work(app)
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     await runtime.db.close()
+    if runtime.in_use is not None:
+        runtime.in_use.release()
+        runtime.in_use = None
 
 
 async def set_webhook(app: PassApp) -> None:
@@ -537,6 +563,7 @@ async def _reach_unless_stopped(app: PassApp) -> bool:
 def run(settings: Settings) -> None:
     """Run until interrupted, by long polling or as a webhook, as configured. Telegram is
     reached first (reach_telegram): TokenRejected if it refuses the token."""
+    memory.tune()
     app = build_application(settings)
     # PTB's run_* take the current event loop: the bot is reached on the same one
     loop = asyncio.new_event_loop()

@@ -1,13 +1,17 @@
 """The command line, one parser for every front end:
 
     python -m bot [run] [--config FILE]            run the bot (polling or webhook)
-    python -m bot check-config [--config FILE]     validate the configuration and stop
+    python -m bot check-config [--config FILE]     validate the configuration and the database
     python -m bot health [--config FILE]           the instances on the database, what each leads
+    python -m bot migrate --from-sqlite FILE        copy a SQLite database into PostgreSQL
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
     python -m bot sites import FILE [--replace] | export [FILE]
+    python -m bot have import FILE | export [FILE]   hospitals' availability (EDXL-HAVE 1.0)
     python -m bot report export REF [FILE] [--html] [--language fr|nl|en]
     python -m bot report export REF --with-files DIR [--language fr|nl|en]
+    python -m bot backup [DIR] [--keep N]          a verified copy of the database, bot running
+    python -m bot restore FILE                     put a backup back (the bot stopped)
 
 The settings are read once per invocation. The database commands share one flow: open the
 database named by the configuration, read a CSV file (UTF-8; a file a spreadsheet saved as
@@ -21,16 +25,14 @@ import argparse
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import closing
 from pathlib import Path
 
 from bot import app, demo
 from bot.cluster import status
-from bot.core import logs
+from bot.core import backup, inuse, logs
 from bot.core.config import (
     TELEGRAM_API,
     TOKEN_ENV,
@@ -39,14 +41,14 @@ from bot.core.config import (
     read_config,
     roster_warnings,
 )
-from bot.core.db import Database
+from bot.core.db import Database, PostgresDatabase, SqliteDatabase, database_for, tools
 from bot.core.models import LANGUAGES
 from bot.evidence import service as evidence
 from bot.geo import sites
 from bot.render.report import render_report
 from bot.reports import archive
 from bot.reports import report as reports
-from bot.resources import roster_csv, units
+from bot.resources import have, roster_csv, units
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,8 +71,16 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", "run the bot (the default)")
-    command("check-config", "validate the configuration and stop")
+    command("check-config", "validate the configuration and the database, and stop")
     command("health", "the instances sharing the database and what each leads (JSON)")
+    migrate = command("migrate", "copy a SQLite database into the PostgreSQL one of [storage] url")
+    migrate.add_argument(
+        "--from-sqlite",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the SQLite file (at this version's schema); the target must be empty",
+    )
     show = commands.add_parser("demo", help="a scripted cross-border incident; no token needed")
     show.add_argument(
         "--speed", type=float, default=1.0, help="pause multiplier between scripted steps (0: none)"
@@ -90,6 +100,28 @@ def _parser() -> argparse.ArgumentParser:
         )
         dump = command("export", f"write {what} as CSV", verbs)
         dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
+    copying = command("backup", "a verified copy of the SQLite database (while the bot runs)")
+    copying.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        help="where to write it (default: [storage] backup_dir, passerelle-backups/)",
+    )
+    copying.add_argument(
+        "--keep", type=int, default=None, metavar="N", help="then keep only the newest N there"
+    )
+    putting = command("restore", "put a backup in place of the database (the bot stopped)")
+    putting.add_argument("file", type=Path, help="the backup (a file `backup` wrote)")
+    hospitals = commands.add_parser(
+        "have", help="hospitals' availability as OASIS EDXL-HAVE 1.0 (README, 'EDXL-HAVE')"
+    )
+    verbs = hospitals.add_subparsers(dest="verb", required=True)
+    load = command(
+        "import", "update the roster's beds from a HAVE document (all or nothing)", verbs
+    )
+    load.add_argument("file", type=Path, help="the HAVE XML document")
+    dump = command("export", "write the roster's hospital beds as a HAVE document", verbs)
+    dump.add_argument("file", type=Path, nargs="?", help="where to write (default: stdout)")
     report = commands.add_parser("report", help="the after-action report of an incident")
     verbs = report.add_subparsers(dest="verb", required=True)
     export = command("export", "as JSON (or HTML) for other systems", verbs)
@@ -154,11 +186,24 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 2
     settings, warnings = loaded.settings, loaded.warnings
+    inspection: tools.Inspection | None = None
     if command == "check-config":
-        warnings = [*warnings, *_roster_warnings(settings)]
+        try:
+            inspection = asyncio.run(tools.inspect(settings.storage))
+        except tools.StorageProblem as problem:
+            print(f"storage: {problem}", file=sys.stderr)
+            return 2
+        warnings = [*warnings, *_roster_warnings(settings, inspection)]
     if command in ("run", "check-config"):
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)
+    if inspection is not None:
+        if inspection.ahead:
+            print(f"storage: {inspection.describe()}", file=sys.stderr)
+            return 2
+        print(f"storage: {inspection.describe()}")
+    if command == "migrate":
+        return asyncio.run(_migrate_from_sqlite(args.from_sqlite, settings))
     if command == "check-config":
         noted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
         print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people{noted})")
@@ -171,11 +216,24 @@ def main(argv: list[str] | None = None) -> int:
             print(_token_rejected(settings, path), file=sys.stderr)
             return 2
         return 0
+    if command in ("backup", "restore") and settings.storage.url is not None:
+        print(
+            f"{command}: the database is on PostgreSQL ([storage] url): use pg_dump and"
+            " pg_restore, or base backups (README, Backups)",
+            file=sys.stderr,
+        )
+        return 2
+    if command == "backup":
+        return _backup(args, settings)
+    if command == "restore":
+        return _restore(args, settings)
     work: Callable[[Database], Awaitable[int]]
     if command == "health":
         work = _health(settings)
     elif command == "report":
         work = _report_export(args, settings)
+    elif command == "have":
+        work = _have_import(args) if args.verb == "import" else _have_export(args)
     elif args.verb == "import":
         work = _csv_import(args, settings)
     else:
@@ -183,18 +241,32 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_with_database(settings, work))
 
 
-def _roster_warnings(settings: Settings) -> list[str]:
+def _roster_warnings(settings: Settings, inspection: tools.Inspection) -> list[str]:
     """The roster's agencies that no agency chat serves, read from the database if there is
     one yet (read-only: checking the configuration changes nothing)."""
-    path = Path(settings.storage.path)
-    if not path.is_file():
-        return []
+    where = inspection.where
+    return [f"{where}: {line}" for line in roster_warnings(settings, inspection.agencies)]
+
+
+async def _migrate_from_sqlite(source: Path, settings: Settings) -> int:
+    if not settings.storage.url:
+        print(
+            "[storage] url is not set: migrate --from-sqlite copies into the PostgreSQL"
+            " database it names",
+            file=sys.stderr,
+        )
+        return 2
+    target = PostgresDatabase(settings.storage.url)
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            rows = conn.execute("SELECT agency, COUNT(*) FROM units GROUP BY agency").fetchall()
-    except sqlite3.Error as exc:
-        return [f"{path}: the roster cannot be read ({exc})"]
-    return [f"{path}: {line}" for line in roster_warnings(settings, dict(rows))]
+        copied = await tools.copy_from_sqlite(source, target)
+    except tools.StorageProblem as problem:
+        print(f"{problem}; nothing was copied", file=sys.stderr)
+        return 1
+    print(
+        f"{source} -> {target.name}: {_count(copied.rows, 'row')} copied"
+        f" ({_count(copied.tables, 'table')})"
+    )
+    return 0
 
 
 def _token_rejected(settings: Settings, path: Path) -> str:
@@ -211,12 +283,76 @@ def _token_rejected(settings: Settings, path: Path) -> str:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = Database(settings.storage.path)
-    await db.open()
+    if settings.storage.url is not None:
+        # PostgreSQL: no file to swap under the command (backups: the server's own tools)
+        db = database_for(settings.storage)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
     try:
-        return await work(db)
-    finally:
-        await db.close()
+        # a restore does not swap the file under an import (bot.core.inuse)
+        holding = inuse.share_now(Path(settings.storage.path), "a command")
+    except inuse.DatabaseInUse as error:
+        print(error, file=sys.stderr)
+        return 3
+    with holding:
+        db = SqliteDatabase(settings.storage.path)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: written and verified; 1: not taken (the reason on one line)."""
+    if args.keep is not None and args.keep < 1:
+        print(f"--keep {args.keep}: keep at least 1", file=sys.stderr)
+        return 2
+    database = Path(settings.storage.path)
+    folder = args.dir if args.dir is not None else settings.storage.backup_folder
+    try:
+        taken = backup.take(database, folder)
+        pruned = backup.prune(folder, database, args.keep) if args.keep is not None else []
+    except (backup.BackupError, OSError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{taken.path}: backup of {database} verified (integrity ok), schema version"
+        f" {taken.schema_version}, {_size(taken.size)}"
+        + (f"; {_count(len(pruned), 'older file')} removed" if pruned else "")
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: restored; 1: the file is refused; 3: the database is in use (stop the bot)."""
+    database = Path(settings.storage.path)
+    try:
+        done = backup.restore(args.file, database)
+    except backup.RestoreRefused as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 1
+    except inuse.DatabaseInUse as error:
+        print(f"{error}; nothing was restored", file=sys.stderr)
+        return 3
+    latest = backup.latest_schema_version()
+    later = f" (migrated to {latest} at the next start)" if done.schema_version < latest else ""
+    print(
+        f"{database}: restored from {args.file}, schema version {done.schema_version}{later},"
+        f" {_count(done.incidents, 'incident')} ({done.open_incidents} open)"
+    )
+    if done.aside is not None:
+        print(f"the database it replaces is kept as {done.aside}")
+    if not inuse.LOCKS:
+        print("warning: this system has no file locks: make sure the bot was stopped")
+    return 0
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
 def _health(settings: Settings) -> Callable[[Database], Awaitable[int]]:
@@ -282,6 +418,47 @@ def _csv_export(
         else:
             text, what = await sites.export_sites(db), "site"
         _write(text, args.file, f"{_count(text.count(chr(10)) - 1, what)} written")
+        return 0
+
+    return run
+
+
+def _have_import(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        try:
+            document = args.file.read_bytes()
+        except OSError as exc:
+            print(f"{args.file}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        try:
+            async with db.unit() as work:
+                result = await have.apply(work, document, by=f"HAVE {args.file.name}")
+        except have.HaveError as error:
+            print(f"{args.file}: {error}", file=sys.stderr)
+            print(f"{args.file}: rejected, nothing was changed", file=sys.stderr)
+            return 1
+        for code, (free, total) in sorted(result.updated.items()):
+            print(f"{code}: {free} / {total} free")
+        for line in result.older:
+            print(f"{line}: a newer report was applied already; left as it is")
+        for line in result.ignored:
+            print(f"warning: {line}: no roster type for this bed type (ignored)", file=sys.stderr)
+        n = len(result.updated)
+        print(f"{args.file}: {n} {'facility' if n == 1 else 'facilities'} updated")
+        return 0
+
+    return run
+
+
+def _have_export(args: argparse.Namespace) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        document = await have.export(db)
+        hospitals = document.count(b"<Hospital>")
+        if args.file is None:
+            sys.stdout.write(document.decode("utf-8"))
+        else:
+            args.file.write_bytes(document)
+            print(f"{args.file}: {_count(hospitals, 'hospital')} written")
         return 0
 
     return run

@@ -21,10 +21,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any, TextIO
 
+import aiohttp
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.app import WEB_KEY, PassApp, build_application
@@ -158,6 +160,28 @@ DUTY_FR = Person(
     "SDIS 59",
     "officier de permanence, CTA-CODIS 59",
 )
+DUTY_LILLE = Person(
+    7008,
+    "Sophie",
+    "Leroy",
+    "sophie_leroy",
+    "fr",
+    "FR",
+    (),
+    "CHU de Lille",
+    "régulation des lits, centre de traitement des brûlés, CHU de Lille",
+)
+DUTY_GENT = Person(
+    7009,
+    "Pieter",
+    "Claes",
+    "pieter_claes",
+    "nl",
+    "BE",
+    (),
+    "UZ Gent",
+    "verantwoordelijke bedden, brandwondencentrum UZ Gent",
+)
 CAST = (
     COMMANDER_BE,
     COMMANDER_FR,
@@ -166,7 +190,11 @@ CAST = (
     RESPONDER_NL,
     DOCTOR_FR,
     DUTY_FR,
+    DUTY_LILLE,
+    DUTY_GENT,
 )
+# UZ Gent's bed-management system reports to the bot's /have endpoint with this token
+GENT_HAVE_TOKEN = "demo-uz-gent-have-token-0001"
 
 
 @dataclass(frozen=True)
@@ -201,7 +229,26 @@ SDIS = ChatSpec(
     (DUTY_FR,),
     "SDIS 59",
 )
-CHATS = (OPS, CODIS, SDIS)
+# where the burns centres answer requests for beds (the sample roster's agencies)
+LILLE = ChatSpec(
+    AGENCY_CHAT - 1,
+    "CHU de Lille – régulation des lits",
+    "agency",
+    "FR",
+    ("fr",),
+    (DUTY_LILLE,),
+    "CHU de Lille",
+)
+GENT = ChatSpec(
+    AGENCY_CHAT - 2,
+    "UZ Gent – brandwondencentrum",
+    "agency",
+    "BE",
+    ("nl",),
+    (DUTY_GENT,),
+    "UZ Gent",
+)
+CHATS = (OPS, CODIS, SDIS, LILLE, GENT)
 
 
 def demo_settings(db_path: Path, base_url: str, base_file_url: str) -> Settings:
@@ -211,12 +258,17 @@ def demo_settings(db_path: Path, base_url: str, base_file_url: str) -> Settings:
             "base_url": base_url,
             "base_file_url": base_file_url,
             "poll_timeout": 1,
+            # the stand-in has no flood limits: at --speed 0 the whole incident takes less
+            # than a minute, more than Telegram's 20 messages a minute in the operations group
+            "rate_limit": False,
         },
         "storage": {"path": str(db_path)},
         "i18n": {"default_language": "fr", "timezone": "Europe/Brussels"},
         "cards": {"min_edit_interval": 0.3, "timeline_entries": 5},
         # the situation board on a free port of this machine only
         "board": {"listen": "127.0.0.1", "port": 0},
+        # hospitals' availability (EDXL-HAVE) posted to the same server
+        "have": {"tokens": {"UZ Gent": GENT_HAVE_TOKEN}},
         "chats": [
             {
                 "id": c.id,
@@ -418,6 +470,43 @@ class Demo:
         message, _, data = self.offer_button(spec)
         return await self.sim.press(self.users[person.id], self.chats[spec.id], message, data)
 
+    def places_button(self, spec: ChatSpec, places: int) -> tuple[SimMessage, str, str]:
+        """The latest offer of beds in an agency chat, and its button committing `places`
+        (the plain Commit button when that is all it was asked)."""
+        chat = self.chats[spec.id]
+        for message in reversed(self.sim.bot_messages(chat)):
+            found = {}
+            for label, data in message.buttons:
+                press = parse_offer_press(data)
+                if press is not None:
+                    found[press[1]] = (label, data)
+            for action in (f"c{places}", "c"):
+                if action in found and (
+                    action != "c" or found[action][0].endswith(f" {places}") or "c1" not in found
+                ):
+                    return message, *found[action]
+        raise DemoError(f"no offer of {places} place(s) reached {spec.name}")
+
+    async def press_places(self, person: Person, spec: ChatSpec, places: int) -> str:
+        message, _, data = self.places_button(spec, places)
+        return await self.sim.press(self.users[person.id], self.chats[spec.id], message, data)
+
+    async def post_have(self, document: bytes, token: str) -> None:
+        """A hospital's system posts its EDXL-HAVE document to the bot's web server."""
+        web: BoardServer | None = self.app.bot_data.get(WEB_KEY)
+        if web is None or web.port is None:
+            raise DemoError("the web server is not running")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{web.port}/have",
+                data=document,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+            ) as response,
+        ):
+            if response.status != 200:
+                raise DemoError(f"/have answered {response.status}: {await response.text()}")
+
     async def committed(self, ref: int) -> Offer:
         """The unit committed to the incident (the first, if several)."""
         async with self.runtime.db.read() as tx:
@@ -600,6 +689,22 @@ def hazard_plate() -> bytes:
     return out.getvalue()
 
 
+def gent_have() -> bytes:
+    """UZ Gent's availability as its system sends it (EDXL-HAVE 1.0): 1 burns bed free of 2."""
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<HospitalStatus xmlns="urn:oasis:names:tc:emergency:EDXL:HAVE:1.0"'
+        ' xmlns:xnl="urn:oasis:names:tc:ciq:xnl:3"><Hospital><Organization>'
+        "<OrganizationInformation><xnl:OrganisationName><xnl:NameElement>UZ Gent"
+        "</xnl:NameElement></xnl:OrganisationName></OrganizationInformation></Organization>"
+        "<HospitalBedCapacityStatus><BedCapacity><BedType>Burn</BedType><Capacity>"
+        "<CapacityStatus>Vacant/Available</CapacityStatus><AvailableCount>1</AvailableCount>"
+        "<BaselineCount>2</BaselineCount></Capacity></BedCapacity></HospitalBedCapacityStatus>"
+        f"<LastUpdateTime>{when}</LastUpdateTime></Hospital></HospitalStatus>"
+    ).encode()
+
+
 # ---- the script ------------------------------------------------------------------------------
 
 
@@ -723,6 +828,42 @@ def script(demo: Demo) -> list[Step]:
             logging_commitment,
             lambda: demo.say(COMMANDER_FR, OPS, log_line),
             (answered("📝", "confirm /log"), card_shows("engagée, sur place dans")),
+        ),
+        Step(
+            DUTY_GENT,
+            GENT,
+            "(UZ Gent's bed-management system, not a person) posts its EDXL-HAVE update to "
+            "the bot's /have endpoint with the hospital's token: burns beds, 1 free of 2",
+            lambda: demo.post_have(gent_have(), GENT_HAVE_TOKEN),
+        ),
+        Step(
+            COMMANDER_BE,
+            OPS,
+            "types: /request 2 lits grands brûlés deux cheminots brûlés, transfert",
+            lambda: demo.say(
+                COMMANDER_BE, OPS, "/request 2 lits grands brûlés deux cheminots brûlés, transfert"
+            ),
+            (answer_shows("FR-CHULILLE-BURN-1"),),
+        ),
+        Step(
+            DUTY_LILLE,
+            LILLE,
+            lambda: (
+                "commits one bed of the two asked, with the button "
+                f"[{demo.places_button(LILLE, 1)[1]}]"
+            ),
+            lambda: demo.press_places(DUTY_LILLE, LILLE, 1),
+            (card_shows("FR-CHULILLE-BURN-1"),),
+        ),
+        Step(
+            DUTY_GENT,
+            GENT,
+            lambda: (
+                "commits the bed UZ Gent reported free, with the button "
+                f"[{demo.places_button(GENT, 1)[1]}]"
+            ),
+            lambda: demo.press_places(DUTY_GENT, GENT, 1),
+            (card_shows("BE-UZG-BURN-1"),),
         ),
         Step(
             LIAISON_FR,

@@ -11,9 +11,11 @@ from datetime import datetime
 
 from bot.cluster.leases import Leases
 from bot.cluster.members import Presence
+from bot.core.backup import Schedule
 from bot.core.config import Settings
 from bot.core.db import Database, UnitOfWork
 from bot.core.effects import Effects
+from bot.core.inuse import Holding
 from bot.delivery.leader import PollingLeader
 from bot.delivery.live import LiveMessages
 from bot.delivery.outbox import OutboxSender
@@ -43,6 +45,11 @@ class Runtime:
     @property
     def instance(self) -> str:
         return self.settings.instance.name
+
+    # the database file's lock, held while the bot has it open (a restore waits for its end)
+    in_use: Holding | None = field(default=None)
+    # backups taken on schedule ([storage] backup_every), if configured
+    backups: Schedule | None = field(default=None)
 
     @property
     def live(self) -> LiveMessages:

@@ -17,7 +17,7 @@ from bot.core.errors import Term, UserError
 from bot.core.i18n import N_
 from bot.core.models import OfferStatus
 from bot.core.policy import Action
-from bot.render.keyboards import offer_keyboard, parse_offer_press
+from bot.render.keyboards import RECALL_REASONS, offer_keyboard, parse_offer_press
 from bot.render.requests import render_offer
 from bot.resources import requests
 from bot.runtime import Runtime
@@ -160,11 +160,15 @@ _TOASTS = {
     "d": N_("Declined: the next unit is asked."),
     "e": N_("En route."),
     "s": N_("On scene."),
+    "r": N_("Why do you take it back? Choose a reason."),
+    "k": N_("It stays committed."),
+    "recalled": N_("Recalled: the commander is told."),
 }
 
 
 async def offer_button(update: Update, context: PContext) -> None:
-    """Commit, Decline, En route, On scene: checked again from scratch on every press."""
+    """Commit (a facility: the places asked, or fewer), Decline, En route, On scene, Recall:
+    checked again from scratch on every press."""
     query = update.callback_query
     assert query is not None
     actor = context.actor
@@ -173,6 +177,7 @@ async def offer_button(update: Update, context: PContext) -> None:
     if press is None:
         raise UserError(N_("This button is no longer valid."))
     offer_id, action = press
+    recalling = False
     if action in _ADVANCE:
         result = await requests.advance(
             context.unit,
@@ -181,17 +186,39 @@ async def offer_button(update: Update, context: PContext) -> None:
             person=actor.person,
             chat=actor.chat,
         )
-    else:
-        result = await requests.answer(
+    elif action in ("r", "k"):
+        # the reasons to choose from (or back): nothing changes until one is pressed
+        result = await requests.recall_choice(
+            context.unit, offer_id=offer_id, person=actor.person, chat=actor.chat
+        )
+        recalling = action == "r" and result.refusal is None
+    elif action in RECALL_REASONS:
+        result = await requests.recall(
             context.unit,
             offer_id=offer_id,
-            commit=action == "c",
+            reason=RECALL_REASONS[action],
             person=actor.person,
             chat=actor.chat,
             settings=context.runtime.settings.requests,
         )
+        action = "recalled"
+    else:
+        places = int(action[1:]) if action.startswith("c") and len(action) > 1 else None
+        result = await requests.answer(
+            context.unit,
+            offer_id=offer_id,
+            commit=action.startswith("c"),
+            person=actor.person,
+            chat=actor.chat,
+            settings=context.runtime.settings.requests,
+            places=places,
+        )
+        action = action[:1]
     if result.refusal is not None:
-        context.toast("⛔ " + _(result.refusal).format(code=result.offer.unit.code), alert=True)
+        context.toast(
+            "⛔ " + _(result.refusal).format(code=result.offer.unit.code, count=result.offer.asked),
+            alert=True,
+        )
     else:
         context.toast(_(_TOASTS[action]))
     # the pressed message shows the offer as it is now
@@ -199,5 +226,5 @@ async def offer_button(update: Update, context: PContext) -> None:
         render_offer(
             result.offer, result.request, result.incident, actor.languages, actor.timezone
         ),
-        offer_keyboard(result.offer, actor.languages),
+        offer_keyboard(result.offer, actor.languages, recalling=recalling),
     )

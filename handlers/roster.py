@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -69,7 +70,14 @@ async def roster(update: Update, context: PContext) -> None:
     context.answer(listing)
 
 
-_UNIT_USAGE = N_("Usage: /unit <code> [available|unavailable|maintenance|en route|on scene] [note]")
+_UNIT_USAGE = N_(
+    "Usage: /unit <code> [available|unavailable|maintenance|en route|on scene] [note],"
+    " /unit <code> free <n>[/<total>] (beds, places), /unit <code> recall <reason>"
+)
+# the words that take a committed unit back, and that report a facility's free places
+_RECALL_WORDS = {"recall", "rappel", "rappeler", "terugroepen", "terugroeping"}
+_FREE_WORDS = {"free", "libre", "libres", "places", "vrij", "vrije", "plaatsen"}
+_COUNT = re.compile(r"^(\d{1,6})(?:/(\d{1,6}))?$")
 
 
 async def unit(update: Update, context: PContext) -> None:
@@ -92,6 +100,44 @@ async def unit(update: Update, context: PContext) -> None:
         )
         context.answer(
             render_unit(found, actor.languages, actor.timezone, utcnow(), stale), markup=keyboard
+        )
+        return
+    verb = vocabulary.fold(words[1])
+    if verb in _RECALL_WORDS:
+        result = await requests.recall(
+            work,
+            code=code,
+            reason=" ".join(words[2:]),
+            person=actor.person,
+            chat=actor.chat,
+            settings=context.runtime.settings.requests,
+        )
+        if result.refusal is not None:
+            raise UserError(result.refusal, code=result.offer.unit.code)
+        context.say(
+            N_("↩️ {code} is recalled from #{ref}: the commander is told."),
+            code=result.offer.unit.code,
+            ref=result.incident.ref,
+        )
+        return
+    if verb in _FREE_WORDS:
+        match = _COUNT.match(words[2]) if len(words) == 3 else None
+        if match is None:
+            raise UserError(N_("Usage: /unit <code> free <n>[/<total>], for example 4/6"))
+        total = int(match.group(2)) if match.group(2) else None
+        reported = await units.report_by_hand(
+            work,
+            code=code,
+            free=int(match.group(1)),
+            total=total,
+            person=actor.person,
+            chat=actor.chat,
+        )
+        context.say(
+            N_("✅ {code}: {free} / {total} free."),
+            code=reported.code,
+            free=reported.free or 0,
+            total=reported.capacity,
         )
         return
     status, used = vocabulary.parse_status_words(words[1:])

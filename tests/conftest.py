@@ -1,7 +1,9 @@
-"""Shared fixtures: a temporary database and a small cross-border configuration."""
+"""Shared fixtures: a temporary database and a small cross-border configuration, on SQLite and,
+for the storage, end-to-end, exactly-once and crash tests, on PostgreSQL too (tests.backends)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ import pytest
 
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import Database
+from bot.core.db import Database, database_for
+from tests import backends
 from tests.browser import ARGS, chromium, missing
 
 OPS_BILINGUAL = -100101  # Tournai: a mixed French/Belgian operations group
@@ -74,7 +77,7 @@ AGENCY_CHATS: list[dict[str, Any]] = [
 def settings_data(db_path: Path, *, agencies: bool = False, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "telegram": {"token": "123456:TEST-token", "poll_timeout": 1},
-        "storage": {"path": str(db_path)},
+        "storage": backends.storage(db_path),
         "i18n": {"default_language": "en", "timezone": "Europe/Brussels"},
         "cards": {"min_edit_interval": 0.2, "timeline_entries": 5},
         "chats": [
@@ -173,14 +176,90 @@ def settings_data(db_path: Path, *, agencies: bool = False, **overrides: Any) ->
     return data
 
 
+# Tests run on both backends: these modules (their tests not marked sqlite_only), and any test
+# marked both_backends.
+BOTH_BACKENDS = (
+    "test_e2e_",
+    "test_storage.py",
+    "test_units_of_work.py",
+    "test_exactly_once.py",
+    "reliability/",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite itself (WAL, PRAGMA, files)")
+    config.addinivalue_line("markers", "both_backends: run on SQLite and PostgreSQL")
+    config.addinivalue_line("markers", "postgres_only: a test of the PostgreSQL backend itself")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    definition = metafunc.definition
+    if definition.get_closest_marker("postgres_only"):
+        metafunc.parametrize("backend", ["postgresql"], indirect=True)
+        return
+    where = definition.path.as_posix()
+    both = definition.get_closest_marker("both_backends") or any(
+        part in where for part in BOTH_BACKENDS
+    )
+    if both and not definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+_server: backends.Server | None = None
+
+
+def _postgres() -> backends.Server:
+    """The session's PostgreSQL server, probed (and its template made) the first time."""
+    global _server
+    if _server is None:
+        _server = backends.Server()
+        _server.start()
+    if _server.problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_server.problem} (CI is set: the PostgreSQL runs must not be skipped)")
+        pytest.skip(_server.problem)
+    return _server
+
+
+@pytest.fixture(autouse=True)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The storage backend of this test: "sqlite", or "postgresql" with a database of its
+    own (tests.backends.current) dropped after."""
+    name: str = getattr(request, "param", "sqlite")
+    if name != "postgresql":
+        yield name
+        return
+    server = _postgres()
+    database, url = server.fresh()
+    backends.current = url
+    try:
+        yield name
+    finally:
+        backends.current = None
+        server.drop(database)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _server is not None:
+        _server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _server is not None and _server.problem is not None:
+        terminalreporter.write_line(f"PostgreSQL runs skipped: {_server.problem}", yellow=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, backend: str) -> Settings:
     return parse_settings(settings_data(tmp_path / "passerelle.db"), env={})
 
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.storage.path)
+    database = database_for(settings.storage)
     await database.open()
     await directory.seed(database, settings)
     yield database

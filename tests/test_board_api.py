@@ -20,10 +20,11 @@ import pytest
 from bot.board import tokens
 from bot.board.auth import Refusal, sign_init_data
 from bot.board.server import REFUSALS
-from bot.core.db import to_db_time, utcnow
+from bot.core.db import PostgresDatabase, to_db_time, utcnow
 from bot.core.i18n import translator
 from bot.render.keyboards import ack_data, offer_data, parse_offer_press
 from bot.resources import roster_csv
+from tests import backends
 from tests.conftest import COMMANDER, COMMANDER_FR, DUTY_FLUVIA, RESPONDER
 from tests.harness import Harness
 
@@ -482,6 +483,33 @@ async def test_a_write_by_another_process_reaches_the_open_boards(
         response.close()
     _, page = await board.get("/board/api/incidents/1")
     assert page["timeline"][0]["text"] == "Écrit ailleurs"
+
+
+@pytest.mark.postgres_only
+async def test_a_write_by_another_instance_reaches_the_open_boards(
+    harness: Harness, board: Board
+) -> None:
+    """On PostgreSQL, another Passerelle instance's commit is notified to this one's hub."""
+    await _incident(harness)
+    assert (await board.session(init_data=launch(COMMANDER)))[0] == 200
+    response, stream = await _stream(board)
+    assert backends.current is not None
+    other = PostgresDatabase(backends.current)
+    await other.open()
+    try:
+        await asyncio.sleep(1.5)  # the hub has read its data_version once
+        async with other.unit() as unit:
+            await unit.execute(
+                "INSERT INTO timeline (incident_id, kind, text, at) VALUES (1, 'note', ?, ?)",
+                ("Écrit par l'autre instance", to_db_time(utcnow())),
+            )
+        event = await stream.next_event(within=3.0)
+        assert event["event"] == "change" and json.loads(event["data"])["ref"] == 1
+    finally:
+        response.close()
+        await other.close()
+    _, page = await board.get("/board/api/incidents/1")
+    assert page["timeline"][0]["text"] == "Écrit par l'autre instance"
 
 
 async def test_in_webhook_mode_one_server_takes_the_webhook_and_serves_the_board(

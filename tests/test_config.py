@@ -16,7 +16,8 @@ from bot.core.config import (
     load_settings,
     parse_settings,
 )
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
+from bot.core.db.dialect import latest_version
 from bot.resources import roster_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +247,11 @@ def test_a_person_whose_agency_has_no_chat_is_a_warning_naming_it(tmp_path: Path
         f'warning: {path}:24: people "Luc" (2nd) agency: no [[chats]] entry of kind "agency"'
         ' has agency = "Croix-Rouge"',
     ]
-    assert result.stdout == f"{path}: OK (2 chats, 3 people, 2 warnings)\n"
+    assert result.stdout.splitlines() == [
+        "storage: passerelle.db: no database yet (created at the first start, schema"
+        f" {latest_version()})",
+        f"{path}: OK (2 chats, 3 people, 2 warnings)",
+    ]
 
 
 def test_an_agency_chat_must_name_its_agency(tmp_path: Path) -> None:
@@ -320,7 +325,7 @@ def test_check_config_warns_about_roster_agencies_without_a_chat(tmp_path: Path)
     db_path = tmp_path / "roster.db"
 
     async def stock() -> None:
-        db = Database(str(db_path))
+        db = SqliteDatabase(str(db_path))
         await db.open()
         try:
             await roster_csv.import_roster(
@@ -357,3 +362,34 @@ def test_check_config_does_not_create_the_database(tmp_path: Path) -> None:
     result = _run_cli("check-config", "--config", str(path), env=WITH_TOKEN)
     assert (result.returncode, result.stderr) == (0, "")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_have_tokens_are_checked_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "have.toml"
+    path.write_text(
+        "[have]\n"
+        'tokens = { "CHU de Lille" = "short", "UZ Gent" = "x" }\n'
+        "per_hospital_per_minute = 0\n"
+        'token_for_all = "nope"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = caught.value.problems
+    assert len([p for p in problems if "have." in p]) == 4, problems
+    assert any("have.tokens.CHU de Lille" in p and "24" in p for p in problems), problems
+    assert any("have.tokens.UZ Gent" in p for p in problems), problems
+    assert any("have.per_hospital_per_minute" in p for p in problems), problems
+    assert any("have.token_for_all: unknown key" in p for p in problems), problems
+    # the same token for two hospitals is one problem, naming both
+    twice = "t" * 30
+    path.write_text(f'[have]\ntokens = {{ "A" = "{twice}", "B" = "{twice}" }}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert [p for p in caught.value.problems if "have." in p] == [
+        f"{path}:2: have.tokens: 'B' has the same token as 'A': one each"
+    ]
+
+
+def test_the_roster_staleness_reaches_the_offers() -> None:
+    settings = parse_settings({"roster": {"stale_after_hours": 6}}, env={})
+    assert settings.requests.stale_after_hours == 6

@@ -290,10 +290,11 @@ async def test_a_personal_link_is_issued_verified_revoked_and_expires(
     assert answer.text == FR("You had no personal link to the board in force: nothing to revoke.")
 
     # expired: past its time a link opens nothing
-    h.runtime.db.conn.execute(
-        "UPDATE board_tokens SET expires_at = ? WHERE person_id = ?",
-        (to_db_time(utcnow() - timedelta(minutes=1)), h.spokesperson.id),
-    )
+    async with h.runtime.db.unit() as unit:
+        await unit.execute(
+            "UPDATE board_tokens SET expires_at = ? WHERE person_id = ?",
+            (to_db_time(utcnow() - timedelta(minutes=1)), h.spokesperson.id),
+        )
     assert await _person_of(h, theirs.group(1)) is None
     async with h.runtime.db.read() as tx:
         assert await tokens.state_in(tx, theirs.group(1)) == ("expired", h.spokesperson.id)

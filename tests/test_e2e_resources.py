@@ -113,6 +113,8 @@ async def test_a_request_goes_to_the_nearest_agencies_and_exactly_two_commit(h: 
     assert FR("Request {number} · incident #{ref} {title}").split(" ")[0] in card
     assert "BE-FLUVIA-ZW-1" in card and "— — —" in card
 
+    # the button of an offer nobody pressed, as an agency's phone still shows it later
+    late = (wapi[1].message_id, wapi[1].callback_data[0])
     # three agencies press Commit at the same instant: the first two get the job
     q_sdis = await h.sim.press(
         h.duty_sdis59, h.agency_sdis59, sdis[0].message_id, sdis[0].callback_data[0]
@@ -140,12 +142,17 @@ async def test_a_request_goes_to_the_nearest_agencies_and_exactly_two_commit(h: 
     assert offer_data(_offer_id(sdis[0]), "e") in after.callback_data
     lost = h.sim.message(h.agency_wapi, wapi[0].message_id)
     assert lost.callback_data == []
-    # a second press on a stale button changes nothing
-    q_again = await h.sim.press(
-        h.duty_wapi, h.agency_wapi, wapi[1].message_id, wapi[1].callback_data[0]
-    )
+    # the offer nobody pressed was edited: it says the request is filled, without buttons
+    closed = h.sim.message(h.agency_wapi, late[0])
+    assert closed.callback_data == []
+    assert FR("The request is filled: this unit is not needed.") in (closed.text or "")
+    # a late press (pressed before the edit reached the phone) changes nothing
+    q_again = await h.sim.press(h.duty_wapi, h.agency_wapi, *late, forged=True)
     await h.settle()
     assert answers[q_again].show_alert
+    assert answers[q_again].text == "⛔ " + FR(
+        "The request is already filled: thank you, nothing more is needed."
+    )
     # the incident card shows the units coming, with the border flag, in both languages
     incident_card = h.card(h.ops).text or ""
     assert incident_card.count("FR-SDIS59-VSAV-1") == 2 and "🇫🇷→🇧🇪" in incident_card
@@ -219,13 +226,20 @@ async def test_an_unanswered_offer_times_out_even_across_a_restart(
         await h.stop()
         await h.start()
         await sim.wait_for(
-            lambda: len(_offers(h, h.agency_wapi)) == 2, timeout=15, message="no second offer"
+            lambda: len(h.sim.bot_messages(h.agency_wapi)) == 2,
+            timeout=15,
+            message="no second offer",
         )
         await h.settle()
         request = await requests.get_request(h.runtime.db, 1)
         assert request is not None
         assert request.offers[0].status is OfferStatus.EXPIRED
         assert request.offers[1].unit.code == "BE-WAPI-AMB-2"
+        # the offer that timed out says so, without buttons; the next one has them
+        first, second = h.sim.bot_messages(h.agency_wapi)
+        assert first.callback_data == [] and "BE-WAPI-AMB-1" in (first.text or "")
+        assert FR("No answer in time: the next unit was asked.") in (first.text or "")
+        assert _offers(h, h.agency_wapi) == [second]
     finally:
         await h.stop()
 

@@ -6,8 +6,8 @@ handled (polling and webhook)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.core.models import IncidentStatus
 from bot.incidents import service as incidents
 from bot.render.keyboards import ack_data, statement_data, status_data
 from bot.simulator import TelegramSimulator
+from tests import backends
 from tests.conftest import settings_data
 from tests.harness import Harness
 
@@ -66,20 +67,18 @@ async def h(sim: TelegramSimulator, tmp_path: Path) -> AsyncIterator[Harness]:
     await running.stop()
 
 
+SKIPPED = ("processed_updates", "instances", "leases")
+
+
 def _snapshot(path: Path) -> dict[str, Any]:
     """Everything stored, except the list of handled update ids and what the running instances
     keep up to date by the clock (their heartbeats and leases)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        tables = [
-            r[0]
-            # SQLite's own tables (sqlite_stat1, written by the upkeep's PRAGMA optimize) are
-            # not the bot's state
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-            if r[0] not in ("processed_updates", "instances", "leases")
-        ]
-        return {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
+    with closing(backends.reader(path)) as conn:
+        tables = [t for t in backends.tables(conn) if t not in SKIPPED]
+        return {
+            t: sorted(repr(tuple(r)) for r in conn.execute(f"SELECT * FROM {t}").fetchall())
+            for t in tables
+        }
 
 
 async def _again(h: Harness, payload: dict[str, Any]) -> None:

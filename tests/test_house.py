@@ -204,6 +204,6 @@ def test_every_table_has_one_writer() -> None:
                     writers[match.group(1)].add(module)
     shared = {table: sorted(found) for table, found in writers.items() if len(found) > 1}
     # the claim of an update is the unit of work's own row
-    assert writers["processed_updates"] == {"bot.core.db"}
+    assert writers["processed_updates"] == {"bot.core.db.base"}
     assert "incidents" in writers and "units" in writers, "the scan finds nothing"
     assert shared == {}

@@ -6,7 +6,7 @@ import pytest
 
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import AlreadyProcessed, Database
+from bot.core.db import AlreadyProcessed, Database, SqliteDatabase
 from bot.core.errors import UserError
 from bot.core.models import (
     Assignment,
@@ -211,12 +211,12 @@ async def test_database_keeps_command_changes_until_the_file_entry_changes(
 
 
 async def test_state_survives_reopening_the_database(settings: Settings) -> None:
-    first = Database(settings.storage.path)
+    first = SqliteDatabase(settings.storage.path)
     await first.open()
     await directory.seed(first, settings)
     ref = await _declare(first, update_id=5)
     await first.close()
-    again = Database(settings.storage.path)
+    again = SqliteDatabase(settings.storage.path)
     await again.open()
     assert (await incidents.get(again, ref)) is not None
     assert await again.claimed(5)

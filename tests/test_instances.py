@@ -1,16 +1,17 @@
 """Several instances on one database (issue 15): leases, the polling leader and its failover,
 one outbox sent by two instances, scheduled work done once, /health.
 
-The instances share ONE SQLite file here: as separate `python -m bot` processes (the polling
-failover, killed with SIGKILL) or as several Applications in this process."""
+The instances share one database (one SQLite file, or one PostgreSQL database: the `backend`
+fixture runs each test on both): as separate `python -m bot` processes (the polling failover,
+killed with SIGKILL) or as several Applications in this process."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,22 +22,31 @@ import pytest
 from bot.app import shared_run
 from bot.cluster import leases
 from bot.cluster.leases import Leases
-from bot.core.db import Database, utcnow
+from bot.core.config import StorageSettings
+from bot.core.db import Database, database_for, to_db_time, utcnow
 from bot.delivery import outbox
 from bot.resources import units
 from bot.simulator import TelegramSimulator
 from handlers import roster
 from handlers.context import PContext
+from tests import backends
 from tests.conftest import AGENCY_FLUVIA, AGENCY_SDIS59, AGENCY_WAPI
 from tests.harness import Harness
 from tests.reliability.crash_harness import OPS, TOKEN, Bot, Scenario, _config
+
+pytestmark = pytest.mark.both_backends
+
+
+def _database(path: Path) -> Database:
+    return database_for(StorageSettings(**backends.storage(path)))
+
 
 # --- leases ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "leases.db")
+async def db(tmp_path: Path, backend: str) -> AsyncIterator[Database]:
+    database = _database(tmp_path / "leases.db")
     await database.open()
     yield database
     await database.close()
@@ -71,10 +81,12 @@ async def test_a_lease_taken_in_a_unit_of_work_goes_with_it(db: Database) -> Non
         assert not await leases.take(unit, "job:rollcall:2026-11-30", "a", until)
 
 
-async def test_two_connections_racing_for_one_lease_get_one_holder(tmp_path: Path) -> None:
-    first = Database(tmp_path / "race.db")
+async def test_two_connections_racing_for_one_lease_get_one_holder(
+    tmp_path: Path, backend: str
+) -> None:
+    first = _database(tmp_path / "race.db")
     await first.open()
-    second = Database(tmp_path / "race.db")
+    second = _database(tmp_path / "race.db")
     await second.open()
     try:
         for round_ in range(20):
@@ -98,19 +110,19 @@ def _instance_config(sim: TelegramSimulator, db_path: Path, name: str) -> str:
 
 
 def _incidents(db_path: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+    with closing(backends.reader(db_path)) as conn:
         rows = conn.execute("SELECT title, count(*) FROM incidents GROUP BY title").fetchall()
-    return dict(rows)
+    return {row[0]: row[1] for row in rows}
 
 
 def _polling_holder(db_path: Path) -> str | None:
     try:
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        with closing(backends.reader(db_path)) as conn:
             row = conn.execute(
                 "SELECT holder FROM leases WHERE name = 'polling' AND expires_at >= ?",
-                (utcnow().isoformat(timespec="microseconds"),),
+                (to_db_time(utcnow()),),
             ).fetchone()
-    except sqlite3.OperationalError:  # not created (or migrated) yet
+    except Exception:  # the SQLite file not created (or migrated) yet
         return None
     return row[0] if row else None
 
@@ -124,7 +136,7 @@ async def _until(check: Any, timeout: float, what: str) -> None:  # noqa: ASYNC1
 
 
 async def test_one_instance_polls_and_another_takes_over_when_it_is_killed(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
     sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_crash_bot")
     await sim.start()
@@ -205,7 +217,7 @@ async def limited_sim() -> AsyncIterator[TelegramSimulator]:
 
 @pytest.fixture
 async def pair(
-    limited_sim: TelegramSimulator, tmp_path: Path
+    limited_sim: TelegramSimulator, tmp_path: Path, backend: str
 ) -> AsyncIterator[tuple[Harness, Harness]]:
     db_path = tmp_path / "pair.db"
     a = Harness(limited_sim, db_path, agencies=True, instance={"name": "a"})
@@ -270,7 +282,7 @@ async def test_a_row_claimed_by_a_dead_instance_is_sent_by_another_after_the_cla
     await a.runtime.outbox.stop()  # a "dies" holding the claim
     async with a.runtime.db.unit() as unit:
         row_id = await outbox.enqueue(unit, chat_id=chat.id, html="late", purpose="notice")
-        soon = (utcnow() + timedelta(seconds=1)).isoformat(timespec="microseconds")
+        soon = to_db_time(utcnow() + timedelta(seconds=1))
         await unit.execute(
             "UPDATE outbox SET claimed_by = 'a', claimed_until = ? WHERE id = ?", (soon, row_id)
         )

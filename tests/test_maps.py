@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.core.db import Database
+from bot.core.db import SqliteDatabase
 from bot.core.i18n import translator
 from bot.core.models import Hazard, SiteKind
 from bot.geo import region, sites
@@ -293,7 +293,7 @@ def test_hazards_are_a_vocabulary_read_in_any_language_with_a_free_note() -> Non
 async def test_hazards_of_an_older_register_stay_readable(tmp_path: Path) -> None:
     """Imported when hazards were free text: the words that name a hazard are read as one,
     the rest is kept as the note."""
-    db = Database(tmp_path / "old.db")
+    db = SqliteDatabase(tmp_path / "old.db")
     await db.open()
     try:
         async with db.unit() as tx:

@@ -19,7 +19,7 @@ from PIL import Image
 from bot import cli
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import Database
+from bot.core.db import Database, SqliteDatabase
 from bot.core.effects import Effects
 from bot.core.models import Author, KeepStatus, MediaKind, MediaSent, Report
 from bot.delivery.files import FileGone
@@ -71,7 +71,7 @@ async def _incident_with_files(tmp_path: Path) -> tuple[Database, Settings, int]
     """An incident whose timeline has a photo and a voice note (both kept) and a document
     that could not be downloaded."""
     settings = _settings(tmp_path)
-    db = Database(settings.storage.path)
+    db = SqliteDatabase(settings.storage.path)
     await db.open()
     await directory.seed(db, settings)
     chat = await directory.get_chat(db, OPS_BILINGUAL)

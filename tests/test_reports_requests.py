@@ -12,7 +12,7 @@ import pytest
 
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import Database, to_db_time
+from bot.core.db import Database, SqliteDatabase, to_db_time
 from bot.core.i18n import translator
 from bot.core.models import Author, OfferStatus, Person, ResourceType
 from bot.incidents import phases
@@ -52,7 +52,7 @@ BE-WAPI-FPT-1,fire engine,Autopompe Mouscron,ZS WAPI,BE,50.7444,3.2064,1,availab
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[tuple[Database, Settings]]:
     settings = parse_settings(settings_data(tmp_path / "r.db", agencies=True), env={})
-    db = Database(settings.storage.path)
+    db = SqliteDatabase(settings.storage.path)
     await db.open()
     await directory.seed(db, settings)
     await roster_csv.import_roster(db, ROSTER)

@@ -14,7 +14,7 @@ import pytest
 from bot import cli
 from bot.core import directory, vocabulary
 from bot.core.config import RequestSettings, Settings, parse_settings
-from bot.core.db import Database
+from bot.core.db import Database, SqliteDatabase
 from bot.core.effects import Effects, Live, LiveKind
 from bot.core.errors import UserError
 from bot.core.i18n import translator
@@ -78,7 +78,7 @@ def _settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def rdb(tmp_path: Path) -> AsyncIterator[Database]:
     settings = _settings(tmp_path)
-    database = Database(settings.storage.path)
+    database = SqliteDatabase(settings.storage.path)
     await database.open()
     await directory.seed(database, settings)
     await roster_csv.import_roster(database, ROSTER)
@@ -310,7 +310,7 @@ def test_ranking_is_nearest_first_within_reach_and_available_only() -> None:
 
 
 async def test_the_sample_roster_imports_and_round_trips(tmp_path: Path) -> None:
-    db = Database(tmp_path / "sample.db")
+    db = SqliteDatabase(tmp_path / "sample.db")
     await db.open()
     try:
         sample = (package_files.files("bot") / "data" / "roster_sample.csv").read_text("utf-8")
@@ -608,7 +608,7 @@ async def test_the_nearest_units_are_offered_first_in_their_agency_chats(rdb: Da
 
 async def test_many_concurrent_commits_fill_exactly_the_quantity(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    first = Database(settings.storage.path)
+    first = SqliteDatabase(settings.storage.path)
     await first.open()
     await directory.seed(first, settings)
     await roster_csv.import_roster(first, ROSTER)
@@ -617,7 +617,7 @@ async def test_many_concurrent_commits_fill_exactly_the_quantity(tmp_path: Path)
     offers = outcome.request.offers
     assert len(offers) == 6
     # every agency presses at the same instant, each through its own database connection
-    connections = [Database(settings.storage.path) for _ in offers]
+    connections = [SqliteDatabase(settings.storage.path) for _ in offers]
     for connection in connections:
         await connection.open()
     try:

@@ -483,6 +483,194 @@ async def test_webhook_delivery_with_secret(
         await server.close_all_connections()
 
 
+class Instance:
+    """One instance of a bot behind the simulator's proxy (sim.webhook.balance): a webhook
+    that records what it received and answers as told (``answer``: a status, or "hang" to
+    answer only after ``hang`` seconds, or "reset" to close the connection unanswered)."""
+
+    def __init__(self, answer: int | str = 200, hang: float = 1.0) -> None:
+        self.answer: int | str = answer
+        self.hang = hang
+        self.received: list[int] = []  # update ids, answered or not
+        self.handling = 0  # deliveries being handled now
+        self.most_at_once = 0
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # keep-alive: several requests on one connection
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = json.loads(await reader.readexactly(length))
+                self.received.append(body["update_id"])
+                self.handling += 1
+                self.most_at_once = max(self.most_at_once, self.handling)
+                try:
+                    answer = self.answer
+                    if answer == "hang":
+                        await asyncio.sleep(self.hang)
+                        answer = 200
+                    if answer == "reset":
+                        writer.transport.abort()
+                        return
+                finally:
+                    self.handling -= 1
+                writer.write(f"HTTP/1.1 {answer} X\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def instances() -> AsyncIterator[list[Instance]]:
+    started = [Instance(), Instance(), Instance()]
+    for instance in started:
+        await instance.start()
+    yield started
+    for instance in started:
+        await instance.stop()
+
+
+def _closed_port_url() -> str:
+    """A url where nothing listens: connections are refused."""
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    sockets[0].close()
+    return f"http://127.0.0.1:{port}/hook"
+
+
+async def test_webhook_deliveries_go_round_robin_to_several_instances(
+    bot: Bot, sim: TelegramSimulator, alice: SimUser, instances: list[Instance]
+) -> None:
+    sim.webhook.balance([i.url for i in instances], connections=4)
+    await bot.set_webhook("https://passerelle.example/tg", secret_token="s3cret")
+    chats = [sim.add_chat(-3000 - n, "group", members=[alice]) for n in range(6)]
+    for chat in chats:
+        await sim.send_text(alice, chat, f"/ping {chat.id}")
+    await sim.wait_delivered(timeout=3)
+    assert [len(i.received) for i in instances] == [2, 2, 2]
+    assert sorted(u for i in instances for u in i.received) == list(range(1, 7))
+    assert sim.webhook.answered() == set(range(1, 7))
+    assert sim.webhook.by_url() == {i.url: 2 for i in instances}
+    assert sim.webhook.failures() == {}
+    assert sim.pending_updates == []
+
+
+async def test_a_failed_delivery_goes_to_the_next_instance_until_one_answers(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser, instances: list[Instance]
+) -> None:
+    down, broken, stuck = instances
+    await down.stop()
+    broken.answer = 502
+    stuck.answer, stuck.hang = "hang", 1.0
+    sim.webhook.retry_delays = (0.02,)
+    sim.webhook.balance([down.url, broken.url, stuck.url], timeout=0.3)
+    await bot.set_webhook("https://passerelle.example/tg")
+    await sim.send_text(alice, group, "/ping")
+    # refused, 502, time-out, again and again: more than the retry delays, the update is
+    # kept, as Telegram keeps it
+    await sim.wait_for(lambda: len(sim.webhook.deliveries) >= 7, timeout=5)
+    assert sim.pending_updates != [] and sim.webhook.answered() == set()
+    failures = sim.webhook.failures()
+    assert failures.keys() == {"refused", "502", "timeout"}
+    broken.answer = 200  # the instance is repaired
+    await sim.wait_delivered(timeout=5)
+    assert sim.webhook.answered() == {1}
+    last = sim.webhook.deliveries[-1]
+    assert (last.url, last.status, last.ok) == (broken.url, 200, True)
+    # the stuck instance got the update too (it timed out): delivered twice, answered once
+    assert 1 in stuck.received and 1 in broken.received
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 0 and info.last_error_message
+
+
+async def test_an_instance_dying_during_a_delivery_is_a_failure_retried_elsewhere(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser, instances: list[Instance]
+) -> None:
+    dying, alive, _ = instances
+    dying.answer = "reset"
+    sim.webhook.balance([dying.url, alive.url])
+    await bot.set_webhook("https://passerelle.example/tg")
+    await sim.send_text(alice, group, "/ping")
+    await sim.wait_delivered(timeout=3)
+    outcomes = [(d.url, d.outcome) for d in sim.webhook.deliveries]
+    assert outcomes == [(dying.url, "reset"), (alive.url, "200")]
+    assert dying.received == alive.received == [1]
+
+
+async def test_webhook_keeps_each_chat_in_order_and_chats_at_once(
+    bot: Bot, sim: TelegramSimulator, alice: SimUser, instances: list[Instance]
+) -> None:
+    for instance in instances:
+        instance.answer, instance.hang = "hang", 0.3
+    sim.webhook.balance([i.url for i in instances], connections=8)
+    await bot.set_webhook("https://passerelle.example/tg")
+    ops = sim.add_chat(-4001, "group", members=[alice])
+    others = [sim.add_chat(-4002 - n, "group", members=[alice]) for n in range(3)]
+    await sim.send_text(alice, ops, "one")
+    await sim.send_text(alice, ops, "two")
+    for chat in others:
+        await sim.send_text(alice, chat, "hello")
+    await sim.wait_delivered(timeout=5)
+    one, two = (d for d in sim.webhook.deliveries if d.update_id in (1, 2))
+    # the group's second update only once its first was answered...
+    assert one.update_id == 1 and two.started >= one.ended
+    # ...while the other chats' updates were delivered at the same time as the first
+    during = [d for d in sim.webhook.deliveries if d.update_id > 2 and d.started < one.ended]
+    assert len(during) == 3
+    assert sum(i.most_at_once for i in instances) >= 3
+
+
+async def test_without_balance_a_failing_webhook_gives_up_in_the_end(
+    bot: Bot, sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    url = _closed_port_url()
+    sim.webhook.retry_delays = (0.01, 0.01)
+    await bot.set_webhook(url)
+    await sim.send_text(alice, group, "/ping")
+    await sim.wait_delivered(timeout=3)  # dropped after the last retry
+    assert [d.outcome for d in sim.webhook.deliveries] == ["refused"] * 3
+    assert sim.webhook.answered() == set() and sim.pending_updates == []
+
+
+async def test_each_process_of_a_bot_is_named_in_its_calls(
+    sim: TelegramSimulator, group: SimChat, alice: SimUser
+) -> None:
+    named = Bot(
+        sim.token,
+        base_url=sim.base_url_for("instance-2"),
+        base_file_url=sim.base_file_url_for("instance-2"),
+    )
+    await named.initialize()
+    try:
+        await named.send_message(group.id, "from the second instance")
+        assert sim.calls[-1].client == "instance-2" and sim.calls[-1].ok
+        sent = await sim.send_document(alice, group, b"%PDF plan", "plan.pdf")
+        assert sent.file is not None
+        got = await named.get_file(sent.file.file_id)
+        assert await got.download_as_bytearray() == b"%PDF plan"
+    finally:
+        await named.shutdown()
+    assert sim.bot_messages(group)[-1].text == "from the second instance"
+
+
 async def test_application_answers_ping(
     sim: TelegramSimulator, group: SimChat, alice: SimUser
 ) -> None:

@@ -11,17 +11,30 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.db import AlreadyProcessed, Database, to_db_time, utcnow
+from bot.core.db import (
+    AlreadyProcessed,
+    Database,
+    PostgresDatabase,
+    SqliteDatabase,
+    to_db_time,
+    utcnow,
+)
+from tests import backends
 
 
 @pytest.fixture
-async def fresh(tmp_path: Path) -> Database:
-    db = Database(tmp_path / "store.db")
+async def fresh(tmp_path: Path, backend: str) -> Database:
+    db: Database = (
+        PostgresDatabase(backends.current)
+        if backends.current
+        else SqliteDatabase(tmp_path / "store.db")
+    )
     await db.open()
     yield db  # type: ignore[misc]
     await db.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_unit_waits_for_another_process_without_blocking_the_loop(
     fresh: Database, tmp_path: Path
 ) -> None:
@@ -79,6 +92,7 @@ async def test_old_claims_are_dropped_recent_ones_kept(fresh: Database) -> None:
             pass
 
 
+@pytest.mark.sqlite_only
 async def test_a_checkpoint_empties_the_write_ahead_log(fresh: Database, tmp_path: Path) -> None:
     async with fresh.unit() as unit:
         await unit.executemany(

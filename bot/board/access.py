@@ -49,7 +49,7 @@ class Viewer:
     def clause(self) -> tuple[str, list[object]]:
         """SQL over `incidents i`: true for the incidents this viewer may see."""
         if self.sees_all:
-            return "1", []
+            return "1 = 1", []
         pid = self.person.id
         parts = [
             "i.commander_id = ?",

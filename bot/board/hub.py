@@ -5,7 +5,8 @@ Every committed unit of work hands the incidents it changed to `Hub.changed` (th
 The hub's own task then waits a moment (`coalesce`: changes close together become one event
 per incident), reads the changed incidents' versions in one read, and sends each open board an
 event for those its person may see. Writes by another process (a command-line import) never
-pass through `Runtime.apply`: SQLite's `PRAGMA data_version`, read every `poll` seconds, tells
+pass through `Runtime.apply`: the database's `data_version()` (SQLite's PRAGMA data_version;
+on PostgreSQL, the other instances' commits notified), read every `poll` seconds, tells
 that one happened, and the open incidents' versions are compared with the last known.
 
 Events are numbered (`seq`, the SSE `id`), starting from the clock in milliseconds, so that a
@@ -153,9 +154,7 @@ class Hub:
                 await asyncio.sleep(self._poll)
 
     async def _poll_other_writers(self) -> None:
-        async with self._db.read() as tx:
-            row = await tx.one("PRAGMA data_version")
-        version = int(row[0]) if row else 0
+        version = await self._db.data_version()
         before, self._data_version = self._data_version, version
         if before is None or before == version or not self._subscribers:
             return

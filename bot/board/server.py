@@ -40,6 +40,7 @@ from bot.board.auth import (
     unseal,
     verify_init_data,
 )
+from bot.board.have_route import HaveRoute
 from bot.board.hub import RESYNC, Event, Hub
 from bot.core.config import Settings
 from bot.core.db import Database, Tx
@@ -181,6 +182,9 @@ class BoardServer:
             app.router.add_post("/" + self._webhook.path.strip("/"), self._telegram)
         if self._health is not None:
             app.router.add_get("/health", self._health_route)
+        if self.settings.have.tokens:
+            # hospitals' availability (EDXL-HAVE), one token per hospital
+            app.router.add_post("/have", HaveRoute(self.settings.have, self.db).handle)
         return app
 
     async def start(self, host: str, port: int) -> None:

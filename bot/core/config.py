@@ -17,6 +17,7 @@ import socket
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import UnionType
@@ -31,6 +32,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.core.models import ChatKind, Country
@@ -121,6 +123,85 @@ class WebhookSettings(_Strict):
 
 class StorageSettings(_Strict):
     path: str = "passerelle.db"
+    # a PostgreSQL server instead of the SQLite file at `path` (several instances share it)
+    url: str | None = None
+
+    # backups taken by the running bot this often ("6h", "30m", "1d12h"); "": none
+    backup_every: str = ""
+    # how many of them are kept (the oldest deleted first)
+    backup_keep: Annotated[int, Field(ge=1, le=100_000)] = 7
+    # where they are written: a folder, relative to the database's folder; "": a folder named
+    # after the database, beside it (passerelle.db → passerelle-backups/)
+    backup_dir: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            # never the password in a message: only the scheme is wrong
+            raise ValueError(
+                f"{_show(parts.scheme + ':…' if parts.scheme else value[:12] + '…')} is not a"
+                " PostgreSQL address (postgresql://user@host:5432/database)"
+            )
+        return value
+
+    @field_validator("backup_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value:
+            parse_duration(value)
+        return value
+
+    @property
+    def backup_interval(self) -> timedelta | None:
+        """How often the running bot takes a backup; None: it takes none."""
+        return parse_duration(self.backup_every) if self.backup_every else None
+
+    @property
+    def backup_folder(self) -> Path:
+        return backup_folder(self.path, self.backup_dir)
+
+
+_DURATION = re.compile(r"(\d+)\s*([dhms])")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "6h", "30m", "1d12h", "90s" → a timedelta; ValueError (the admin's words) otherwise."""
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or _DURATION.sub("", compact).strip():
+        raise ValueError(
+            f'{_show(text)} is not a duration like "6h", "30m", "1d" or "1h30m" ("" for none)'
+        )
+    seconds = sum(int(number) * _UNITS[unit] for number, unit in parts)
+    if seconds < 1:
+        raise ValueError(f'{_show(text)} is no time at all: give at least 1s ("" for none)')
+    return timedelta(seconds=seconds)
+
+
+def backup_folder(database: str, folder: str) -> Path:
+    """The backup folder: `folder` relative to the database's folder; by default a folder
+    named after the database, beside it."""
+    path = Path(database)
+    return path.parent / folder if folder else path.parent / f"{path.stem}-backups"
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (created if need be), or None."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return None
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
 
 
 def default_instance_name() -> str:
@@ -219,6 +300,9 @@ class RequestSettings(_Strict):
     offer_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
     # how many units are asked beyond those still needed (first come, first served)
     extra_offers: Annotated[int, Field(ge=0, le=20)] = 2
+    # not a key of its own: [roster] stale_after_hours, copied here for the offers (a
+    # facility's availability older than this is marked stale in its offer)
+    stale_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
 
 
 class EscalationSettings(_Strict):
@@ -243,6 +327,31 @@ class SitesSettings(_Strict):
     default_radius_km: Annotated[float, Field(gt=0, le=100)] = 1.0
     # /sites and the map list the sites within this distance of the incident or place
     near_km: Annotated[float, Field(gt=0, le=200)] = 25.0
+
+
+class HaveSettings(_Strict):
+    """Hospitals' availability in EDXL-HAVE (bot/resources/have.py, README 'EDXL-HAVE'):
+    POST /have on the one web server, one token per hospital."""
+
+    # the hospital (the roster's agency, as in its HAVE OrganisationName) → the secret it
+    # sends as "Authorization: Bearer <token>"; none: no endpoint
+    tokens: dict[str, Annotated[str, Field(min_length=24, max_length=200)]] = {}
+    # documents accepted a minute from one hospital, and from all of them together (more
+    # are answered 429 and change nothing: the bot keeps answering chats)
+    per_hospital_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 60
+    total_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 600
+
+    @field_validator("tokens")
+    @classmethod
+    def _one_token_each(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("a hospital's name is empty")
+        seen: dict[str, str] = {}
+        for name, token in value.items():
+            if token in seen:
+                raise ValueError(f"{name!r} has the same token as {seen[token]!r}: one each")
+            seen[token] = name
+        return value
 
 
 class BoardSettings(_Strict):
@@ -367,8 +476,26 @@ class Settings(_Strict):
     escalation: EscalationSettings = EscalationSettings()
     sites: SitesSettings = SitesSettings()
     board: BoardSettings = BoardSettings()
+    have: HaveSettings = HaveSettings()
     chats: list[ChatSettings] = []
     people: list[PersonSettings] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _offers_know_staleness(cls, data: Any) -> Any:
+        """[roster] stale_after_hours also marks stale facilities in offers."""
+        if not isinstance(data, dict):
+            return data
+        roster, requests = data.get("roster"), data.get("requests", {})
+        hours = roster.get("stale_after_hours") if isinstance(roster, dict) else None
+        if (
+            isinstance(hours, int | float)
+            and not isinstance(hours, bool)
+            and hours > 0
+            and isinstance(requests, dict)
+        ):
+            return {**data, "requests": {**requests, "stale_after_hours": hours}}
+        return data
 
     @property
     def token(self) -> str:
@@ -594,6 +721,26 @@ def _cross_check(data: dict[str, Any]) -> tuple[list[_Problem], list[_Problem]]:
                     f'no [[chats]] entry of kind "agency" has agency = {_show(agency)}{hint}',
                 )
             )
+    storage = data.get("storage")
+    if isinstance(storage, dict) and isinstance(storage.get("backup_every"), str):
+        path, folder = storage.get("path", "passerelle.db"), storage.get("backup_dir", "")
+        if storage["backup_every"] and storage.get("url"):
+            errors.append(
+                _Problem(
+                    ("storage", "backup_every"),
+                    "the bot backs up only its SQLite file; on PostgreSQL ([storage] url) use"
+                    " pg_dump or base backups (README, Backups)",
+                )
+            )
+        elif storage["backup_every"] and isinstance(path, str) and isinstance(folder, str):
+            problem = folder_problem(backup_folder(path, folder))
+            if problem is not None:
+                errors.append(
+                    _Problem(
+                        ("storage", "backup_dir"),
+                        f"backups cannot be written there: {problem}",
+                    )
+                )
     board = data.get("board")
     if isinstance(board, dict) and board.get("enabled", True) is not False:
         public_url = board.get("public_url")

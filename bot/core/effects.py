@@ -21,6 +21,7 @@ class LiveKind(StrEnum):
     CARD = "card"  # an incident's card in one chat: (incident ref, chat id)
     REQUEST = "request"  # a resource request's card in the chat that asked: (request id, chat)
     TALLY = "tally"  # an alert's acknowledgement tally for the liaison: (alert id, chat)
+    OFFER = "offer"  # an offer in an agency chat, once it closes: (offer id, chat id)
 
 
 class Live(NamedTuple):

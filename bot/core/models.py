@@ -304,6 +304,22 @@ class ResourceType(StrEnum):
     SHELTER = "shelter"  # places in a reception centre
     VOLUNTEERS = "volunteers"  # RCSC and similar
 
+    @property
+    def counted(self) -> bool:
+        """A facility whose capacity is committed by the count (beds, places, persons), not
+        whole as a vehicle is."""
+        return self in COUNTED
+
+
+COUNTED = frozenset(
+    {
+        ResourceType.BURNS_BED,
+        ResourceType.ICU_BED,
+        ResourceType.SHELTER,
+        ResourceType.VOLUNTEERS,
+    }
+)
+
 
 class UnitStatus(StrEnum):
     """EMSI (ISO/TR 22351) resource statuses."""
@@ -328,6 +344,8 @@ class OfferStatus(StrEnum):
     # not asked: in range, but its agency has no chat Passerelle can reach (recorded when
     # the request cannot be filled, so that the card names it and a liaison can phone)
     UNREACHABLE = "unreachable"
+    # taken back by its own agency after committing (the request reopens for what is missing)
+    RECALLED = "recalled"
 
     @property
     def engaged(self) -> bool:
@@ -363,6 +381,22 @@ class Unit(_Model):
     sample: bool = False
     confirmed_at: datetime | None = None
     confirmed_by: str | None = None  # a person's name, or CONFIRMED_BY_FILE
+    # a facility (type.counted): places free now, when its owner last reported them (HAVE,
+    # /unit), and what incidents hold ((incident ref, places), oldest first)
+    free: int | None = None
+    reported_at: datetime | None = None
+    held: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        return self.free is not None
+
+    def availability_stale(self, now: datetime, stale_after_hours: float) -> bool:
+        """A facility whose availability (free count) was last reported too long ago."""
+        moment = self.reported_at or self.confirmed_at
+        if moment is None:
+            return True
+        return (now - moment).total_seconds() > stale_after_hours * 3600
 
     def is_stale(self, now: datetime, stale_after_hours: float) -> bool:
         """Not confirmed (roll-call, a status change) for longer than allowed."""
@@ -379,6 +413,9 @@ class Offer(_Model):
     eta_minutes: int
     amount: int  # how much of the request this unit covers once committed
     status: OfferStatus
+    asked: int = 0  # a facility: the places asked of it (it may commit fewer)
+    recalled_at: datetime | None = None
+    recall_reason: str | None = None
     offered_at: datetime
     expires_at: datetime
     decided_at: datetime | None = None
@@ -396,6 +433,7 @@ class Offer(_Model):
             OfferStatus.EXPIRED,
             OfferStatus.WITHDRAWN,
             OfferStatus.UNREACHABLE,
+            OfferStatus.RECALLED,
         ):
             return None
         return self.decided_at + timedelta(minutes=self.eta_minutes)
@@ -658,6 +696,8 @@ class UnitLine:
     commit_to_arrival_min: float | None
     arrival_to_release_min: float | None
     request_to_arrival_min: float | None
+    # a facility (beds, places, persons): how many of its places were committed
+    places: int | None = None
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,7 @@ OFFER_STATUS: Mapping[OfferStatus, str] = {
     OfferStatus.ON_SCENE: N_("on scene"),
     OfferStatus.RELEASED: N_("released"),
     OfferStatus.UNREACHABLE: N_("not asked: agency unreachable"),
+    OfferStatus.RECALLED: N_("recalled"),
 }
 
 

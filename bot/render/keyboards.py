@@ -7,6 +7,7 @@ may have been forwarded, be old, or be forged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -225,10 +226,17 @@ def statement_keyboard(statement_id: int, version: int, language: str) -> dict[s
 
 # --- resources: offers, unit status, roll-call (plain JSON markup, stored in the outbox) ----
 
-OFFER_PREFIX = "r1"  # r1:<offer id>:<c commit | d decline | e en route | s on scene>
+OFFER_PREFIX = "r1"  # r1:<offer id>:<action>
+# c commit (a facility: the places asked) | c<n> commit n places | d decline | e en route |
+# s on scene | r recall (then a reason) | rn, ro recall with that reason | k keep (no recall)
 UNIT_PREFIX = "u1"  # u1:<unit id>:<av | un | mt>
 ROLLCALL_PREFIX = "rc1"  # rc1:<unit id> (confirmed as listed) | rc1:all
-OFFER_ACTIONS = ("c", "d", "e", "s")
+OFFER_ACTIONS = ("c", "d", "e", "s", "r", "rn", "ro", "k")
+MAX_FEWER_BUTTONS = 8  # a facility asked for n places: "commit 1" … "commit n-1" buttons
+RECALL_REASONS = {
+    "rn": N_("needed on our side"),
+    "ro": N_("out of service"),
+}
 _UNIT_CODES = {"av": "available", "un": "unavailable", "mt": "maintenance"}
 
 
@@ -243,29 +251,56 @@ def parse_offer_press(data: str) -> tuple[int, str] | None:
         and parts[0] == OFFER_PREFIX
         and parts[1].isdigit()
         and len(parts[1]) <= 9
-        and parts[2] in OFFER_ACTIONS
+        and (parts[2] in OFFER_ACTIONS or re.fullmatch(r"c[1-9][0-9]{0,2}", parts[2]))
     ):
         return int(parts[1]), parts[2]
     return None
 
 
-def offer_keyboard(offer: Offer, languages: Sequence[str]) -> dict[str, object] | None:
-    """Commit / Decline while asked; En route / On scene once committed."""
+def offer_keyboard(
+    offer: Offer, languages: Sequence[str], recalling: bool = False
+) -> dict[str, object] | None:
+    """Commit / Decline while asked (a facility: commit the places asked, or fewer); En route
+    / On scene and Recall once committed (`recalling`: the reasons to choose from)."""
 
     def button(mark: str, label: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             f"{mark} {joined_labels(languages, label)}", callback_data=offer_data(offer.id, action)
         )
 
-    if offer.status is OfferStatus.OFFERED:
+    def count(places: int, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(f"✅ {places}", callback_data=offer_data(offer.id, action))
+
+    recall = button("↩️", N_("Recall"), "r")
+    if offer.status is OfferStatus.OFFERED and offer.unit.counted and offer.asked > 1:
+        rows = [
+            [count(offer.asked, "c"), button("✖️", N_("Decline"), "d")],
+            [count(n, f"c{n}") for n in range(1, min(offer.asked, MAX_FEWER_BUTTONS + 1))],
+        ]
+    elif offer.status is OfferStatus.OFFERED:
         rows = [[button("✅", N_("Commit"), "c"), button("✖️", N_("Decline"), "d")]]
+    elif recalling:
+        rows = [
+            [button("↩️", label, action) for action, label in RECALL_REASONS.items()],
+            [button("✖️", N_("Keep it committed"), "k")],
+        ]
+    elif offer.status is OfferStatus.COMMITTED and offer.unit.counted:
+        rows = [[recall]]
     elif offer.status is OfferStatus.COMMITTED:
-        rows = [[button("🚦", N_("En route"), "e"), button("📍", N_("On scene"), "s")]]
+        rows = [[button("🚦", N_("En route"), "e"), button("📍", N_("On scene"), "s")], [recall]]
     elif offer.status is OfferStatus.EN_ROUTE:
-        rows = [[button("📍", N_("On scene"), "s")]]
+        rows = [[button("📍", N_("On scene"), "s")], [recall]]
+    elif offer.status is OfferStatus.ON_SCENE:
+        rows = [[recall]]
     else:
         return None
     return InlineKeyboardMarkup(rows).to_dict()
+
+
+def offer_markup(offer: Offer, languages: Sequence[str]) -> InlineKeyboardMarkup | None:
+    """`offer_keyboard` as the live offer message is edited with it."""
+    data = offer_keyboard(offer, languages)
+    return InlineKeyboardMarkup.de_json(data, None) if data else None
 
 
 def unit_data(unit_id: int, status: UnitStatus) -> str:

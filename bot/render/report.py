@@ -30,6 +30,7 @@ from bot.core.vocabulary import AUTHORITY, PHASE, TYPE, ZONE, ZONE_OF_CITY
 from bot.render import common
 from bot.render.media import duration as media_duration
 from bot.render.report_chart import chart
+from bot.render.requests import places
 from bot.render.timeline import days_of, timeline_line
 
 CSS = """
@@ -316,7 +317,8 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 ],
                 [
                     [
-                        escape(u.code),
+                        escape(u.code)
+                        + ("<br>" + escape(places(tr, u.places)) if u.places is not None else ""),
                         escape(u.agency) + "<br>" + flag(tr, u.country),
                         escape(_when(tr, u.committed_at, timezone)),
                         escape(_when(tr, u.on_scene_at, timezone)),
@@ -330,6 +332,26 @@ def _section(tr: Translator, report: Report, timezone: str) -> str:
                 {5, 6, 7},
                 heading,
                 frozenset({2, 3, 4}),
+            )
+        )
+
+    # beds and places, per facility (a facility gives part of its count, not itself)
+    held: dict[tuple[str, str, str], int] = {}
+    for u in units:
+        if u.places is not None and u.committed_at is not None:
+            key = (u.code, u.agency, u.country)
+            held[key] = held.get(key, 0) + u.places
+    if held:
+        parts.append("<h2>" + escape(_("Beds and places")) + "</h2>")
+        parts.append(
+            _table(
+                [_("Facility"), _("Agency"), _("Places committed")],
+                [
+                    [escape(code), escape(agency) + "<br>" + flag(tr, country), str(count)]
+                    for (code, agency, country), count in sorted(held.items())
+                ],
+                {2},
+                _("Beds and places"),
             )
         )
 

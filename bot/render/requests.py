@@ -4,6 +4,7 @@ border-crossing notice for liaisons, and the incident card's Resources section."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from babel.numbers import format_decimal
 
@@ -12,6 +13,7 @@ from bot.core.i18n import N_, Translator, each_language
 from bot.core.models import Country, Incident, Offer, OfferStatus, RequestStatus, ResourceRequest
 from bot.render import common
 from bot.render.common import FLAG, text
+from bot.render.roster import places_free
 
 STAGE_MARK = {
     OfferStatus.OFFERED: "⏳",
@@ -23,6 +25,7 @@ STAGE_MARK = {
     OfferStatus.ON_SCENE: "📍",
     OfferStatus.RELEASED: "🔓",
     OfferStatus.UNREACHABLE: "📵",
+    OfferStatus.RECALLED: "↩️",
 }
 REQUEST_MARK = {
     RequestStatus.WAITING_LOCATION: "📍",
@@ -54,12 +57,33 @@ def asked(tr: Translator, request: ResourceRequest) -> str:
     return f"{request.quantity} × {type_name(tr, request)}"
 
 
+def places(tr: Translator, n: int) -> str:
+    return tr.ngettext("{n} place", "{n} places", n).format(n=n)
+
+
 def _unit_line(tr: Translator, offer: Offer, incident_country: Country) -> str:
     unit = offer.unit
     flag = crossing_flag(unit.country, incident_country)
-    return (
+    line = (
         f"{vocabulary.TYPE_MARK[unit.type]} <b>{text(unit.code)}</b> {text(unit.name)}"
         f" · {text(unit.agency)}" + (f" {flag}" if flag else "")
+    )
+    if unit.counted and offer.amount:
+        line += " · <b>" + places(tr, offer.amount) + "</b>"
+    return line
+
+
+def _recalled_line(tr: Translator, offer: Offer, timezone: str) -> str:
+    """↩️ recalled 14:20 by Luc: needed on our side"""
+    _ = tr.gettext
+    moment = tr.time(offer.recalled_at, timezone) if offer.recalled_at else ""
+    said = offer.recall_reason or ""
+    # a reason chosen with a button is a msgid (translated); a typed one reads as typed
+    reason = tr.gettext(said) if said else said
+    return f"{STAGE_MARK[OfferStatus.RECALLED]} " + _("recalled {time} by {name}: {reason}").format(
+        time=moment,
+        name=text(offer.decided_by or "?"),
+        reason=text(reason),
     )
 
 
@@ -129,12 +153,19 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
             )
             + "</b>"
         )
-    engaged = [o for o in request.offers if o.status.engaged or o.status is OfferStatus.RELEASED]
+    engaged = [
+        o
+        for o in request.offers
+        if o.status.engaged or o.status in (OfferStatus.RELEASED, OfferStatus.RECALLED)
+    ]
     if engaged:
         lines.append("")
         for offer in engaged:
             lines.append(_unit_line(tr, offer, request.incident_country))
-            lines.append("   " + stages(tr, offer, timezone))
+            if offer.status is OfferStatus.RECALLED:
+                lines.append("   " + _recalled_line(tr, offer, timezone))
+            else:
+                lines.append("   " + stages(tr, offer, timezone))
     waiting = [o for o in request.offers if o.status is OfferStatus.OFFERED]
     if waiting:
         lines.append("")
@@ -142,7 +173,13 @@ def _request_block(tr: Translator, request: ResourceRequest, timezone: str) -> s
             "⏳ "
             + _("Asked, no answer yet: {units}").format(
                 units=tr.join(
-                    f"{text(o.unit.code)} ({text(o.unit.agency)}, {o.distance_km:.0f} km)"
+                    f"{text(o.unit.code)} ({text(o.unit.agency)}, {o.distance_km:.0f} km"
+                    + (
+                        ", " + places(tr, o.asked) + ", " + places_free(tr, o.unit)
+                        if o.unit.counted
+                        else ""
+                    )
+                    + ")"
                     for o in waiting
                 )
             )
@@ -233,7 +270,13 @@ def _where(tr: Translator, incident: Incident) -> str:
 
 
 def _offer_block(
-    tr: Translator, offer: Offer, request: ResourceRequest, incident: Incident, timezone: str
+    tr: Translator,
+    offer: Offer,
+    request: ResourceRequest,
+    incident: Incident,
+    timezone: str,
+    stale_after_hours: float | None = None,
+    now: datetime | None = None,
 ) -> str:
     _ = tr.gettext
     lines = []
@@ -256,6 +299,31 @@ def _offer_block(
         lines.append(_("Note: {note}").format(note=text(request.note)))
     lines.append("")
     lines.append(_("Your unit: {unit}").format(unit=_unit_line(tr, offer, incident.country)))
+    unit = offer.unit
+    if unit.counted:
+        if offer.status is OfferStatus.OFFERED:
+            asked_line = (
+                "🛏 <b>"
+                + _("Asked: {asked} · {free}").format(
+                    asked=places(tr, offer.asked), free=places_free(tr, unit)
+                )
+                + "</b>"
+            )
+            if offer.asked > 1:
+                asked_line += " · " + _("you may commit fewer")
+            lines.append(asked_line)
+        else:
+            lines.append("🛏 " + places_free(tr, unit))
+        moment = unit.reported_at or unit.confirmed_at
+        stale = _(
+            "Availability out of date (last reported {time}): check before committing."
+        ).format(time=tr.datetime(moment, timezone) if moment else "—")
+        if (
+            stale_after_hours is not None
+            and now is not None
+            and unit.availability_stale(now, stale_after_hours)
+        ):
+            lines.append("⚠️ " + stale)
     lines.append(
         _("{distance} km away · about {minutes} min on the road").format(
             distance=format_decimal(offer.distance_km, format="0.0", locale=tr.locale),
@@ -285,10 +353,12 @@ def _offer_state(tr: Translator, offer: Offer, request: ResourceRequest, timezon
         return "⌛ " + _("No answer in time: the next unit was asked.")
     if status is OfferStatus.WITHDRAWN:
         if request.status is RequestStatus.FILLED:
-            return "➖ " + _("The request is filled: this unit is not needed.")
+            return "➖ <b>" + _("The request is filled: this unit is not needed.") + "</b>"
         if request.status is RequestStatus.CANCELLED:
-            return "➖ " + _("The request was cancelled.")
+            return "➖ <b>" + _("The request was cancelled.") + "</b>"
         return "➖ " + _("Withdrawn: the unit is no longer available.")
+    if status is OfferStatus.RECALLED:
+        return _recalled_line(tr, offer, timezone)
     who = _("Committed by {name}.").format(name=text(offer.decided_by or "?"))
     return who + "\n" + stages(tr, offer, timezone)
 
@@ -299,8 +369,47 @@ def render_offer(
     incident: Incident,
     languages: Sequence[str],
     timezone: str,
+    stale_after_hours: float | None = None,
+    now: datetime | None = None,
 ) -> str:
-    return each_language(languages, lambda tr: _offer_block(tr, offer, request, incident, timezone))
+    """An offer in an agency chat. With `stale_after_hours` (and `now`), a facility whose
+    availability was reported longer ago is marked stale."""
+    return each_language(
+        languages,
+        lambda tr: _offer_block(tr, offer, request, incident, timezone, stale_after_hours, now),
+    )
+
+
+def _recall_block(
+    tr: Translator, offer: Offer, request: ResourceRequest, timezone: str, reopened: bool
+) -> str:
+    _ = tr.gettext
+    lines = _heading(tr, request)
+    lines.append(_unit_line(tr, offer, request.incident_country))
+    lines.append(_recalled_line(tr, offer, timezone))
+    if reopened:
+        lines.append(
+            "⏳ <b>"
+            + _("The request is open again for what is missing: {missing} of {quantity}.").format(
+                missing=request.quantity - request.committed, quantity=request.quantity
+            )
+            + "</b>"
+        )
+    return "\n".join(lines)
+
+
+def render_recall(
+    offer: Offer,
+    request: ResourceRequest,
+    languages: Sequence[str],
+    timezone: str,
+    *,
+    reopened: bool,
+) -> str:
+    """Told to the chat that asked when an agency takes back a unit or places it committed."""
+    return each_language(
+        languages, lambda tr: _recall_block(tr, offer, request, timezone, reopened)
+    )
 
 
 def _crossing_block(
@@ -444,6 +553,9 @@ def resources_section(
             if offer.status.engaged or offer.status is OfferStatus.RELEASED:
                 lines.append(_unit_line(tr, offer, request.incident_country))
                 lines.append("   " + stages(tr, offer, timezone))
+            elif offer.status is OfferStatus.RECALLED:
+                lines.append(_unit_line(tr, offer, request.incident_country))
+                lines.append("   " + _recalled_line(tr, offer, timezone))
     for request in requests:
         if request.is_open or request.status is RequestStatus.UNFILLED:
             lines.append(

@@ -14,6 +14,11 @@ from bot.render.common import FLAG, text
 MAX_UNITS_LISTED = 40
 
 
+def places_free(tr: Translator, unit: Unit) -> str:
+    """`4 / 6 free`: a facility's free places of its total."""
+    return tr.gettext("{free} / {total} free").format(free=unit.free or 0, total=unit.capacity)
+
+
 def unit_line(
     tr: Translator, unit: Unit, timezone: str, now: datetime, stale_after_hours: float
 ) -> str:
@@ -25,7 +30,13 @@ def unit_line(
             status = _(vocabulary.OFFER_STATUS[unit.deployment])
         if unit.incident_ref is not None:
             status += f" #{unit.incident_ref}"
-    if unit.capacity > 1:
+    if unit.counted:
+        status += " · " + places_free(tr, unit)
+        if unit.held:
+            status += " · " + tr.join(
+                _("#{ref} holds {n}").format(ref=ref, n=n) for ref, n in unit.held
+            )
+    elif unit.capacity > 1:
         status += " · " + _("capacity {n}").format(n=unit.capacity)
     line = (
         f"{vocabulary.STATUS_MARK[unit.status]} <b>{text(unit.code)}</b> {text(unit.name)}"
@@ -33,7 +44,12 @@ def unit_line(
     )
     if unit.note:
         line += f" · <i>{text(unit.note)}</i>"
-    if unit.is_stale(now, stale_after_hours):
+    if unit.counted and unit.availability_stale(now, stale_after_hours):
+        line += " · ⚠️ " + _("availability out of date")
+        moment = unit.reported_at or unit.confirmed_at
+        if moment is not None:
+            line += " (" + tr.datetime(moment, timezone) + ")"
+    elif unit.is_stale(now, stale_after_hours):
         line += " · ⚠️ " + _("to be confirmed again")
         if unit.confirmed_at is not None:
             line += " (" + tr.datetime(unit.confirmed_at, timezone) + ")"

@@ -52,7 +52,7 @@ async def _requests(tx: Tx, incident: Incident) -> list[RequestLine]:
     ):
         units = []
         for o in await tx.all(
-            "SELECT o.*, u.code, u.name, u.agency, u.country FROM request_offers o"
+            "SELECT o.*, u.code, u.name, u.agency, u.country, u.free FROM request_offers o"
             " JOIN units u ON u.id = o.unit_id WHERE o.request_id = ?"
             " AND o.status IN ('committed', 'en_route', 'on_scene', 'released') ORDER BY o.id",
             (r["id"],),
@@ -80,6 +80,7 @@ async def _requests(tx: Tx, incident: Incident) -> list[RequestLine]:
                     commit_to_arrival_min=minutes_between(committed, arrived),
                     arrival_to_release_min=minutes_between(arrived, released),
                     request_to_arrival_min=minutes_between(requested, arrived),
+                    places=o["amount"] if o["free"] is not None else None,
                 )
             )
         found.append(

@@ -86,6 +86,8 @@ def rank(
     for unit in candidates:
         if unit.status is not UnitStatus.AVAILABLE:
             continue
+        if unit.free is not None and unit.free <= 0:
+            continue  # a facility with no free place
         distance = distance_km(lat, lon, unit.lat, unit.lon)
         if distance > settings.max_distance_km:
             continue
@@ -139,6 +141,9 @@ def _offer(row: Row, unit: Unit) -> Offer:
         eta_minutes=row["eta_minutes"],
         amount=row["amount"],
         status=OfferStatus(row["status"]),
+        asked=row["asked"],
+        recalled_at=_time(row["recalled_at"]),
+        recall_reason=row["recall_reason"],
         offered_at=from_db_time(row["offered_at"]),
         expires_at=from_db_time(row["expires_at"]),
         decided_at=_time(row["decided_at"]),
@@ -279,7 +284,7 @@ async def _in_range(
     )
     rows = await tx.all(
         "SELECT u.*, NULL AS deployment FROM units u WHERE u.type = ? AND u.status = ?"
-        " AND u.lat BETWEEN ? AND ? AND u.lon BETWEEN ? AND ?"
+        " AND (u.free IS NULL OR u.free > 0) AND u.lat BETWEEN ? AND ? AND u.lon BETWEEN ? AND ?"
         " AND NOT EXISTS (SELECT 1 FROM request_offers o"
         "                 WHERE o.request_id = ? AND o.unit_id = u.id)",
         (
@@ -299,6 +304,12 @@ async def _in_range(
         [c for c in ranked if fold(c.unit.agency) in reachable],
         [c for c in ranked if fold(c.unit.agency) not in reachable],
     )
+
+
+def _share(unit: Unit, asked: int) -> int:
+    """How much of a request one unit asked would cover: a facility the places asked of it,
+    a vehicle its capacity."""
+    return asked if unit.counted else unit.capacity
 
 
 def _units_to_cover(capacities: Sequence[int], need: int) -> int:
@@ -325,33 +336,37 @@ async def _top_up(
         return
     incident = await incident_in(unit, request.incident_ref)
     assert incident is not None
-    pending = [o.unit.capacity for o in request.offers if o.status is OfferStatus.OFFERED]
+    # what each unit asked would cover: a vehicle its capacity, a facility the places asked
+    pending = [_share(o.unit, o.asked) for o in request.offers if o.status is OfferStatus.OFFERED]
     candidates, unreachable = await _in_range(unit, request, incident, settings)
-    chosen: list[Candidate] = []
+    chosen: list[tuple[Candidate, int]] = []
     for candidate in candidates:
-        capacities = pending + [c.unit.capacity for c in chosen]
+        capacities = pending + [_share(c.unit, places) for c, places in chosen]
         covered = sum(min(c, need) for c in capacities)
         target = _units_to_cover(capacities, need) + settings.extra_offers
         if covered >= need and len(capacities) >= target:
             break
-        chosen.append(candidate)
+        # a facility is asked for what is needed, at most what it has free (2 of 6)
+        places = min(candidate.unit.free, need) if candidate.unit.free is not None else 0
+        chosen.append((candidate, places))
     now = utcnow()
     expires = now + timedelta(minutes=settings.offer_timeout_minutes)
-    for candidate in chosen:
+    for candidate, places in chosen:
         offer_id = await unit.execute(
             "INSERT INTO request_offers (request_id, unit_id, distance_km, eta_minutes, amount,"
-            " status, offered_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+            " asked, status, offered_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
             (
                 request.id,
                 candidate.unit.id,
                 round(candidate.distance_km, 2),
                 candidate.eta_minutes,
+                places,
                 OfferStatus.OFFERED.value,
                 to_db_time(now),
                 to_db_time(expires),
             ),
         )
-        await _send_offer(unit, offer_id)
+        await _send_offer(unit, offer_id, settings.stale_after_hours)
     if chosen:
         unit.effects.expiries.add(expires)
     if pending or chosen:
@@ -359,7 +374,7 @@ async def _top_up(
         # had their agency a chat here, are named on the card now and the liaisons told
         farthest = max(
             [o.distance_km for o in request.offers if o.status is OfferStatus.OFFERED]
-            + [c.distance_km for c in chosen]
+            + [c.distance_km for c, _places in chosen]
         )
         passed_over = [c for c in unreachable if c.distance_km <= farthest]
         if passed_over:
@@ -403,15 +418,29 @@ async def _record_unreachable(
         )
 
 
-async def _send_offer(unit: UnitOfWork, offer_id: int) -> None:
+async def _send_offer(unit: UnitOfWork, offer_id: int, stale_after_hours: float) -> None:
     found = await offer_in(unit, offer_id)
     assert found is not None
     offer, request, incident = found
     for chat in await _agency_chats_for(unit, offer.unit.agency):
+        # kept, to edit the message when the offer closes (filled, cancelled, timed out)
+        await unit.execute(
+            "INSERT INTO offer_messages (offer_id, chat_id, shown_version) VALUES (?, ?, 1)"
+            " ON CONFLICT (offer_id, chat_id) DO NOTHING",
+            (offer.id, chat.id),
+        )
         await enqueue(
             unit,
             chat_id=chat.id,
-            html=view.render_offer(offer, request, incident, chat.languages, chat.timezone),
+            html=view.render_offer(
+                offer,
+                request,
+                incident,
+                chat.languages,
+                chat.timezone,
+                stale_after_hours=stale_after_hours,
+                now=utcnow(),
+            ),
             purpose="offer",
             reply_markup=offer_keyboard(offer, chat.languages),
             subject_id=offer.id,
@@ -468,11 +497,13 @@ async def _fill(unit: UnitOfWork, request: ResourceRequest, acting_chat: int | N
         "UPDATE requests SET status = ?, closed_at = ? WHERE id = ? AND status = ?",
         (RequestStatus.FILLED.value, now, request.id, RequestStatus.OPEN.value),
     )
-    # the other agencies need not answer any more
-    await unit.execute(
-        "UPDATE request_offers SET status = ?, decided_at = ? WHERE request_id = ? AND status = ?",
+    # the other agencies need not answer any more: their offers say so, without buttons
+    rows = await unit.all(
+        "UPDATE request_offers SET status = ?, decided_at = ? WHERE request_id = ? AND status = ?"
+        " RETURNING id",
         (OfferStatus.WITHDRAWN.value, now, request.id, OfferStatus.OFFERED.value),
     )
+    await closed(unit, [row["id"] for row in rows])
     request = await _reload(unit, request.id)
     if acting_chat != request.chat_id:
         await _notify_request_chat(unit, request, "filled")
@@ -563,7 +594,11 @@ async def _release(unit: UnitOfWork, offer: Offer, by: str) -> Offer:
         "UPDATE request_offers SET status = ?, released_at = ? WHERE id = ?",
         (OfferStatus.RELEASED.value, now, offer.id),
     )
-    await units.free(unit, offer.unit.id, by)
+    if offer.unit.counted:
+        await units.give_places(unit, offer.unit.id, offer.amount)
+    else:
+        await units.free(unit, offer.unit.id, by)
+    await closed(unit, [offer.id])
     found = await offer_in(unit, offer.id)
     assert found is not None
     released, request, incident = found
@@ -580,6 +615,115 @@ async def _release(unit: UnitOfWork, offer: Offer, by: str) -> Offer:
     return released
 
 
+async def recall_choice(
+    unit: UnitOfWork, *, offer_id: int, person: Person, chat: Chat | None
+) -> OfferAnswer:
+    """The Recall button: only the unit's own agency may, and only while it is committed
+    (the reasons are shown; nothing changes yet)."""
+    offer, request, incident = await _agency_offer(
+        unit,
+        offer_id,
+        person,
+        chat,
+        N_("{code} belongs to {agency}: only its own agency (or an admin) may recall it."),
+    )
+    refusal = None if offer.status.engaged else N_("This unit is not committed any more.")
+    return OfferAnswer(offer, request, incident, refusal)
+
+
+async def recall(
+    unit: UnitOfWork,
+    *,
+    reason: str,
+    person: Person,
+    chat: Chat | None,
+    settings: RequestSettings,
+    code: str | None = None,
+    offer_id: int | None = None,
+) -> OfferAnswer:
+    """/unit <code> recall <reason> and the Recall button: an agency takes back its own
+    committed unit (or a facility's places). The request's count drops, the commander is
+    told, and the request reopens for what is now missing, offered to the next nearest."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UserError(N_("Say why: /unit <code> recall <reason>."))
+    if len(reason) > MAX_NOTE:
+        raise UserError(N_("That is too long: at most {limit} characters."), limit=MAX_NOTE)
+    if offer_id is None:
+        rows = await unit.all(
+            "SELECT o.id FROM request_offers o JOIN units u ON u.id = o.unit_id"
+            " WHERE u.code = ? AND o.status IN (?, ?, ?) ORDER BY o.id DESC",
+            ((code or "").strip().upper(), *ENGAGED),
+        )
+        if not rows:
+            raise UserError(N_("{code} is not committed to any incident."), code=code or "")
+        offer_id = int(rows[0]["id"])
+    offer, request, incident = await _agency_offer(
+        unit,
+        offer_id,
+        person,
+        chat,
+        N_("{code} belongs to {agency}: only its own agency (or an admin) may recall it."),
+    )
+    if not offer.status.engaged:
+        return OfferAnswer(offer, request, incident, N_("This unit is not committed any more."))
+    now = to_db_time(utcnow())
+    await unit.execute(
+        "UPDATE request_offers SET status = ?, recalled_at = ?, recall_reason = ?,"
+        " decided_by = ? WHERE id = ? AND status IN (?, ?, ?)",
+        (OfferStatus.RECALLED.value, now, reason, person.name, offer.id, *ENGAGED),
+    )
+    if offer.unit.counted:
+        await units.give_places(unit, offer.unit.id, offer.amount)
+    else:
+        await units.free(unit, offer.unit.id, person.name)
+    await unit.execute(
+        "UPDATE requests SET committed = CASE WHEN committed > ? THEN committed - ? ELSE 0 END"
+        " WHERE id = ?",
+        (offer.amount, offer.amount, request.id),
+    )
+    await closed(unit, [offer.id])
+    reopen = incident.is_open and request.status in (
+        RequestStatus.OPEN,
+        RequestStatus.FILLED,
+        RequestStatus.UNFILLED,
+    )
+    if reopen and request.status is not RequestStatus.OPEN:
+        await unit.execute(
+            "UPDATE requests SET status = ?, closed_at = NULL WHERE id = ?",
+            (RequestStatus.OPEN.value, request.id),
+        )
+    found = await offer_in(unit, offer.id)
+    assert found is not None
+    recalled, request, incident = found
+    # the commander is told in the chat that asked (and the card shows it)
+    row = await unit.one(
+        "SELECT * FROM chats WHERE id = ? AND unreachable_at IS NULL", (request.chat_id,)
+    )
+    if row is not None:
+        await enqueue(
+            unit,
+            chat_id=request.chat_id,
+            html=view.render_recall(
+                recalled,
+                request,
+                tuple(row["languages"].split(",")),
+                row["timezone"],
+                reopened=reopen,
+            ),
+            purpose="request",
+            incident_ref=request.incident_ref,
+            subject_id=request.id,
+            key=f"recalled:{recalled.id}",
+        )
+    if reopen:
+        await _top_up(unit, request.id, settings, chat.id if chat else None)
+    await _touch(unit, await _reload(unit, request.id))
+    found = await offer_in(unit, offer.id)
+    assert found is not None
+    return OfferAnswer(*found)
+
+
 async def _end(unit: UnitOfWork, request: ResourceRequest, by: str) -> None:
     """Withdraw an open request: offers not answered are withdrawn, units it got released."""
     now = to_db_time(utcnow())
@@ -588,11 +732,12 @@ async def _end(unit: UnitOfWork, request: ResourceRequest, by: str) -> None:
             "UPDATE requests SET status = ?, closed_at = ? WHERE id = ?",
             (RequestStatus.CANCELLED.value, now, request.id),
         )
-        await unit.execute(
+        rows = await unit.all(
             "UPDATE request_offers SET status = ?, decided_at = ?"
-            " WHERE request_id = ? AND status = ?",
+            " WHERE request_id = ? AND status = ? RETURNING id",
             (OfferStatus.WITHDRAWN.value, now, request.id, OfferStatus.OFFERED.value),
         )
+        await closed(unit, [row["id"] for row in rows])
     for offer in request.offers:
         if offer.status.engaged:
             await _release(unit, offer, by)
@@ -662,8 +807,10 @@ async def answer(
     person: Person,
     chat: Chat | None,
     settings: RequestSettings,
+    places: int | None = None,
 ) -> OfferAnswer:
-    """Commit or Decline, first come first served. Race-safe: the unit is taken only if it
+    """Commit or Decline, first come first served (a facility commits `places`, by default
+    the places asked of it, or fewer). Race-safe: the unit is taken only if it
     is still available, and the request's count only grows while it stays within the
     quantity asked (conditional updates, in one transaction)."""
     offer, request, incident = await _agency_offer(
@@ -673,7 +820,7 @@ async def answer(
         chat,
         N_("{code} belongs to {agency}: only its own agency (or an admin) may answer."),
     )
-    refusal = await _answer(unit, offer, request, incident, commit, person, chat, settings)
+    refusal = await _answer(unit, offer, request, incident, commit, person, chat, settings, places)
     found = await offer_in(unit, offer_id)
     assert found is not None
     return OfferAnswer(*found, refusal=refusal)
@@ -688,6 +835,7 @@ async def _answer(
     person: Person,
     chat: Chat | None,
     settings: RequestSettings,
+    places: int | None,
 ) -> str | None:
     acting_chat = chat.id if chat else None
     now = to_db_time(utcnow())
@@ -707,26 +855,36 @@ async def _answer(
         )
         await _top_up(unit, request.id, settings, acting_chat)
         return None
-    # 1. the unit, only if it is still available
-    if not await units.commit_to(unit, offer.unit.id, incident.ref, person.name):
-        await _withdraw(unit, offer.id, now)
-        await _top_up(unit, request.id, settings, acting_chat)
-        return N_("{code} is no longer available: it was committed elsewhere or taken off duty.")
-    # 2. a share of the request, only while it stays within the quantity asked
-    row = await unit.one("SELECT quantity, committed FROM requests WHERE id = ?", (request.id,))
-    assert row is not None
-    amount = max(0, min(offer.unit.capacity, row["quantity"] - row["committed"]))
-    counted = amount > 0 and await unit.execute(
-        "UPDATE requests SET committed = committed + ? WHERE id = ? AND status = ?"
-        " AND committed + ? <= quantity",
-        (amount, request.id, RequestStatus.OPEN.value, amount),
-    )
-    if not counted:
-        # filled (or cancelled) meanwhile: give the unit back
-        await units.give_back(unit, offer.unit.id)
-        await _withdraw(unit, offer.id, now)
-        await _touch(unit, request)
-        return N_("The request is already filled: thank you, nothing more is needed.")
+    if offer.unit.counted:
+        amount = await _take_places(unit, offer, request, places)
+        if amount == _BAD_COUNT:
+            return _BAD_COUNT  # nothing changed: the offer stands
+        if isinstance(amount, str):
+            await _withdraw(unit, offer.id, now)
+            if amount == _FILLED:
+                await _touch(unit, request)
+            else:
+                await _top_up(unit, request.id, settings, acting_chat)
+            return amount
+    else:
+        # 1. the unit, only if it is still available
+        if not await units.commit_to(unit, offer.unit.id, incident.ref, person.name):
+            await _withdraw(unit, offer.id, now)
+            await _top_up(unit, request.id, settings, acting_chat)
+            return N_(
+                "{code} is no longer available: it was committed elsewhere or taken off duty."
+            )
+        # 2. a share of the request, only while it stays within the quantity asked
+        row = await unit.one("SELECT quantity, committed FROM requests WHERE id = ?", (request.id,))
+        assert row is not None
+        amount = max(0, min(offer.unit.capacity, row["quantity"] - row["committed"]))
+        counted = amount > 0 and await _count(unit, request.id, amount)
+        if not counted:
+            # filled (or cancelled) meanwhile: give the unit back
+            await units.give_back(unit, offer.unit.id)
+            await _withdraw(unit, offer.id, now)
+            await _touch(unit, request)
+            return _FILLED
     await unit.execute(
         "UPDATE request_offers SET status = ?, amount = ?, decided_at = ?, decided_by = ?"
         " WHERE id = ? AND status = ?",
@@ -739,6 +897,15 @@ async def _answer(
             OfferStatus.OFFERED.value,
         ),
     )
+    if offer.unit.counted:
+        # the facility's offers for other requests stand while it has places free
+        found = await units.unit_by_id(unit, offer.unit.id)
+        if found is not None and (found.free or 0) > 0:
+            if crossing(offer.unit.country, incident.country):
+                await _tell_liaisons(unit, offer.id)
+            await _top_up(unit, request.id, settings, acting_chat)
+            await _touch(unit, await _reload(unit, request.id))
+            return None
     # the unit's other open offers (other requests) are moot now
     others = await unit.all(
         "SELECT id, request_id FROM request_offers WHERE unit_id = ? AND status = ? AND id != ?",
@@ -754,11 +921,71 @@ async def _answer(
     return None
 
 
+_FILLED = N_("The request is already filled: thank you, nothing more is needed.")
+_BAD_COUNT = N_("Commit between 1 and {count} places.")
+
+
+async def _count(unit: UnitOfWork, request_id: int, amount: int) -> bool:
+    """The request's count grows by `amount` only while it stays within the quantity asked
+    (a conditional update: concurrent commitments never overfill it)."""
+    changed = await unit.execute(
+        "UPDATE requests SET committed = committed + ? WHERE id = ? AND status = ?"
+        " AND committed + ? <= quantity",
+        (amount, request_id, RequestStatus.OPEN.value, amount),
+    )
+    return changed > 0
+
+
+async def _take_places(
+    unit: UnitOfWork, offer: Offer, request: ResourceRequest, places: int | None
+) -> int | str:
+    """A facility commits `places` (or the places asked): at most what was asked, what the
+    request still misses and what the facility has free. Returns the places taken, or why
+    none were (a msgid). Both counts are guarded by conditional updates in this unit of
+    work: concurrent presses never take more than the facility has free nor more than the
+    request asked."""
+    wanted = offer.asked if places is None else places
+    if wanted < 1 or wanted > max(offer.asked, 1):
+        return _BAD_COUNT
+    row = await unit.one("SELECT quantity, committed FROM requests WHERE id = ?", (request.id,))
+    assert row is not None
+    amount = min(wanted, int(row["quantity"]) - int(row["committed"]))
+    if amount <= 0:
+        return _FILLED
+    free = await unit.one("SELECT free, status FROM units WHERE id = ?", (offer.unit.id,))
+    if free is None or free["status"] != UnitStatus.AVAILABLE.value or not free["free"]:
+        return N_("{code} has no place free any more.")
+    amount = min(amount, int(free["free"]))
+    if not await units.take_places(unit, offer.unit.id, amount):
+        return N_("{code} has no place free any more.")
+    if not await _count(unit, request.id, amount):
+        await units.give_places(unit, offer.unit.id, amount)
+        return _FILLED
+    return amount
+
+
 async def _withdraw(unit: UnitOfWork, offer_id: int, now: str) -> None:
-    await unit.execute(
+    changed = await unit.execute(
         "UPDATE request_offers SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
         (OfferStatus.WITHDRAWN.value, now, offer_id, OfferStatus.OFFERED.value),
     )
+    if changed:
+        await closed(unit, [offer_id])
+
+
+async def closed(unit: UnitOfWork, offer_ids: Iterable[int]) -> None:
+    """Offers that changed after they were sent (filled, cancelled, timed out, the unit gone
+    elsewhere, released, recalled): their messages in the agency chats are edited to say so,
+    in each chat's languages, without the buttons that no longer apply."""
+    for offer_id in offer_ids:
+        await unit.execute(
+            "UPDATE request_offers SET version = version + 1 WHERE id = ?", (offer_id,)
+        )
+        rows = await unit.all(
+            "SELECT chat_id FROM offer_messages WHERE offer_id = ? ORDER BY chat_id", (offer_id,)
+        )
+        for row in rows:
+            unit.effects.touch(Live(LiveKind.OFFER, offer_id, row["chat_id"]))
 
 
 async def _tell_liaisons(unit: UnitOfWork, offer_id: int) -> None:
@@ -839,7 +1066,7 @@ async def expire_overdue(
         " ORDER BY id",
         (OfferStatus.OFFERED.value, moment),
     )
-    expired = set()
+    expired = []
     for row in rows:
         # the offer's status is its claim: an instance sweeping at the same time moves on
         # only the offers it changed itself
@@ -847,8 +1074,9 @@ async def expire_overdue(
             "UPDATE request_offers SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
             (OfferStatus.EXPIRED.value, moment, row["id"], OfferStatus.OFFERED.value),
         ):
-            expired.add(row["request_id"])
-    for request_id in sorted(expired):
+            expired.append(row)
+    await closed(unit, [row["id"] for row in expired])
+    for request_id in sorted({row["request_id"] for row in expired}):
         await _top_up(unit, request_id, settings, None)
 
 
@@ -898,6 +1126,57 @@ async def cards_behind(tx: Tx) -> list[Live]:
         "SELECT id, chat_id FROM requests WHERE shown_version < version ORDER BY id"
     )
     return [Live(LiveKind.REQUEST, row["id"], row["chat_id"]) for row in rows]
+
+
+# --- offer messages in the agency chats (edited when the offer closes) ----------------------
+
+
+async def offer_message(tx: Tx, offer_id: int, chat_id: int) -> tuple[Row, int] | None:
+    """An offer's message in one agency chat (message id, shown version) and the offer's
+    version; None before the outbox sent it."""
+    row = await tx.one(
+        "SELECT m.message_id, m.shown_version, o.version FROM offer_messages m"
+        " JOIN request_offers o ON o.id = m.offer_id WHERE m.offer_id = ? AND m.chat_id = ?",
+        (offer_id, chat_id),
+    )
+    if row is None or row["message_id"] is None:
+        return None
+    return row, int(row["version"])
+
+
+async def offer_message_shown(
+    unit: UnitOfWork, offer_id: int, chat_id: int, message_id: int, version: int
+) -> None:
+    await unit.execute(
+        "UPDATE offer_messages SET message_id = ?,"
+        " shown_version = CASE WHEN shown_version > ? THEN shown_version ELSE ? END"
+        " WHERE offer_id = ? AND chat_id = ?",
+        (message_id, version, version, offer_id, chat_id),
+    )
+
+
+async def offer_messages_behind(tx: Tx) -> list[Live]:
+    rows = await tx.all(
+        "SELECT m.offer_id, m.chat_id FROM offer_messages m"
+        " JOIN request_offers o ON o.id = m.offer_id"
+        " WHERE m.message_id IS NOT NULL AND m.shown_version < o.version"
+        " ORDER BY m.offer_id, m.chat_id"
+    )
+    return [Live(LiveKind.OFFER, row["offer_id"], row["chat_id"]) for row in rows]
+
+
+async def on_offer_delivered(unit: UnitOfWork, row: Row, message_id: int) -> None:
+    """The outbox sent an offer: its message id is kept, and if the offer closed while the
+    message waited its turn, the message is edited at once."""
+    if row["subject_id"] is None:
+        return
+    await unit.execute(
+        "UPDATE offer_messages SET message_id = ? WHERE offer_id = ? AND chat_id = ?",
+        (message_id, row["subject_id"], row["chat_id"]),
+    )
+    found = await offer_message(unit, row["subject_id"], row["chat_id"])
+    if found is not None and found[0]["shown_version"] < found[1]:
+        unit.effects.touch(Live(LiveKind.OFFER, row["subject_id"], row["chat_id"]))
 
 
 async def follow_chat(unit: UnitOfWork, old_id: int, new_id: int) -> None:

@@ -18,7 +18,7 @@ from bot.resources import units
 COLUMNS = ("code", "type", "name", "agency", "country", "lat", "lon", "capacity", "status")
 OPTIONAL_COLUMNS = ("note", "sample")
 # written by export, ignored by import (they describe the database, not the roster)
-EXPORT_ONLY = ("incident", "confirmed_at", "confirmed_by")
+EXPORT_ONLY = ("incident", "confirmed_at", "confirmed_by", "free")  # free: a facility's places
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,39}$")
 MAX_NAME = 120
 _TRUE = {"1", "yes", "true", "oui", "ja", "sample", "x"}
@@ -210,6 +210,7 @@ async def export_roster(db: Database) -> str:
                 row["incident_id"] or "",
                 row["confirmed_at"] or "",
                 row["confirmed_by"] or "",
+                "" if row["free"] is None else row["free"],
             ]
         )
     return out.getvalue()

@@ -39,7 +39,14 @@ E = TypeVar("E", bound=StrEnum)
 UNIT_SELECT = """
 SELECT u.*, o.status AS deployment
 FROM units u
-LEFT JOIN request_offers o ON o.unit_id = u.id AND o.status IN ('committed', 'en_route', 'on_scene')
+LEFT JOIN request_offers o ON o.unit_id = u.id AND u.free IS NULL
+    AND o.status IN ('committed', 'en_route', 'on_scene')
+"""
+# a facility's places held, per incident (vehicles are committed whole: `deployment`)
+HELD_SELECT = """
+SELECT o.unit_id, r.incident_id, SUM(o.amount) AS places, MIN(o.decided_at) AS since
+FROM request_offers o JOIN requests r ON r.id = o.request_id
+WHERE o.status IN ('committed', 'en_route', 'on_scene') AND o.amount > 0
 """
 
 
@@ -62,17 +69,39 @@ def unit_from_row(row: Row) -> Unit:
         sample=bool(row["sample"]),
         confirmed_at=from_db_time(row["confirmed_at"]) if row["confirmed_at"] else None,
         confirmed_by=row["confirmed_by"],
+        free=row["free"],
+        reported_at=from_db_time(row["reported_at"]) if row["reported_at"] else None,
     )
+
+
+async def _with_held(tx: Tx, found: list[Unit], unit_id: int | None = None) -> list[Unit]:
+    """Facilities with the places each incident holds (one query for all of them)."""
+    if not any(u.counted for u in found):
+        return found
+    where = " AND o.unit_id = ?" if unit_id is not None else ""
+    rows = await tx.all(
+        HELD_SELECT + where + " GROUP BY o.unit_id, r.incident_id ORDER BY since, r.incident_id",
+        (unit_id,) if unit_id is not None else (),
+    )
+    held: dict[int, list[tuple[int, int]]] = {}
+    for row in rows:
+        held.setdefault(row["unit_id"], []).append((row["incident_id"], int(row["places"])))
+    return [u.model_copy(update={"held": tuple(held[u.id])}) if u.id in held else u for u in found]
 
 
 async def unit_in(tx: Tx, code: str) -> Unit | None:
     row = await tx.one(UNIT_SELECT + " WHERE u.code = ?", (code.strip().upper(),))
-    return unit_from_row(row) if row else None
+    if row is None:
+        return None
+    unit = unit_from_row(row)
+    return (await _with_held(tx, [unit], unit.id))[0]
 
 
 async def unit_by_id(tx: Tx, unit_id: int) -> Unit | None:
     row = await tx.one(UNIT_SELECT + " WHERE u.id = ?", (unit_id,))
-    return unit_from_row(row) if row else None
+    if row is None:
+        return None
+    return (await _with_held(tx, [unit_from_row(row)], unit_id))[0]
 
 
 async def get_unit(db: Database, code: str) -> Unit | None:
@@ -96,7 +125,7 @@ async def roster_in(
         UNIT_SELECT + where + " ORDER BY u.confirmed_at IS NULL, u.confirmed_at DESC, u.code",
         params,
     )
-    return [unit_from_row(row) for row in rows]
+    return await _with_held(tx, [unit_from_row(row) for row in rows])
 
 
 def _filters(type_: ResourceType | None, country: Country | None) -> tuple[str, tuple[object, ...]]:
@@ -118,7 +147,9 @@ async def agency_units(db: Database, agency: str) -> list[Unit]:
 
 async def agency_units_in(tx: Tx, agency: str) -> list[Unit]:
     rows = await tx.all(UNIT_SELECT + " ORDER BY u.code")
-    return [unit_from_row(row) for row in rows if fold(row["agency"]) == fold(agency)]
+    return await _with_held(
+        tx, [unit_from_row(row) for row in rows if fold(row["agency"]) == fold(agency)]
+    )
 
 
 # --- who may change a unit ----------------------------------------------------------------
@@ -267,6 +298,122 @@ async def free(work: UnitOfWork, unit_id: int, by: str) -> None:
     )
 
 
+async def take_places(work: UnitOfWork, unit_id: int, places: int) -> bool:
+    """Take places of a facility, only if it is available and has that many free (race-safe:
+    the count never goes below zero, whoever presses at the same instant)."""
+    taken = await work.execute(
+        "UPDATE units SET free = free - ?, updated_at = ?"
+        " WHERE id = ? AND status = ? AND free IS NOT NULL AND free >= ?",
+        (places, to_db_time(utcnow()), unit_id, UnitStatus.AVAILABLE.value, places),
+    )
+    return taken > 0
+
+
+async def give_places(work: UnitOfWork, unit_id: int, places: int) -> None:
+    """Places given back (released, recalled, cancelled): free again, never above the total."""
+    await work.execute(
+        "UPDATE units SET free = CASE WHEN free + ? > capacity THEN capacity ELSE free + ? END,"
+        " updated_at = ? WHERE id = ? AND free IS NOT NULL",
+        (places, places, to_db_time(utcnow()), unit_id),
+    )
+
+
+async def held_places(tx: Tx, unit_id: int) -> int:
+    row = await tx.one(
+        "SELECT COALESCE(SUM(amount), 0) AS places FROM request_offers"
+        " WHERE unit_id = ? AND status IN ('committed', 'en_route', 'on_scene')",
+        (unit_id,),
+    )
+    return int(row["places"]) if row else 0
+
+
+async def report_places(
+    work: UnitOfWork,
+    unit: Unit,
+    *,
+    free: int,
+    total: int | None,
+    available: bool | None,
+    at: str,
+    by: str,
+) -> None:
+    """A facility's owner reports its free count (and total, and whether it takes patients
+    at all): from an EDXL-HAVE document or /unit. The report is the owner's own count: places
+    committed through Passerelle before it are in it already."""
+    now = to_db_time(utcnow())
+    status = unit.status
+    if available is not None:
+        status = UnitStatus.AVAILABLE if available else UnitStatus.UNAVAILABLE
+    await work.execute(
+        "UPDATE units SET free = ?, capacity = ?, status = ?, reported_at = ?,"
+        " confirmed_at = ?, confirmed_by = ?, updated_at = ? WHERE id = ?",
+        (
+            free,
+            total if total is not None else unit.capacity,
+            status.value,
+            at,
+            now,
+            by,
+            now,
+            unit.id,
+        ),
+    )
+
+
+MAX_PLACES = 100_000
+
+
+async def report_by_hand(
+    work: UnitOfWork,
+    *,
+    code: str,
+    free: int,
+    total: int | None,
+    person: Person,
+    chat: Chat | None,
+) -> Unit:
+    """/unit <code> free <n>[/<total>]: a facility's own agency reports its free places."""
+    unit = await unit_in(work, code)
+    if unit is None:
+        raise UserError(N_("There is no unit {code} in the roster."), code=code)
+    if not may_manage(person, chat, unit.agency):
+        raise UserError(
+            N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
+            code=unit.code,
+            agency=unit.agency,
+        )
+    if not unit.counted:
+        raise UserError(
+            N_("{code} is a vehicle: it is committed whole, it has no free places to count."),
+            code=unit.code,
+        )
+    check_places(free, total if total is not None else unit.capacity)
+    await report_places(
+        work,
+        unit,
+        free=free,
+        total=total,
+        available=None,
+        at=to_db_time(utcnow()),
+        by=person.name,
+    )
+    changed = await unit_by_id(work, unit.id)
+    assert changed is not None
+    return changed
+
+
+def check_places(free: int, total: int) -> None:
+    """Counts that make sense: a total of 1 to MAX_PLACES, free between 0 and the total."""
+    if not 1 <= total <= MAX_PLACES:
+        raise UserError(N_("A total of places must be between 1 and {limit}."), limit=MAX_PLACES)
+    if free < 0:
+        raise UserError(N_("A count of free places cannot be negative."))
+    if free > total:
+        raise UserError(
+            N_("{free} free is more than the {total} places there are."), free=free, total=total
+        )
+
+
 async def store_entries(
     tx: UnitOfWork, entries: Sequence[RosterEntry], replace: bool = False
 ) -> ImportReport:
@@ -291,9 +438,17 @@ async def store_entries(
         if existing is None:
             await tx.execute(
                 "INSERT INTO units (type, name, agency, country, lat, lon, capacity, note,"
-                " sample, code, status, confirmed_at, confirmed_by, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, entry.code, entry.status.value, now, CONFIRMED_BY_FILE, now),
+                " sample, code, status, confirmed_at, confirmed_by, updated_at, free)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *values,
+                    entry.code,
+                    entry.status.value,
+                    now,
+                    CONFIRMED_BY_FILE,
+                    now,
+                    entry.capacity if entry.type.counted else None,
+                ),
             )
             added += 1
             continue
@@ -305,6 +460,15 @@ async def store_entries(
             " capacity = ?, note = ?, sample = ?, updated_at = ? WHERE id = ?",
             (*values, now, existing["id"]),
         )
+        # a facility's free count follows its total (what incidents hold stays held)
+        if entry.type.counted:
+            held = await held_places(tx, existing["id"])
+            await tx.execute(
+                "UPDATE units SET free = ? WHERE id = ?",
+                (max(0, entry.capacity - held), existing["id"]),
+            )
+        else:
+            await tx.execute("UPDATE units SET free = NULL WHERE id = ?", (existing["id"],))
         # a commitment stands until it is released; the file cannot undo it
         await tx.execute(
             "UPDATE units SET status = ?, confirmed_at = ?, confirmed_by = ?"

@@ -30,11 +30,16 @@ class Dispatcher:
         self.faults = faults
 
     async def handle(
-        self, token: str, method: str, raw: JsonDict, files: dict[str, UploadedFile]
+        self,
+        token: str,
+        method: str,
+        raw: JsonDict,
+        files: dict[str, UploadedFile],
+        client: str = "",
     ) -> tuple[int, JsonDict]:
         entry = METHODS.get(method.lower())
         name = entry[0] if entry is not None else method
-        call = SimCall(name, raw, 0, self.world.clock(), files=sorted(files))
+        call = SimCall(name, raw, 0, self.world.clock(), files=sorted(files), client=client)
         self.world.calls.append(call)
         if token != self.world.token or entry is None:
             error = ApiError(401 if token != self.world.token else 404)
@@ -95,16 +100,16 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_etag_header(self) -> bool:
         return False
 
-    async def get(self, token: str, method: str) -> None:
-        await self.post(token, method)
+    async def get(self, token: str, method: str, client: str = "") -> None:
+        await self.post(token, method, client)
 
-    async def post(self, token: str, method: str) -> None:
+    async def post(self, token: str, method: str, client: str = "") -> None:
         try:
             raw, files = _decode_request(self.request)
         except ApiError as exc:
             status, body = exc.status, exc.payload()
         else:
-            status, body = await self.dispatcher.handle(token, method, raw, files)
+            status, body = await self.dispatcher.handle(token, method, raw, files, client)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
@@ -135,7 +140,7 @@ class FileHandler(tornado.web.RequestHandler):
     def check_etag_header(self) -> bool:
         return False
 
-    async def get(self, token: str, path: str) -> None:
+    async def get(self, token: str, path: str, client: str = "") -> None:
         stored = self.world.file_at(path)
         fault = self.faults.take(
             "download", {"file_id": stored.file_id if stored is not None else None}
@@ -169,18 +174,23 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     logger.debug("%s %s %s", handler.get_status(), handler.request.method, handler.request.uri)
 
 
+# A first path segment before /bot… or /file/bot… names the client (SimCall.client): several
+# processes of one bot, told apart (TelegramSimulator.base_url_for).
+CLIENT = r"/(?P<client>[A-Za-z0-9_.-]+)"
+
+
 class ApiServer:
     """The tornado HTTP server bound to 127.0.0.1."""
 
     def __init__(self, world: World, dispatcher: Dispatcher) -> None:
+        api = {"dispatcher": dispatcher}
+        files = {"world": world, "faults": dispatcher.faults}
         self.app = tornado.web.Application(
             [
-                (r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, {"dispatcher": dispatcher}),
-                (
-                    r"/file/bot(?P<token>[^/]+)/(?P<path>.+)",
-                    FileHandler,
-                    {"world": world, "faults": dispatcher.faults},
-                ),
+                (r"/file/bot(?P<token>[^/]+)/(?P<path>.+)", FileHandler, files),
+                (r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, api),
+                (CLIENT + r"/file/bot(?P<token>[^/]+)/(?P<path>.+)", FileHandler, files),
+                (CLIENT + r"/bot(?P<token>[^/]+)/(?P<method>\w+)", ApiHandler, api),
             ],
             log_function=_log_request,
         )

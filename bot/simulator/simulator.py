@@ -93,6 +93,14 @@ class TelegramSimulator:
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
+    def base_url_for(self, client: str) -> str:
+        """base_url for one of several processes of the bot: its calls are recorded with
+        ``SimCall.client == client`` (letters, digits, ``_``, ``.``, ``-``)."""
+        return f"http://127.0.0.1:{self.port}/{client}/bot"
+
+    def base_file_url_for(self, client: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{client}/file/bot"
+
     # ---- recorded state ----------------------------------------------------------------
 
     @property

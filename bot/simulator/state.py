@@ -359,6 +359,7 @@ class SimCall:
     description: str | None = None
     result: Any = None
     files: list[str] = field(default_factory=list)
+    client: str = ""  # who called, when its base_url names it (TelegramSimulator.base_url_for)
 
     @property
     def ok(self) -> bool:

@@ -32,19 +32,20 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.db import Database
+from bot.core.db import Database, PostgresDatabase, SqliteDatabase
 from bot.core.effects import Live, LiveKind
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
 from bot.situation.card import CardView
+from tests import backends
 
 TOKEN = "424242:CRASH-harness-token"
 OPS = [-100700 - g for g in range(4)]
@@ -229,7 +230,7 @@ def _config(sim: TelegramSimulator, db_path: Path) -> str:
         # the stand-in enforces no flood limits here: pacing would only slow the run
         "rate_limit = false",
         "[storage]",
-        f"path = {toml_value(str(db_path))}",
+        *(f"{k} = {toml_value(v)}" for k, v in backends.storage(db_path).items()),
         # one instance restarted under its own name (as a service manager does): it takes its
         # polling lease and outbox claims back at once instead of waiting for them to run out
         "[instance]",
@@ -500,13 +501,12 @@ class Scenario:
 # --- checks ----------------------------------------------------------------------------------
 
 
-def _db(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    conn.row_factory = sqlite3.Row
-    return conn
+def _db(path: Path) -> Any:
+    """A read-only connection to the bot's database (SQLite's file, or the PostgreSQL one)."""
+    return closing(backends.reader(path))
 
 
-def _has_effect(conn: sqlite3.Connection, e: Expect) -> bool:
+def _has_effect(conn: Any, e: Expect) -> bool:
     one = conn.execute
     if e.kind == "declare":
         return one("SELECT count(*) FROM incidents WHERE title = ?", (e.key,)).fetchone()[0] == 1
@@ -601,12 +601,12 @@ async def _final_checks(
         counts.doubled_timeline = q(
             "SELECT count(*) FROM (SELECT 1 FROM timeline WHERE kind IN ('note', 'location')"
             " GROUP BY incident_id, kind, coalesce(text, ''), coalesce(chat_id, 0),"
-            " coalesce(message_id, 0) HAVING count(*) > 1)"
+            " coalesce(message_id, 0) HAVING count(*) > 1) AS doubled"
         ).fetchone()[0]
         counts.doubled_commitments = q(
             "SELECT count(*) FROM (SELECT 1 FROM request_offers"
             " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
-            " GROUP BY request_id, unit_id HAVING count(*) > 1)"
+            " GROUP BY request_id, unit_id HAVING count(*) > 1) AS doubled"
         ).fetchone()[0]
         counts.over_committed_requests = q(
             "SELECT count(*) FROM requests r WHERE r.committed > r.quantity OR r.committed !="
@@ -620,7 +620,7 @@ async def _final_checks(
         counts.acks = q("SELECT count(*) FROM alert_acks").fetchone()[0]
         counts.doubled_acks = q(
             "SELECT count(*) FROM (SELECT 1 FROM alert_acks GROUP BY alert_id, chat_id, person_id"
-            " HAVING count(*) > 1)"
+            " HAVING count(*) > 1) AS doubled"
         ).fetchone()[0]
         counts.outbox_not_sent = q("SELECT count(*) FROM outbox WHERE status != 'sent'").fetchone()[
             0
@@ -721,7 +721,9 @@ def _history_data(message: SimMessage) -> list[str]:
 
 async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """What each card must show now, rendered by the bot's own card view."""
-    db = Database(db_path)
+    db: Database = (
+        PostgresDatabase(backends.current) if backends.current else SqliteDatabase(db_path)
+    )
     await db.open()
     view = CardView(timeline_entries=5)
     try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from bot.simulator import TelegramSimulator
+from tests import backends
 from tests.reliability.crash_harness import (
     TOKEN,
     Bot,
@@ -36,8 +37,7 @@ evaluations.ask = _die
 
 
 def _state(db_path: Path, title: str) -> dict[str, object]:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        conn.row_factory = sqlite3.Row
+    with closing(backends.reader(db_path)) as conn:
         incident = conn.execute("SELECT * FROM incidents WHERE title = ?", (title,)).fetchone()
         ref = incident["id"]
         return {

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.simulator import TelegramSimulator
+from tests import backends
 from tests.reliability.crash_harness import TOKEN, Bot, Scenario, _config, _settled
 
 # the process dies once the bytes are downloaded, before they are written
@@ -44,16 +46,15 @@ keeper.Keeper._kept = _die
 EVIDENCE = b"%PDF-1.7\n" + bytes(range(256)) * 64
 
 
-def _rows(db_path: Path) -> list[sqlite3.Row]:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        conn.row_factory = sqlite3.Row
+def _rows(db_path: Path) -> list[Any]:
+    with closing(backends.reader(db_path)) as conn:
         return conn.execute(
             "SELECT m.id, m.entry_id, d.status, d.sha256, d.size, d.path"
             " FROM media_items m LEFT JOIN media_downloads d ON d.item_id = m.id"
         ).fetchall()
 
 
-async def _until_kept(db_path: Path, timeout: float) -> list[sqlite3.Row]:  # noqa: ASYNC109
+async def _until_kept(db_path: Path, timeout: float) -> list[Any]:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = _rows(db_path)
@@ -103,7 +104,7 @@ async def test_a_download_killed_midway_is_kept_once(
         files = [p for p in folder.rglob("*") if p.is_file()]
         assert [p.relative_to(folder).as_posix() for p in files] == [row["path"]]
         assert files[0].read_bytes() == EVIDENCE
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        with closing(backends.reader(db_path)) as conn:
             media_entries = conn.execute(
                 "SELECT count(*) FROM timeline WHERE kind = 'media'"
             ).fetchone()[0]

@@ -1,0 +1,348 @@
+"""PostgreSQL: one database server shared by several Passerelle instances (asyncpg).
+
+asyncpg because it is asyncio-native (the bot is one event loop), speaks the binary protocol
+and keeps a prepared-statement cache per connection: the fastest fit for short units of work.
+
+- Units of work: a pooled connection, `BEGIN`, then one advisory lock (`pg_advisory_xact_lock`)
+  that serializes the writers of every instance, as SQLite's write lock does for one process;
+  `exclusive=False` skips it (work that is atomic on its own: rows claimed with
+  `FOR UPDATE SKIP LOCKED`). The transactions are READ COMMITTED: each statement sees what the
+  writer before committed, since the lock is taken first.
+- Reads: another pooled connection, a REPEATABLE READ READ ONLY transaction (one snapshot).
+- Each unit notifies `dialect.CHANGES_CHANNEL` at its commit; every instance listens, and
+  counts the others' commits (`data_version`): the boards of instance A see what B stored.
+- Services write SQLite's `?`; the dialect rewrites them as `$n`. asyncpg's parameters are
+  strictly typed where SQLite's are not: a value refused is converted to the type the server
+  expects (an int for a text column, …) and sent again, only then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bot.core.db.base import Database, Row, Tx, UnitOfWork
+from bot.core.db.dialect import (
+    CHANGES_CHANNEL,
+    POSTGRESQL,
+    WRITER_LOCK,
+    latest_version,
+    migrations,
+    placeholders,
+    postgres_statement,
+    returning_id,
+    split_sql,
+)
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 8
+CLOSE_TIMEOUT = 5.0
+
+
+def safe_url(url: str) -> str:
+    """The server's address without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+
+
+def _numeric(text: str) -> int | float:
+    """PostgreSQL's numeric (SUM of integers, AVG) as SQLite gives it: an int when whole."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+async def _setup(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text"
+    )
+
+
+def _converted(value: Any, kind: str) -> Any:
+    """A parameter as the type the server expects it (SQLite would have taken it as is)."""
+    if value is None:
+        return None
+    if kind in ("text", "varchar", "bpchar", "name"):
+        if isinstance(value, bool):
+            return str(int(value))
+        return value if isinstance(value, str) else str(value)
+    if kind in ("int2", "int4", "int8"):
+        if isinstance(value, str):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return int(value) if isinstance(value, bool) else value
+    if kind in ("float4", "float8", "numeric"):
+        return float(value) if isinstance(value, (str, int)) else value
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def _count(status: str) -> int:
+    """The row count of a command's status ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgTx(Tx):
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def _typed(self, query: str, params: Sequence[Any]) -> tuple[Any, ...]:
+        statement = await self._conn.prepare(query)
+        kinds = [t.name for t in statement.get_parameters()]
+        return tuple(_converted(v, k) for v, k in zip(params, kinds, strict=False))
+
+    async def _run(self, how: str, query: str, params: Sequence[Any]) -> Any:
+        method = getattr(self._conn, how)
+        try:
+            return await method(query, *params)
+        except asyncpg.DataError as exc:
+            # refused before it was sent (the transaction goes on): convert and send again
+            if "invalid input for query argument" not in str(exc):
+                raise
+            return await method(query, *await self._typed(query, params))
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        returning = returning_id(sql)
+        if returning is not None:
+            new_id = await self._run("fetchval", placeholders(returning), params)
+            return int(new_id or 0)
+        status = await self._run("execute", placeholders(sql), params)
+        return _count(status)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        query = placeholders(sql)
+        batch = [tuple(row) for row in rows]
+        if not batch:
+            return
+        try:
+            await self._conn.executemany(query, batch)
+        except asyncpg.DataError as exc:
+            if "invalid input for query argument" not in str(exc):
+                raise
+            await self._conn.executemany(query, [await self._typed(query, r) for r in batch])
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = await self._run("fetchrow", placeholders(sql), params)
+        return row
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = await self._run("fetch", placeholders(sql), params)
+        return rows
+
+
+class ReadTx(PgTx):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise RuntimeError("a read writes nothing")
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise RuntimeError("a read writes nothing")
+
+
+class PgUnit(PgTx, UnitOfWork):
+    def __init__(self, conn: asyncpg.Connection, db: Database, exclusive: bool) -> None:
+        PgTx.__init__(self, conn)
+        UnitOfWork.__init__(self, db)
+        self.exclusive = exclusive
+
+    async def _statement(self, sql: str) -> None:
+        await self._conn.execute(sql)
+
+
+async def stored_version(conn: asyncpg.Connection) -> int:
+    """The schema version a PostgreSQL database holds (0: none yet)."""
+    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        return 0
+    version = await conn.fetchval("SELECT max(version) FROM schema_version")
+    return int(version or 0)
+
+
+class PostgresDatabase(Database):
+    dialect = POSTGRESQL
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        super().__init__()
+        self.url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        # this instance's name in its notifications: its own commits are not the others'
+        self._token = uuid.uuid4().hex
+        self._others = 0  # commits of other instances noticed
+        self._begin = (
+            f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK:d});"
+            f" NOTIFY {CHANGES_CHANNEL}, '{self._token}'"
+        )
+
+    @property
+    def name(self) -> str:
+        return safe_url(self.url)
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            statement_cache_size=512,
+            init=_setup,
+        )
+        try:
+            await self._migrate()
+            await self._listen()
+        except BaseException:
+            await self._pool.close()
+            self._pool = None
+            raise
+
+    async def _listen(self) -> None:
+        listener = await asyncpg.connect(self.url)
+        await listener.add_listener(CHANGES_CHANNEL, self._notified)
+        self._listener = listener
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if payload != self._token:
+            self._others += 1
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        await self._stop_flushing()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close(timeout=CLOSE_TIMEOUT)
+            self._listener = None
+        pool, self._pool = self._pool, None
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
+
+    async def begin(self, *, exclusive: bool = True) -> UnitOfWork:
+        if exclusive:
+            await self._lock.acquire()
+        try:
+            conn = await self.pool.acquire()
+            try:
+                await conn.execute(self._begin if exclusive else "BEGIN")
+                if self.observer is not None:
+                    self.observer("write")
+                unit = PgUnit(conn, self, exclusive)
+                if exclusive:
+                    await self._store_deferred(unit)
+            except BaseException:
+                await self._abandon(conn)
+                raise
+        except BaseException:
+            if exclusive:
+                self._lock.release()
+            raise
+        return unit
+
+    async def _abandon(self, conn: asyncpg.Connection) -> None:
+        try:
+            if not conn.is_closed() and conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
+        except Exception:
+            conn.terminate()
+        finally:
+            await self.pool.release(conn)
+
+    async def _end(self, unit: UnitOfWork, how: str) -> None:
+        assert isinstance(unit, PgUnit)
+        if not unit.open:
+            return
+        unit.open = False
+        conn = unit._conn
+        try:
+            await conn.execute(how)
+        except BaseException:
+            await self._abandon(conn)
+            raise
+        else:
+            await self.pool.release(conn)
+        finally:
+            if unit.exclusive:
+                self._lock.release()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """What is committed, one snapshot, on a connection of its own."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if self.observer is not None:
+                self.observer("read")
+            try:
+                yield ReadTx(conn)
+            finally:
+                if not conn.is_closed():
+                    await conn.execute("ROLLBACK")
+
+    def read_apart(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        """A long read: on a connection of its own too, it never stalls the loop."""
+        return self.read()
+
+    async def schema_version(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await stored_version(conn)
+
+    async def data_version(self) -> int:
+        """How many commits of other instances this one was notified of."""
+        if self._listener is None or self._listener.is_closed():
+            # notifications may have been missed meanwhile: count that as a change
+            self._others += 1
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await self._listen()
+        return self._others
+
+    async def _migrate(self) -> None:
+        """Each migration in a transaction of its own, under the writers' lock: instances
+        that start together migrate once."""
+        latest = latest_version()
+        async with self.pool.acquire() as conn:
+            for version, name, sql in migrations():
+                async with conn.transaction():
+                    await conn.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK:d})")
+                    await conn.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"
+                    )
+                    current = await conn.fetchval("SELECT max(version) FROM schema_version")
+                    if current is None:
+                        await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+                        current = 0
+                    if current >= latest:
+                        return
+                    if version <= current:
+                        continue
+                    log.info("event=migrate version=%d file=%s", version, name)
+                    for statement in split_sql(sql):
+                        await conn.execute(postgres_statement(statement))
+                    await conn.execute("UPDATE schema_version SET version = $1", version)
