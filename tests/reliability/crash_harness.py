@@ -159,7 +159,8 @@ class Counts:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def _config(sim: TelegramSimulator, db_path: Path) -> str:
+def _config(sim: TelegramSimulator, db_path: Path, instance: str | None = "crash") -> str:
+    """The bot's configuration; `instance`: its [instance] name (None: none given)."""
     chats: list[dict[str, Any]] = [
         {
             "id": chat,
@@ -233,8 +234,7 @@ def _config(sim: TelegramSimulator, db_path: Path) -> str:
         *(f"{k} = {toml_value(v)}" for k, v in backends.storage(db_path).items()),
         # one instance restarted under its own name (as a service manager does): it takes its
         # polling lease and outbox claims back at once instead of waiting for them to run out
-        "[instance]",
-        'name = "crash"',
+        *(["[instance]", f"name = {toml_value(instance)}"] if instance else []),
         "[i18n]",
         'default_language = "fr"',
         "[cards]",
