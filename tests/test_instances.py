@@ -24,6 +24,7 @@ from bot.cluster import leases
 from bot.cluster.leases import Leases
 from bot.core.config import StorageSettings
 from bot.core.db import Database, database_for, to_db_time, utcnow
+from bot.core.effects import Live, LiveKind
 from bot.delivery import outbox
 from bot.resources import units
 from bot.simulator import TelegramSimulator
@@ -373,3 +374,34 @@ async def test_health_says_who_leads_what(pair: tuple[Harness, Harness]) -> None
     assert names["a"]["alive"] and names["b"]["alive"]
     assert "polling" in names["a"]["leases"]
     assert found["instances"][0]["name"] == "b"  # the one asked comes first
+
+
+async def test_a_live_message_asked_of_two_instances_at_once_is_edited_once(
+    pair: tuple[Harness, Harness], limited_sim: TelegramSimulator
+) -> None:
+    a, b = pair
+    await a.say(a.commander, a.ops, "/incident Feu de cuve")
+    async with a.runtime.db.read() as tx:
+        row = await tx.one("SELECT incident_id FROM cards WHERE chat_id = ?", (a.ops.id,))
+    assert row is not None
+    live = Live(LiveKind.CARD, row["incident_id"], a.ops.id)
+    # Telegram slow to answer an edit: each instance would read the card behind meanwhile
+    limited_sim.faults.delay("editMessageText", 0.5, times=None)
+    for _ in range(3):
+        await asyncio.sleep(0.3)  # the last edit's interval is over
+        # a change stored (the card's version moved on); each instance is asked to refresh it
+        async with b.runtime.db.unit() as unit:
+            await unit.execute(
+                "UPDATE cards SET version = version + 1 WHERE chat_id = ?", (a.ops.id,)
+            )
+        calls = len(limited_sim.calls)
+        a.runtime.live.touch(live)
+        b.runtime.live.touch(live)
+        await asyncio.gather(a.runtime.live.idle(), b.runtime.live.idle())
+        edits = [c for c in limited_sim.calls[calls:] if c.method == "editMessageText"]
+        assert len(edits) == 1
+    async with a.runtime.db.read() as tx:
+        card = await tx.one(
+            "SELECT version, shown_version FROM cards WHERE chat_id = ?", (a.ops.id,)
+        )
+    assert card is not None and card["shown_version"] == card["version"]
