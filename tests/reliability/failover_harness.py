@@ -252,7 +252,7 @@ def instance_config(
     stand-in too), its own port, the shared database."""
     text = _config(sim, storage.path or Path("unused.db"), instance=None)
     head, rest = text.split("[storage]\n", 1)
-    _, rest = rest.split("\n", 1)  # the crash harness's path line
+    rest = rest[rest.index("\n[") + 1 :]  # the crash harness's storage lines (path, url)
     head = head.replace(json.dumps(sim.base_url), json.dumps(sim.base_url_for(name))).replace(
         json.dumps(sim.base_file_url), json.dumps(sim.base_file_url_for(name))
     )
