@@ -25,8 +25,9 @@ from bot.cluster.leases import Leases
 from bot.core.config import StorageSettings
 from bot.core.db import Database, database_for, to_db_time, utcnow
 from bot.core.effects import Live, LiveKind
+from bot.core.models import OfferStatus
 from bot.delivery import outbox
-from bot.resources import units
+from bot.resources import requests, roster_csv, units
 from bot.simulator import TelegramSimulator
 from handlers import roster
 from handlers.context import PContext
@@ -34,6 +35,7 @@ from tests import backends
 from tests.conftest import AGENCY_FLUVIA, AGENCY_SDIS59, AGENCY_WAPI
 from tests.harness import Harness
 from tests.reliability.crash_harness import OPS, TOKEN, Bot, Scenario, _config
+from tests.test_e2e_resources import ROSTER, _located_incident
 
 pytestmark = pytest.mark.both_backends
 
@@ -405,3 +407,36 @@ async def test_a_live_message_asked_of_two_instances_at_once_is_edited_once(
             "SELECT version, shown_version FROM cards WHERE chat_id = ?", (a.ops.id,)
         )
     assert card is not None and card["shown_version"] == card["version"]
+
+
+async def test_an_offer_whose_instance_died_times_out_on_another(
+    sim: TelegramSimulator, tmp_path: Path, backend: str
+) -> None:
+    db_path = tmp_path / "offers.db"
+    settings: dict[str, Any] = {
+        "agencies": True,
+        "requests": {"extra_offers": 0, "offer_timeout_minutes": 0.02},  # 1.2 s
+    }
+    a = Harness(sim, db_path, instance={"name": "a"}, **settings)
+    b = Harness(sim, db_path, instance={"name": "b"}, **settings)
+    await a.start()
+    await b.start(lead=False)
+    try:
+        await roster_csv.import_roster(a.runtime.db, ROSTER)
+        await _located_incident(a)
+        await a.say(a.commander, a.ops, "/request 1 ambulance")
+        assert len(sim.bot_messages(a.agency_wapi)) == 1
+        # a goes before its time-out job runs: only b is left to move the offer on
+        await a.stop()
+        await sim.wait_for(
+            lambda: len(sim.bot_messages(b.agency_wapi)) == 2,
+            timeout=15,
+            message="no second offer",
+        )
+        request = await requests.get_request(b.runtime.db, 1)
+        assert request is not None
+        assert request.offers[0].status is OfferStatus.EXPIRED
+        assert request.offers[1].unit.code == "BE-WAPI-AMB-2"
+    finally:
+        await b.stop()
+        await a.stop()
