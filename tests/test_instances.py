@@ -8,6 +8,8 @@ killed with SIGKILL) or as several Applications in this process."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ import pytest
 from bot.app import shared_run
 from bot.cluster import leases
 from bot.cluster.leases import Leases
+from bot.core import logs
 from bot.core.config import StorageSettings
 from bot.core.db import Database, database_for, to_db_time, utcnow
 from bot.core.effects import Live, LiveKind
@@ -440,3 +443,21 @@ async def test_an_offer_whose_instance_died_times_out_on_another(
     finally:
         await b.stop()
         await a.stop()
+
+
+@pytest.mark.sqlite_only  # no database
+def test_every_log_line_names_its_instance() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    try:
+        logs.setup("INFO", secrets=["1:secret"], instance="passerelle-a")
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        logging.getLogger("bot.somewhere").info("event=test value=%s", "1:secret")
+        logging.getLogger("telegram.ext").warning("not ours")
+    finally:
+        root.handlers[:], root.level = saved
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert all(" instance=passerelle-a " in line for line in lines)
+    assert "1:secret" not in stream.getvalue()
