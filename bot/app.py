@@ -4,8 +4,10 @@ what runs beside them."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ from bot.board import tokens
 from bot.board.geo import geo_json
 from bot.board.server import BoardServer, WebhookRoute
 from bot.board.strings import page_strings
+from bot.cluster import leases, members, status
+from bot.cluster.leases import Leases
+from bot.cluster.members import Presence
 from bot.core import directory, inuse, memory
 from bot.core.backup import Schedule
 from bot.core.config import Mode, Settings
@@ -33,9 +38,11 @@ from bot.core.models import LANGUAGES
 from bot.delivery.errors import seconds
 from bot.delivery.files import TelegramFiles
 from bot.delivery.inbox import ConfirmWhenHandled, Inbox, PassApplication
+from bot.delivery.leader import PollingLeader
 from bot.delivery.live import LiveMessages
 from bot.delivery.ordering import PerChatOrder
 from bot.delivery.outbox import OutboxSender
+from bot.delivery.pace import SharedRateLimiter
 from bot.evidence.keeper import Keeper
 from bot.incidents import service as incidents
 from bot.lifecycle import chats
@@ -97,7 +104,8 @@ def build_application(settings: Settings) -> PassApp:
         # different chats at the same time, each chat's updates in order
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
-    runtime = Runtime(settings=settings, db=database_for(settings.storage))
+    db = database_for(settings.storage)
+    runtime = Runtime(settings=settings, db=db, leases=Leases(db, settings.instance.name))
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:
@@ -134,15 +142,33 @@ def _web_server(app: PassApp, runtime: Runtime) -> BoardServer | None:
         strings=page_strings,  # the page's words (bot/board/strings.py)
         geo=geo_json,  # the map's border and towns (bot/board/geo.py)
         webhook=webhook,
+        health=functools.partial(health, app),
     )
+
+
+async def health(app: PassApp) -> dict[str, Any]:
+    """/health: this instance and what it leads, every instance's heartbeat and leases."""
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    found = await status.status(runtime.db, runtime.instance)
+    limiter = app.bot.rate_limiter
+    mine = next((i for i in found["instances"] if i["name"] == runtime.instance), None)
+    found["this"] = {
+        "name": runtime.instance,
+        "mode": runtime.settings.telegram.mode.value,
+        "polls": runtime.leader is not None and runtime.leader.is_leading,
+        "leases": mine["leases"] if mine else [],
+        # seconds between two messages of this instance (Telegram's pace shared)
+        "send_interval": limiter.interval if isinstance(limiter, SharedRateLimiter) else None,
+    }
+    return found
 
 
 def _rate_limiter(settings: Settings) -> AIORateLimiter:
     if settings.telegram.rate_limit:
-        # Overall: one message every 1/29.5 s, never a burst. AIORateLimiter's default (a bucket
-        # of 30 per second) sends 30 at once and then keeps going, so a sliding one-second
-        # window sees 31 and Telegram answers 429 (20 of them in a 300-chat alert fan-out).
-        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29.5, max_retries=3)
+        # Overall: one message every 1/29.5 s, never a burst (a burst of 30 then more: a
+        # sliding one-second window sees 31 and Telegram answers 429), shared between the
+        # instances alive (bot.delivery.pace)
+        return SharedRateLimiter(max_retries=3)
     # no pacing (a Bot API server without flood limits); a 429 is still retried
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
 
@@ -155,6 +181,15 @@ async def _start(app: PassApp) -> None:
         runtime.in_use = await inuse.share(Path(settings.storage.path), "the bot")
     await runtime.db.open()
     await directory.seed(runtime.db, settings)
+    # this instance's heartbeat; the instances alive share Telegram's overall pace
+    limiter = app.bot.rate_limiter
+    runtime.presence = Presence(
+        runtime.db,
+        runtime.instance,
+        settings.telegram.mode.value,
+        on_alive=limiter.share if isinstance(limiter, SharedRateLimiter) else None,
+    )
+    await runtime.presence.start()
 
     async def migrated(old_id: int, new_id: int) -> None:
         async with runtime.unit() as unit:
@@ -184,6 +219,7 @@ async def _start(app: PassApp) -> None:
         min_interval=settings.cards.min_edit_interval,
         on_unreachable=unreachable,
         on_migrated=migrated,
+        leases=runtime.leases,
     )
     runtime.sender = OutboxSender(
         runtime.db,
@@ -191,6 +227,7 @@ async def _start(app: PassApp) -> None:
         on_unreachable=unreachable,
         on_migrated=migrated,
         apply=runtime.apply,
+        instance=runtime.instance,
     )
     # what a delivered message is: about an incident (a reply to it reaches the incident),
     # an alert reaching its chat, an evaluation question asked
@@ -202,12 +239,27 @@ async def _start(app: PassApp) -> None:
     runtime.keeper = Keeper(runtime.db, TelegramFiles(app.bot).fetch, settings, apply=runtime.apply)
     runtime.schedule = resource_requests.offer_timeouts(app)
     assert app.job_queue is not None
+    # Every instance runs the same jobs; each run is claimed (a lease, or a claim in the run's
+    # own unit of work), so it is done once whichever instance is up, and by another when the
+    # one that claimed it died.
     # reminders live in the database; a repeating job finds those that are due
-    app.job_queue.run_repeating(remind, interval=30, first=5, name="alert-reminders")
+    app.job_queue.run_repeating(
+        shared_run("alert-reminders", REMINDERS_EVERY, remind),
+        interval=REMINDERS_EVERY,
+        first=5,
+        name="alert-reminders",
+    )
+    # offer time-outs: a job at each (handlers/requests.py), and a sweep for those whose
+    # instance died before its job ran
+    app.job_queue.run_repeating(
+        resource_requests.overdue_sweep, interval=SWEEP_EVERY, first=SWEEP_EVERY, name="offers"
+    )
     # the database's upkeep, apart from the updates: the write-ahead log copied back often,
     # old claims dropped and the planner's statistics refreshed hourly
     app.job_queue.run_repeating(_checkpoint, interval=CHECKPOINT_EVERY, first=CHECKPOINT_EVERY)
-    app.job_queue.run_repeating(_upkeep, interval=UPKEEP_EVERY, first=60, name="upkeep")
+    app.job_queue.run_repeating(
+        shared_run("upkeep", UPKEEP_EVERY, _upkeep), interval=UPKEEP_EVERY, first=60, name="upkeep"
+    )
     # offer time-outs (also those overdue after a restart) and the daily roll-call
     await resource_requests.on_start(app)
     roster.schedule_rollcall(app)
@@ -216,6 +268,15 @@ async def _start(app: PassApp) -> None:
     await runtime.live.catch_up()
     await runtime.sender.start()
     await runtime.keeper.start()
+    if settings.telegram.mode is Mode.POLLING:
+        # one instance polls: the one holding the lease (bot.delivery.leader)
+        assert runtime.leases is not None
+        # (it starts once the application runs: start_leading)
+        runtime.leader = PollingLeader(
+            runtime.leases,
+            functools.partial(_start_polling, app),
+            functools.partial(_stop_polling, app),
+        )
     interval = settings.storage.backup_interval
     # on PostgreSQL the server's own tools take the backups (README, "Backups")
     if interval is not None and settings.storage.url is None:
@@ -262,6 +323,58 @@ def _board_url(settings: Settings, web: BoardServer) -> str:
 CLAIMS_KEPT = timedelta(hours=72)
 CHECKPOINT_EVERY = 10.0  # seconds
 UPKEEP_EVERY = 3600.0
+LEASES_KEPT = timedelta(days=3)  # after they ran out (a daily job's claim of its day)
+
+
+REMINDERS_EVERY = 30.0
+SWEEP_EVERY = 5.0
+
+
+def shared_run(
+    name: str, every: float, job: Callable[[PContext], Awaitable[None]]
+) -> Callable[[PContext], Coroutine[Any, Any, None]]:
+    """A repeating job that every instance schedules and one runs per period: the instance
+    that takes its lease (`job:<name>`, most of the period) runs it, the others skip. If that
+    instance dies, its run's unit of work is undone and the lease runs out before the next
+    period: another instance runs it then."""
+
+    async def run(context: PContext) -> None:
+        runtime = context.runtime
+        assert runtime.leases is not None
+        if await runtime.leases.acquire(f"job:{name}", every * 0.8):
+            await job(context)
+
+    return run
+
+
+async def _start_polling(app: PassApp) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    assert app.updater is not None
+    await app.updater.start_polling(
+        timeout=runtime.settings.telegram.poll_timeout,
+        allowed_updates=list(ALLOWED_UPDATES),
+        # Telegram unreachable: the leader tries again while it holds the lease
+        bootstrap_retries=0,
+    )
+
+
+async def _stop_polling(app: PassApp) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+
+
+def start_leading(app: PassApp) -> None:
+    """Polling mode, once the application runs: poll whenever this instance holds the lease."""
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    if runtime.leader is not None:
+        runtime.leader.start()
+
+
+async def stop_leading(app: PassApp) -> None:
+    """Stop polling (if this instance polls) and let another instance take over at once."""
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    if runtime.leader is not None:
+        await runtime.leader.stop()
 
 
 async def _checkpoint(context: PContext) -> None:
@@ -274,6 +387,9 @@ async def _upkeep(context: PContext) -> None:
     # personal links to the board expired or revoked long ago
     async with context.runtime.unit() as unit:
         await tokens.forget_expired(unit)
+    # leases long run out (live messages, jobs' past runs) and instances long gone
+    await leases.forget_expired(db, LEASES_KEPT)
+    await members.forget_gone(db)
     await db.optimize()
     log.info("event=upkeep claims_dropped=%d", dropped)
 
@@ -288,6 +404,7 @@ async def _link_to_incident(unit: UnitOfWork, row: Row, message_id: int) -> None
 async def _stop_work(app: PassApp) -> None:
     """Before the bot's connection closes: stop sending and editing."""
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    await stop_leading(app)
     web: BoardServer | None = app.bot_data.get(WEB_KEY)
     if web is not None:
         await web.stop()
@@ -297,6 +414,8 @@ async def _stop_work(app: PassApp) -> None:
         await runtime.keeper.stop()
     if runtime.live_messages is not None:
         await runtime.live_messages.close()
+    if runtime.presence is not None:
+        await runtime.presence.stop()
     if runtime.backups is not None:
         await runtime.backups.stop()
 
@@ -334,10 +453,11 @@ async def set_webhook(app: PassApp) -> None:
             delay = min(delay * 2, LONGEST_RETRY)
 
 
-async def _run_webhook(app: PassApp) -> None:
-    """Webhook mode, as python-telegram-bot's custom-webhook example: the application started
-    by hand, updates posted to our own web server (bot.board.server) and put on its queue,
-    until Ctrl-C or SIGTERM."""
+async def _serve(app: PassApp) -> None:
+    """The application started by hand (python-telegram-bot's custom-webhook example), until
+    Ctrl-C or SIGTERM. Webhook mode: updates posted to our own web server (bot.board.server)
+    are put on its queue. Polling mode: the instance that holds the polling lease polls
+    (bot.delivery.leader), the others wait to take over."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     stops: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
@@ -350,14 +470,19 @@ async def _run_webhook(app: PassApp) -> None:
         if app.post_init is not None:
             await app.post_init(app)
         await app.start()
-        await set_webhook(app)
-        log.info(
-            "event=webhook_set url_path=%s", app.bot_data[RUNTIME_KEY].settings.webhook.url_path
-        )
+        settings = app.bot_data[RUNTIME_KEY].settings
+        if settings.telegram.mode is Mode.WEBHOOK:
+            await set_webhook(app)
+            log.info("event=webhook_set url_path=%s", settings.webhook.url_path)
+        else:
+            start_leading(app)
         await stopping.wait()
     finally:
         for stop in stops:
             loop.remove_signal_handler(stop)
+        if RUNTIME_KEY in app.bot_data:
+            # the updates fetched are handled before the application stops
+            await stop_leading(app)
         if app.running:
             await app.stop()
             if app.post_stop is not None:
@@ -451,17 +576,7 @@ def run(settings: Settings) -> None:
     if not reached:
         loop.close()
         return
-    allowed = list(ALLOWED_UPDATES)
-    # a network lost between getMe and PTB's own start (deleteWebhook, setWebhook): retried
-    retries = -1
-    if settings.telegram.mode is Mode.WEBHOOK:
-        try:
-            loop.run_until_complete(_run_webhook(app))
-        finally:
-            loop.close()
-    else:
-        app.run_polling(
-            allowed_updates=allowed,
-            timeout=settings.telegram.poll_timeout,
-            bootstrap_retries=retries,
-        )
+    try:
+        loop.run_until_complete(_serve(app))
+    finally:
+        loop.close()

@@ -2,6 +2,7 @@
 
     python -m bot [run] [--config FILE]            run the bot (polling or webhook)
     python -m bot check-config [--config FILE]     validate the configuration and the database
+    python -m bot health [--config FILE]           the instances on the database, what each leads
     python -m bot migrate --from-sqlite FILE        copy a SQLite database into PostgreSQL
     python -m bot demo [--speed X]                 a scripted cross-border incident, no token
     python -m bot roster import FILE [--replace] | export [FILE]
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections import Counter
@@ -29,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot import app, demo
+from bot.cluster import status
 from bot.core import backup, inuse, logs
 from bot.core.config import (
     TELEGRAM_API,
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
     command("run", "run the bot (the default)")
     command("check-config", "validate the configuration and the database, and stop")
+    command("health", "the instances sharing the database and what each leads (JSON)")
     migrate = command("migrate", "copy a SQLite database into the PostgreSQL one of [storage] url")
     migrate.add_argument(
         "--from-sqlite",
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: OK ({len(settings.chats)} chats, {len(settings.people)} people{noted})")
         return 0
     if command == "run":
-        logs.setup(args.log_level, secrets=[settings.token])
+        logs.setup(args.log_level, secrets=[settings.token], instance=settings.instance.name)
         try:
             app.run(settings)
         except app.TokenRejected:
@@ -234,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "restore":
         return _restore(args, settings)
     work: Callable[[Database], Awaitable[int]]
-    if command == "report":
+    if command == "health":
+        work = _health(settings)
+    elif command == "report":
         work = _report_export(args, settings)
     elif command == "have":
         work = _have_import(args) if args.verb == "import" else _have_export(args)
@@ -361,6 +367,17 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
 
 def _size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def _health(settings: Settings) -> Callable[[Database], Awaitable[int]]:
+    async def run(db: Database) -> int:
+        # "this instance": the one the configuration names, if it names one
+        named = "name" in settings.instance.model_fields_set
+        found = await status.status(db, settings.instance.name if named else None)
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0 if found["alive"] else 1
+
+    return run
 
 
 def _csv_import(

@@ -9,11 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.cluster.leases import Leases
+from bot.cluster.members import Presence
 from bot.core.backup import Schedule
 from bot.core.config import Settings
 from bot.core.db import Database, UnitOfWork
 from bot.core.effects import Effects
 from bot.core.inuse import Holding
+from bot.delivery.leader import PollingLeader
 from bot.delivery.live import LiveMessages
 from bot.delivery.outbox import OutboxSender
 from bot.evidence.keeper import Keeper
@@ -33,6 +36,16 @@ class Runtime:
     keeper: Keeper | None = field(default=None)
     # told which incidents a committed unit of work changed (the situation board's live pages)
     on_incidents: Callable[[set[int]], None] | None = field(default=None)
+    # among several instances on one database: this one's leases, its heartbeat, and (polling
+    # mode) whether it is the one that polls
+    leases: Leases | None = field(default=None)
+    presence: Presence | None = field(default=None)
+    leader: PollingLeader | None = field(default=None)
+
+    @property
+    def instance(self) -> str:
+        return self.settings.instance.name
+
     # the database file's lock, held while the bot has it open (a restore waits for its end)
     in_use: Holding | None = field(default=None)
     # backups taken on schedule ([storage] backup_every), if configured

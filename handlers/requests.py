@@ -54,6 +54,16 @@ async def expire_job(context: PContext) -> None:
         await requests.expire_overdue(unit, runtime.settings.requests)
 
 
+async def overdue_sweep(context: PContext) -> None:
+    """Repeating job: offers overdue whose time-out job did not run (its instance died, or
+    another instance made the offer): moved on now. Each offer is claimed by the change of its
+    status, so whichever instance sweeps first does it, once."""
+    runtime = context.runtime
+    moments = await requests.pending_expiries(runtime.db)
+    if moments and moments[0] <= utcnow():
+        await expire_job(context)
+
+
 async def on_start(application: AnyApp) -> None:
     """After a restart: offers that timed out meanwhile move on now, the others when due."""
     runtime = _runtime(application)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
+from bot.cluster import leases
 from bot.core import vocabulary
 from bot.core.db import utcnow
 from bot.core.errors import Term, UserError
@@ -242,11 +243,20 @@ async def rollcall_button(update: Update, context: PContext) -> None:
     context.edit_pressed(html, rollcall_keyboard(found, actor.languages))
 
 
+# a day's roll-call claimed by the instance that sends it, kept as long (bot.cluster.leases)
+ROLLCALL_CLAIM = dt.timedelta(days=2)
+
+
 async def rollcall_job(context: PContext) -> None:
-    """The daily roll-call, through the outbox to every agency chat."""
+    """The daily roll-call, through the outbox to every agency chat. Every instance runs this
+    job; the day's claim, in the roll-call's own unit of work, makes one of them send it (and
+    another, if that one died before it committed)."""
     runtime = context.runtime
     day = utcnow().astimezone(ZoneInfo(runtime.settings.i18n.timezone)).date().isoformat()
     async with runtime.unit() as work:
+        claim = f"job:rollcall:{day}"
+        if not await leases.take(work, claim, runtime.instance, utcnow() + ROLLCALL_CLAIM):
+            return
         await units.rollcall(
             work, stale_after_hours=runtime.settings.roster.stale_after_hours, day=day
         )

@@ -3,10 +3,11 @@ local Telegram stand-in; the test plays users and reads what Telegram received."
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.app import ALLOWED_UPDATES, WEB_KEY, PassApp, build_application, set_webhook
+from bot.app import WEB_KEY, PassApp, build_application, set_webhook, start_leading, stop_leading
 from bot.board.server import BoardServer
 from bot.core.config import Mode, Settings, parse_settings
 from bot.runtime import Runtime
@@ -137,9 +138,9 @@ class Harness:
     def board_url(self) -> str:
         return f"http://127.0.0.1:{self.web.port}/board/"
 
-    async def start(self) -> None:
-        """Start as `python -m bot` does (run_polling / run_webhook minus the signal handling
-        that a test cannot have)."""
+    async def start(self, lead: bool = True) -> None:
+        """Start as `python -m bot` does (minus the signal handling that a test cannot have).
+        Polling mode: `lead`, wait until this instance polls (another may hold the lease)."""
         settings = self.settings
         self.app = build_application(settings)
         await self.app.initialize()
@@ -151,13 +152,19 @@ class Harness:
             # the one web server (started by post_init) takes the updates; Telegram is told
             await set_webhook(self.app)
         else:
-            await self.app.updater.start_polling(
-                poll_interval=0.0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
-            )
+            # polling: once this instance holds the polling lease
+            start_leading(self.app)
+            leader = self.runtime.leader
+            assert leader is not None
+            if lead:
+                async with asyncio.timeout(10):
+                    await leader.leading.wait()
 
     async def stop(self) -> None:
         if self.app is None:
             return
+        # stop polling first (and give the lease up), as `python -m bot` does
+        await stop_leading(self.app)
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

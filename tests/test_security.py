@@ -85,6 +85,7 @@ ALLOWED_DYNAMIC_SQL = {
         "bot/core/db/postgres.py",
         "_migrate",
     ): "the migration files' statements, translated; the lock's constant",
+    ("bot/delivery/outbox.py", "_heads"): "lock is the database's skip_locked (a constant)",
     ("bot/resources/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
     ("bot/resources/requests.py", "advance"): "column is en_route_at or on_scene_at",
     ("bot/geo/sites.py", "import_sites"): "one ? placeholder per code",

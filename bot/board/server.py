@@ -139,8 +139,10 @@ class BoardServer:
         strings: Strings = no_strings,
         geo: Geo = no_geo,
         webhook: WebhookRoute | None = None,
+        health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         self.settings = settings
+        self._health = health
         self.db = db
         self.access = Access(db)
         self.hub = Hub(db, self._visible)
@@ -178,6 +180,8 @@ class BoardServer:
             app.router.add_get("/board/api/media/{item}", self._photo)
         if self._webhook is not None:
             app.router.add_post("/" + self._webhook.path.strip("/"), self._telegram)
+        if self._health is not None:
+            app.router.add_get("/health", self._health_route)
         if self.settings.have.tokens:
             # hospitals' availability (EDXL-HAVE), one token per hospital
             app.router.add_post("/have", HaveRoute(self.settings.have, self.db).handle)
@@ -559,6 +563,21 @@ class BoardServer:
         return response
 
     # ---- Telegram's webhook --------------------------------------------------------------
+
+    async def _health_route(self, request: web.Request) -> web.StreamResponse:
+        """This instance, what it leads, the other instances' heartbeats (JSON); 503 when the
+        database does not answer (a load balancer then sends the updates elsewhere)."""
+        assert self._health is not None
+        try:
+            found = await self._health()
+        except Exception as exc:
+            log.warning("event=health_failed error=%r", exc)
+            return web.json_response(
+                {"ok": False, "error": type(exc).__name__},
+                status=503,
+                headers={"Cache-Control": "no-store"},
+            )
+        return web.json_response({"ok": True, **found}, headers={"Cache-Control": "no-store"})
 
     async def _telegram(self, request: web.Request) -> web.StreamResponse:
         hook = self._webhook

@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -201,6 +202,25 @@ def folder_problem(folder: Path) -> str | None:
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"{probe} is not writable"
     return None
+
+
+def default_instance_name() -> str:
+    """This process on this machine: `<hostname>-<pid>`."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class InstanceSettings(_Strict):
+    """This process among the instances that share one database."""
+
+    # unique among the instances; named in every log line, in the heartbeats and the leases
+    name: Annotated[str, Field(default_factory=default_instance_name)]
+
+    @field_validator("name")
+    @classmethod
+    def _name_characters(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+            raise ValueError("1 to 64 characters, each a letter, a digit, or one of _ . : -")
+        return value
 
 
 class I18nSettings(_Strict):
@@ -445,6 +465,7 @@ class Settings(_Strict):
     telegram: TelegramSettings = TelegramSettings()
     webhook: WebhookSettings = WebhookSettings()
     storage: StorageSettings = StorageSettings()
+    instance: Annotated[InstanceSettings, Field(default_factory=InstanceSettings)]
     i18n: I18nSettings = I18nSettings()
     cards: CardSettings = CardSettings()
     alerts: AlertSettings = AlertSettings()

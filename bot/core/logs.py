@@ -1,4 +1,5 @@
-"""Structured logging, one event a line, with the bot token redacted wherever it appears."""
+"""Structured logging, one event a line, each naming its instance (several may share one
+database), with the bot token redacted wherever it appears."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ class RedactToken(logging.Filter):
         return True
 
 
+class NameInstance(logging.Filter):
+    """Every line says which instance wrote it (`instance=`)."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.instance = self.instance
+        return True
+
+
 class RedactingFormatter(logging.Formatter):
     """The whole line redacted, traceback included (an exception's text may hold a URL)."""
 
@@ -35,13 +48,15 @@ class RedactingFormatter(logging.Formatter):
         return line
 
 
-def setup(level: str = "INFO", secrets: list[str] | None = None) -> None:
+def setup(level: str = "INFO", secrets: list[str] | None = None, instance: str = "-") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         RedactingFormatter(
-            "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets or []
+            "%(asctime)s level=%(levelname)s instance=%(instance)s logger=%(name)s %(message)s",
+            secrets or [],
         )
     )
+    handler.addFilter(NameInstance(instance))
     handler.addFilter(RedactToken(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

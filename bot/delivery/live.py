@@ -13,6 +13,13 @@ is gone or can no longer be edited is posted again; a group upgraded to a superg
 followed (`on_migrated`) and the message posted there; a chat that blocked or removed the bot
 is reported (`on_unreachable`), which tells the liaisons. A crash between posting and storing
 the new message id posts it once more at the next start: at most one extra message per crash.
+
+Several instances may be asked to refresh one message (each applies the effects of its own
+units of work): a lease per message (`live:<kind>:<chat>:<subject>`, bot.cluster.leases) lets
+one edit it at a time, and is kept `min_interval` after the edit, so the edits of one message
+are coalesced across instances too. An instance that finds the lease taken tries again once it
+may have run out: the last change is always shown (the holder may have read the state before
+it).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.cluster.leases import Leases
 from bot.core.db import Database, Tx, UnitOfWork
 from bot.core.effects import Live, LiveKind
 from bot.delivery.coalesce import Coalescer
@@ -41,6 +49,10 @@ from bot.delivery.errors import message_gone, not_modified, seconds
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
+# A message's lease while it is edited or posted (an instance that dies meanwhile holds it this
+# long), and how soon an instance that found it taken tries again.
+PUBLISH_SECONDS = 15.0
+TAKEN_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,8 +98,11 @@ class LiveMessages:
         min_interval: float,
         on_unreachable: Unreachable,
         on_migrated: Migrated,
+        leases: Leases | None = None,
     ) -> None:
         self._db = db
+        self._leases = leases
+        self._min_interval = min_interval
         self._bot = bot
         self._views = views
         self._on_unreachable = on_unreachable
@@ -141,6 +156,19 @@ class LiveMessages:
         return retry
 
     async def _publish(self, live: Live) -> float | None:
+        if self._leases is None:
+            return await self._publish_held(live)
+        name = f"live:{live.kind.value}:{live.chat_id}:{live.subject}"
+        if not await self._leases.acquire(name, PUBLISH_SECONDS):
+            # another instance edits it (or did within min_interval): later, if still behind
+            return max(TAKEN_RETRY, self._min_interval)
+        try:
+            return await self._publish_held(live)
+        finally:
+            # kept min_interval after the edit: the next one waits, whichever instance it is on
+            await self._leases.acquire(name, self._min_interval)
+
+    async def _publish_held(self, live: Live) -> float | None:
         view = self._views[live.kind]
         async with self._db.read() as tx:
             shown = await view.read(tx, live)

@@ -4,8 +4,8 @@ the one that asked.
 Services call `enqueue` inside their unit of work, so a message exists exactly when the change
 that caused it does (and the sender is woken once it committed). The sender delivers rows
 oldest first, one at a time per chat (so each chat reads them in order), several chats at
-once. PTB's AIORateLimiter keeps the pace Telegram allows (about 30 messages/s overall, 20/min
-per group). A 429 waits `retry_after`;
+once. PTB's AIORateLimiter keeps the pace Telegram allows (about 30 messages/s overall, shared
+by the instances alive: bot.delivery.pace; 20/min per group). A 429 waits `retry_after`;
 5xx and time-outs are retried with backoff; a chat that blocked or removed the bot is marked
 unreachable and the liaison chats are told. A row is marked sent with its message id; a crash
 between Telegram's answer and that mark can repeat that one message after restart, never more.
@@ -13,6 +13,13 @@ between Telegram's answer and that mark can repeat that one message after restar
 What a chat's migration or unreachability means beyond this table (bot.lifecycle.chats), and
 what a delivered row means to its purpose (an alert's delivery, a link to its incident), is
 given to the sender by the composition root: this module knows no domain.
+
+Several instances send one outbox: each claims the rows it sends (`claimed_by`, and
+`claimed_until` CLAIM_SECONDS ahead) in one statement per row, skipping the rows another is
+claiming at that moment (`db.skip_locked`); a chat's next row is claimed only once the one
+before it is sent, whoever sent it, so each chat still reads them in order. The rows claimed by
+an instance that died are taken by another once the claim runs out (at once by an instance
+that starts, if the claimer's heartbeat stopped).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.cluster.members import ALIVE_WITHIN
 from bot.core.db import Database, Row, Tx, UnitOfWork, to_db_time, utcnow
 from bot.core.effects import Effects
 from bot.core.html import split_message
@@ -36,7 +44,8 @@ from bot.core.html import split_message
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_SECONDS = 60
+# A claimed row is this instance's to send for this long; then anyone's again (its sender died).
+CLAIM_SECONDS = 30
 
 # After a row is delivered: what its purpose needs done with the message id, in the unit of
 # work that marks it sent (e.g. an alert's delivery to that chat).
@@ -128,8 +137,10 @@ class OutboxSender:
         on_unreachable: UnreachableHook,
         on_migrated: MigratedHook,
         apply: Callable[[Effects], Awaitable[None]],
+        instance: str = "",
     ) -> None:
         self._apply = apply
+        self._instance = instance
         self._db = db
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
@@ -144,6 +155,7 @@ class OutboxSender:
         self._every: list[DeliveredHook] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self.sent = 0  # rows this instance delivered since it started
 
     def on_delivered(self, purpose: str | None, hook: DeliveredHook) -> None:
         """`hook` runs in the unit of work that marks a row of this purpose (None: of any
@@ -158,12 +170,19 @@ class OutboxSender:
         self._wake.set()
 
     async def start(self) -> None:
-        """Start delivering. What was queued before a stop or a crash is due at once: a claim
-        left by a sender that died is released (one instance per database for now)."""
+        """Start delivering. What was queued before a stop or a crash is due at once: what this
+        instance (this name) had claimed, what an instance whose heartbeat stopped had claimed,
+        what nobody claimed; the claims of the other instances alive are theirs until they run
+        out."""
+        now = utcnow()
+        alive_since = to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
         async with self._db.unit() as tx:
             await tx.execute(
-                "UPDATE outbox SET claimed_until = NULL, not_before = ? WHERE status = 'pending'",
-                (to_db_time(utcnow()),),
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, not_before = ?"
+                " WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_by IS NULL"
+                "  OR claimed_by = ? OR claimed_by NOT IN"
+                "  (SELECT name FROM instances WHERE stopped_at IS NULL AND seen_at >= ?))",
+                (to_db_time(now), self._instance, alive_since),
             )
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
@@ -240,30 +259,33 @@ class OutboxSender:
         async with self._db.read() as tx:
             return await self._heads(tx, now, limit)
 
-    async def _heads(self, tx: Tx, now: str, limit: int) -> list[Row]:
+    async def _heads(self, tx: Tx, now: str, limit: int, lock: str = "") -> list[Row]:
         # the oldest pending row of each chat, if it is due and nobody is working on it
+        # (`lock`: the claim's " FOR UPDATE SKIP LOCKED" where the database has it)
         return await tx.all(
             "SELECT o.* FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?"
             " AND (o.claimed_until IS NULL OR o.claimed_until < ?)"
             " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.chat_id = o.chat_id"
             "                 AND p.status = 'pending' AND p.id < o.id)"
-            " ORDER BY o.id LIMIT ?",
+            " ORDER BY o.id LIMIT ?" + lock,
             (now, now, limit),
         )
 
     async def _claim(self, limit: int) -> list[Row]:
-        """Claim due rows row by row, so several senders never deliver the same one."""
+        """Claim due rows row by row, so several senders never deliver the same one: the
+        claim is atomic on its own (each row's conditional UPDATE; on PostgreSQL the rows
+        another instance is claiming are skipped), it need not wait for other writers."""
         now = utcnow()
         until = to_db_time(now + timedelta(seconds=CLAIM_SECONDS))
         claimed = []
-        async with self._db.unit() as tx:
-            for row in await self._heads(tx, to_db_time(now), limit):
+        async with self._db.unit(exclusive=False) as tx:
+            for row in await self._heads(tx, to_db_time(now), limit, self._db.skip_locked):
                 if row["id"] in self._in_flight:
                     continue
                 got = await tx.execute(
-                    "UPDATE outbox SET claimed_until = ? WHERE id = ? AND status = 'pending'"
-                    " AND (claimed_until IS NULL OR claimed_until < ?)",
-                    (until, row["id"], to_db_time(now)),
+                    "UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE id = ?"
+                    " AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)",
+                    (until, self._instance, row["id"], to_db_time(now)),
                 )
                 if got:
                     claimed.append(row)
@@ -304,11 +326,12 @@ class OutboxSender:
         async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
-                " attempts = attempts + 1, claimed_until = NULL WHERE id = ?",
+                " attempts = attempts + 1, claimed_until = NULL, claimed_by = NULL WHERE id = ?",
                 (message_id, to_db_time(utcnow()), row["id"]),
             )
             for hook in [*self._every, *self._hooks.get(row["purpose"], [])]:
                 await hook(tx, row, message_id)
+        self.sent += 1
         await self._apply(tx.effects)
         log.info(
             "event=outbox_sent id=%s chat=%s purpose=%s", row["id"], row["chat_id"], row["purpose"]
@@ -323,7 +346,7 @@ class OutboxSender:
         async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?,"
-                " claimed_until = NULL WHERE id = ?",
+                " claimed_until = NULL, claimed_by = NULL WHERE id = ?",
                 (attempts, not_before, error[:500], row["id"]),
             )
         log.warning(
@@ -337,8 +360,8 @@ class OutboxSender:
     async def _fail(self, row: Row, error: str) -> None:
         async with self._db.unit() as tx:
             await tx.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL"
-                " WHERE id = ?",
+                "UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL,"
+                " claimed_by = NULL WHERE id = ?",
                 (error[:500], row["id"]),
             )
         log.error("event=outbox_failed id=%s chat=%s error=%s", row["id"], row["chat_id"], error)

@@ -1078,13 +1078,17 @@ async def expire_overdue(
         " ORDER BY id",
         (OfferStatus.OFFERED.value, moment),
     )
+    expired = []
     for row in rows:
-        await unit.execute(
+        # the offer's status is its claim: an instance sweeping at the same time moves on
+        # only the offers it changed itself
+        if await unit.execute(
             "UPDATE request_offers SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
             (OfferStatus.EXPIRED.value, moment, row["id"], OfferStatus.OFFERED.value),
-        )
-    await closed(unit, [row["id"] for row in rows])
-    for request_id in sorted({row["request_id"] for row in rows}):
+        ):
+            expired.append(row)
+    await closed(unit, [row["id"] for row in expired])
+    for request_id in sorted({row["request_id"] for row in expired}):
         await _top_up(unit, request_id, settings, None)
 
 

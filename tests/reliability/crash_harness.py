@@ -159,9 +159,12 @@ class Counts:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def _config(sim: TelegramSimulator, db_path: Path, url: str | None = None) -> str:
+def _config(
+    sim: TelegramSimulator, db_path: Path, url: str | None = None, instance: str | None = "crash"
+) -> str:
     """The bot's configuration: its database at `db_path`, or on the PostgreSQL server at
-    `url` (then `path` only places the evidence folder); [storage] is two lines at most."""
+    `url` (then `path` only places the evidence folder); [storage] is two lines at most.
+    `instance`: its [instance] name (None: none given)."""
     chats: list[dict[str, Any]] = [
         {
             "id": chat,
@@ -234,6 +237,9 @@ def _config(sim: TelegramSimulator, db_path: Path, url: str | None = None) -> st
         "[storage]",
         f"path = {toml_value(str(db_path))}",
         *([f"url = {toml_value(url)}"] if url else []),
+        # one instance restarted under its own name (as a service manager does): it takes its
+        # polling lease and outbox claims back at once instead of waiting for them to run out
+        *(["[instance]", f"name = {toml_value(instance)}"] if instance else []),
         "[i18n]",
         'default_language = "fr"',
         "[cards]",

@@ -260,7 +260,7 @@ def instance_config(
 ) -> str:
     """The crash harness's configuration, for one instance: its own name (in its calls to the
     stand-in too), its own port, the shared database."""
-    text = _config(sim, storage.path or Path("unused.db"))
+    text = _config(sim, storage.path or Path("unused.db"), instance=None)
     head, rest = text.split("[storage]\n", 1)
     rest = rest[rest.index("\n[") + 1 :]  # the crash harness's storage lines (path, url)
     head = head.replace(json.dumps(sim.base_url), json.dumps(sim.base_url_for(name))).replace(

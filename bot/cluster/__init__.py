@@ -1,0 +1,2 @@
+"""Several instances on one database: leases (what one instance does alone for a while) and
+heartbeats (which instances are alive)."""
