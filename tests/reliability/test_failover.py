@@ -112,7 +112,7 @@ def test_polling_another_instance_polls_soon_after_the_poller_dies(
         pytest.skip(missing)
     counts = asyncio.run(
         run_polling(
-            updates=200,
+            updates=400,
             kills=3,
             seed=5,
             workdir=tmp_path,
