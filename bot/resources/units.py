@@ -200,6 +200,19 @@ async def set_status_by_id(
     return await _set_status(work, unit, str(unit_id), status, None, person, chat)
 
 
+def _managed(unit: Unit | None, code: str, person: Person, chat: Chat | None) -> Unit:
+    """The unit, if it exists and this person may change it (its own agency, or an admin)."""
+    if unit is None:
+        raise UserError(N_("There is no unit {code} in the roster."), code=code)
+    if not may_manage(person, chat, unit.agency):
+        raise UserError(
+            N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
+            code=unit.code,
+            agency=unit.agency,
+        )
+    return unit
+
+
 async def _set_status(
     tx: UnitOfWork,
     unit: Unit | None,
@@ -209,14 +222,7 @@ async def _set_status(
     person: Person,
     chat: Chat | None,
 ) -> Unit:
-    if unit is None:
-        raise UserError(N_("There is no unit {code} in the roster."), code=code)
-    if not may_manage(person, chat, unit.agency):
-        raise UserError(
-            N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
-            code=unit.code,
-            agency=unit.agency,
-        )
+    unit = _managed(unit, code, person, chat)
     if unit.status is UnitStatus.COMMITTED:
         raise UserError(
             N_(
@@ -374,14 +380,7 @@ async def report_by_hand(
 ) -> Unit:
     """/unit <code> free <n>[/<total>]: a facility's own agency reports its free places."""
     unit = await unit_in(work, code)
-    if unit is None:
-        raise UserError(N_("There is no unit {code} in the roster."), code=code)
-    if not may_manage(person, chat, unit.agency):
-        raise UserError(
-            N_("{code} belongs to {agency}: only its own agency (or an admin) may change it."),
-            code=unit.code,
-            agency=unit.agency,
-        )
+    unit = _managed(unit, code, person, chat)
     if not unit.counted:
         raise UserError(
             N_("{code} is a vehicle: it is committed whole, it has no free places to count."),
