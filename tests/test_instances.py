@@ -110,7 +110,7 @@ async def test_two_connections_racing_for_one_lease_get_one_holder(
 
 
 def _instance_config(sim: TelegramSimulator, db_path: Path, name: str) -> str:
-    return _config(sim, db_path, instance=name) + "\n[board]\nenabled = false\n"
+    return _config(sim, db_path, backends.current, instance=name) + "\n[board]\nenabled = false\n"
 
 
 def _incidents(db_path: Path) -> dict[str, int]:
