@@ -165,6 +165,10 @@ async def health(app: PassApp) -> dict[str, Any]:
         "holder": runtime.leases.holder if runtime.leases is not None else None,
         # seconds between two messages of this instance (Telegram's pace shared)
         "send_interval": limiter.interval if isinstance(limiter, SharedRateLimiter) else None,
+        # … and to one group, once its burst is spent (each group's budget shared too)
+        "group_send_interval": (
+            limiter.group_interval if isinstance(limiter, SharedRateLimiter) else None
+        ),
     }
     return found
 

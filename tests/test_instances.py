@@ -386,6 +386,8 @@ async def test_health_says_who_leads_what(pair: tuple[Harness, Harness]) -> None
     found = answer.json()
     assert found["ok"] is True
     assert found["this"]["name"] == "b" and found["this"]["polls"] is False
+    # its leases' holder is this process: its name and a token
+    assert found["this"]["holder"].startswith("b#")
     assert found["polling"] == "a"
     names = {i["name"]: i for i in found["instances"]}
     assert names["a"]["alive"] and names["b"]["alive"]
