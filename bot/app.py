@@ -105,7 +105,11 @@ def build_application(settings: Settings) -> PassApp:
         builder = builder.concurrent_updates(PerChatOrder(settings.telegram.concurrent_updates))
     app: PassApp = builder.build()
     db = database_for(settings.storage)
-    runtime = Runtime(settings=settings, db=db, leases=Leases(db, settings.instance.name))
+    # the leases are this process's (its name and a token): two processes of one name by
+    # mistake never both hold one
+    runtime = Runtime(
+        settings=settings, db=db, leases=Leases(db, leases.holder_for(settings.instance.name))
+    )
     app.bot_data[RUNTIME_KEY] = runtime
     web = _web_server(app, runtime)
     if web is not None:
@@ -157,8 +161,14 @@ async def health(app: PassApp) -> dict[str, Any]:
         "mode": runtime.settings.telegram.mode.value,
         "polls": runtime.leader is not None and runtime.leader.is_leading,
         "leases": mine["leases"] if mine else [],
+        # this process, as its leases name it
+        "holder": runtime.leases.holder if runtime.leases is not None else None,
         # seconds between two messages of this instance (Telegram's pace shared)
         "send_interval": limiter.interval if isinstance(limiter, SharedRateLimiter) else None,
+        # … and to one group, once its burst is spent (each group's budget shared too)
+        "group_send_interval": (
+            limiter.group_interval if isinstance(limiter, SharedRateLimiter) else None
+        ),
     }
     return found
 
@@ -272,10 +282,13 @@ async def _start(app: PassApp) -> None:
         # one instance polls: the one holding the lease (bot.delivery.leader)
         assert runtime.leases is not None
         # (it starts once the application runs: start_leading)
+        presence = runtime.presence
         runtime.leader = PollingLeader(
             runtime.leases,
             functools.partial(_start_polling, app),
             functools.partial(_stop_polling, app),
+            # another process of this name, started first, polls (members.Presence.yields)
+            may_lead=lambda: not presence.yields,
         )
     interval = settings.storage.backup_interval
     # on PostgreSQL the server's own tools take the backups (README, "Backups")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from bot import app, demo
 from bot.cluster import status
+from bot.cluster.members import InstanceNameTaken
 from bot.core import backup, inuse, logs
 from bot.core.config import (
     TELEGRAM_API,
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         except StorageProblem as problem:
             print(f"storage: {problem}", file=sys.stderr)
             return 2
+        except InstanceNameTaken as taken:
+            print(taken, file=sys.stderr)
+            return 2
         return 0
     if command in ("backup", "restore") and settings.storage.url is not None:
         print(
@@ -373,6 +377,7 @@ def _health(settings: Settings) -> Callable[[Database], Awaitable[int]]:
     async def run(db: Database) -> int:
         # "this instance": the one the configuration names, if it names one
         named = "name" in settings.instance.model_fields_set
+        await db.measure_clock()  # the database's time: whose heartbeat is recent
         found = await status.status(db, settings.instance.name if named else None)
         print(json.dumps(found, indent=2, ensure_ascii=False))
         return 0 if found["alive"] else 1

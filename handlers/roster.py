@@ -255,7 +255,10 @@ async def rollcall_job(context: PContext) -> None:
     day = utcnow().astimezone(ZoneInfo(runtime.settings.i18n.timezone)).date().isoformat()
     async with runtime.unit() as work:
         claim = f"job:rollcall:{day}"
-        if not await leases.take(work, claim, runtime.instance, utcnow() + ROLLCALL_CLAIM):
+        # held by this process (its leases' holder), in the database's time
+        holder = runtime.leases.holder if runtime.leases is not None else runtime.instance
+        now = work.now()
+        if not await leases.take(work, claim, holder, now + ROLLCALL_CLAIM, now):
             return
         await units.rollcall(
             work, stale_after_hours=runtime.settings.roster.stale_after_hours, day=day

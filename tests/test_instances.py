@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import random
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from bot.app import shared_run
-from bot.cluster import leases
+from bot.cluster import leases, members, status
 from bot.cluster.leases import Leases
 from bot.core import logs
 from bot.core.config import StorageSettings
@@ -30,6 +31,8 @@ from bot.core.db import Database, database_for, to_db_time, utcnow
 from bot.core.effects import Live, LiveKind
 from bot.core.models import OfferStatus
 from bot.delivery import outbox
+from bot.delivery.leader import PollingLeader
+from bot.delivery.pace import SharedRateLimiter
 from bot.resources import requests, roster_csv, units
 from bot.simulator import TelegramSimulator
 from handlers import roster
@@ -128,7 +131,8 @@ def _polling_holder(db_path: Path) -> str | None:
             ).fetchone()
     except Exception:  # the SQLite file not created (or migrated) yet
         return None
-    return row[0] if row else None
+    # the holder is a process (`a#3f9c2e`): its instance's name
+    return leases.instance_of(row[0]) if row else None
 
 
 async def _until(check: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
@@ -252,6 +256,13 @@ async def test_two_instances_send_one_outbox_once_in_order_at_telegrams_pace(
         10,
         "both instances see each other",
     )
+    # each keeps half the overall pace and half of each group's budget
+    for one in (a, b):
+        assert one.app is not None
+        limiter = one.app.bot.rate_limiter
+        assert isinstance(limiter, SharedRateLimiter)
+        assert limiter.interval == pytest.approx(2 / 29.5)
+        assert limiter.group_interval == pytest.approx(6.0)
     sent_before = len(sim.calls)
     per_chat = 3
     async with a.runtime.db.unit() as unit:
@@ -363,7 +374,8 @@ async def test_a_roll_call_whose_instance_died_mid_run_is_done_by_another(
     assert len(calls) == 2
     async with b.runtime.db.read() as tx:
         claims = [lease for lease in await leases.current(tx) if lease.name.startswith("job:roll")]
-    assert [lease.holder for lease in claims] == ["b"]
+    assert [leases.instance_of(lease.holder) for lease in claims] == ["b"]
+    assert [lease.holder for lease in claims] == [b.runtime.leases.holder]
 
 
 async def test_health_says_who_leads_what(pair: tuple[Harness, Harness]) -> None:
@@ -374,6 +386,8 @@ async def test_health_says_who_leads_what(pair: tuple[Harness, Harness]) -> None
     found = answer.json()
     assert found["ok"] is True
     assert found["this"]["name"] == "b" and found["this"]["polls"] is False
+    # its leases' holder is this process: its name and a token
+    assert found["this"]["holder"].startswith("b#")
     assert found["polling"] == "a"
     names = {i["name"]: i for i in found["instances"]}
     assert names["a"]["alive"] and names["b"]["alive"]
@@ -461,3 +475,238 @@ def test_every_log_line_names_its_instance() -> None:
     assert len(lines) == 2
     assert all(" instance=passerelle-a " in line for line in lines)
     assert "1:secret" not in stream.getvalue()
+
+
+# --- one name, one process ------------------------------------------------------------------
+
+
+async def test_a_second_process_under_an_instances_name_does_not_start(
+    tmp_path: Path, backend: str
+) -> None:
+    """As an operator would do it: the same configuration copied, `[instance] name` and all.
+    The second process refuses to start, one line saying whose the name is; the first polls on."""
+    sim = TelegramSimulator(token=TOKEN, bot_username="passerelle_crash_bot")
+    await sim.start()
+    db_path = tmp_path / "shared.db"
+    config = tmp_path / "same.toml"
+    config.write_text(_instance_config(sim, db_path, "same"), encoding="utf-8")
+    first = Bot(config, tmp_path / "first.log")
+    second = Bot(config, tmp_path / "second.log")
+    try:
+        await first.start()
+        await _until(lambda: _polling_holder(db_path) == "same", 30, "the first polls")
+        assert first.process is not None
+        pid = first.process.pid
+        await second.start()
+        assert await second.exited(30) == 2
+        said = second.log.read_text()
+        refusals = [line for line in said.splitlines() if "[instance] name" in line]
+        assert refusals == [
+            f"[instance] name 'same' is used by another instance alive, on host"
+            f" {socket.gethostname()} (pid {pid}): give each instance its own [instance] name"
+        ]
+        assert "Traceback" not in said
+        await asyncio.sleep(1)
+        assert _polling_holder(db_path) == "same"
+        assert first.process is not None and first.process.returncode is None
+        assert "event=instance_name_clash" not in first.log.read_text()
+    finally:
+        await first.stop()
+        await second.stop()
+        await sim.stop()
+
+
+def _presence(db: Database, name: str, host: str, pid: int) -> members.Presence:
+    presence = members.Presence(db, name, "polling", every=0.1)
+    presence.host, presence.pid = host, pid  # another machine's process
+    return presence
+
+
+async def test_a_name_whose_last_process_died_or_stopped_is_free_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(members, "ALIVE_WITHIN", 1.0)
+    # killed a moment ago on another machine: its row still looks alive, but it beats no more
+    gone = _presence(db, "same", "machine-a", 4242)
+    await gone.beat()
+    started = time.monotonic()
+    again = _presence(db, "same", "machine-b", 77)
+    await again.start()  # waited until the row was seen to be dead
+    assert 0.5 < time.monotonic() - started < 3
+    await again.stop()  # a clean stop: the next one starts at once
+    started = time.monotonic()
+    after = _presence(db, "same", "machine-c", 78)
+    await after.start()
+    assert time.monotonic() - started < 0.5
+    await after.stop()
+
+
+async def test_a_second_process_under_a_name_alive_elsewhere_is_refused(db: Database) -> None:
+    first = _presence(db, "same", "machine-a", 4242)
+    await first.start()
+    try:
+        second = _presence(db, "same", "machine-b", 77)
+        with pytest.raises(members.InstanceNameTaken) as refused:
+            await second.start()
+        assert "machine-a (pid 4242)" in str(refused.value)
+        async with db.read() as tx:
+            row = await tx.one("SELECT host, stopped_at FROM instances WHERE name = 'same'")
+        assert row is not None and row["host"] == "machine-a" and row["stopped_at"] is None
+    finally:
+        await first.stop()
+
+
+async def test_two_processes_of_one_name_that_raced_at_start_never_both_poll(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(members, "ALIVE_WITHIN", 1.0)
+    caplog.set_level(logging.INFO)
+    # their heartbeats, beaten by hand here (in turn, as two processes' would)
+    older = _presence(db, "same", "machine-a", 4242)
+    newer = _presence(db, "same", "machine-b", 77)
+    older.every = newer.every = 60.0
+    polling: dict[str, bool] = {"older": False, "newer": False}
+    both: list[float] = []
+
+    def leader(who: str, presence: members.Presence) -> PollingLeader:
+        async def start() -> None:
+            polling[who] = True
+            if all(polling.values()):
+                both.append(time.monotonic())
+
+        async def stop() -> None:
+            polling[who] = False
+
+        return PollingLeader(
+            Leases(db, leases.holder_for("same")),
+            start,
+            stop,
+            seconds=1.0,
+            renew_every=0.2,
+            try_every=0.1,
+            may_lead=lambda: not presence.yields,
+        )
+
+    leaders = {"newer": leader("newer", newer), "older": leader("older", older)}
+    try:
+        await older.start()
+        leaders["newer"].start()  # the newer process happens to poll first
+        await _until(lambda: leaders["newer"].is_leading, 5, "the newer one polls")
+        leaders["older"].start()
+        await asyncio.sleep(0.5)
+        # a holder per process: the older one cannot take the lease the newer one holds
+        assert not leaders["older"].is_leading
+        # the race: the newer one checked the name before the older one's first heartbeat
+        monkeypatch.setattr(newer, "_namesake_alive", _nobody)
+        await newer.start()  # its heartbeat finds the row the older one wrote
+        assert newer.namesake is not None and newer.yields
+        # it gives the polling up to the older one
+        await _until(lambda: leaders["older"].is_leading, 5, "the older one polls")
+        assert not leaders["newer"].is_leading
+        await older.beat()  # and the older one finds the newer one's row
+        assert older.namesake is not None and not older.yields
+        clashes = [r for r in caplog.records if "event=instance_name_clash " in r.getMessage()]
+        assert len(clashes) == 2 and all(r.levelno == logging.ERROR for r in clashes)
+        # each counts the namesake behind the one row: the pace is shared by two
+        await newer.beat()
+        assert older.alive == 2 and newer.alive == 2
+        await asyncio.sleep(0.5)
+        assert leaders["older"].is_leading and not leaders["newer"].is_leading
+        # the older one stops for good; its stop leaves the row the newer one wrote alone
+        await leaders["older"].stop()
+        await older.stop()
+        async with db.read() as tx:
+            row = await tx.one("SELECT host, stopped_at FROM instances WHERE name = 'same'")
+        assert row is not None and row["host"] == "machine-b" and row["stopped_at"] is None
+        # no namesake heard of for ALIVE_WITHIN: the newer one may poll again
+        await asyncio.sleep(1.1)
+        await newer.beat()
+        assert newer.namesake is None and newer.alive == 1
+        await _until(lambda: leaders["newer"].is_leading, 5, "the newer one polls again")
+        assert both == []
+    finally:
+        for one in leaders.values():
+            await one.stop()
+        await newer.stop()
+        await older.stop()
+
+
+async def _nobody() -> None:
+    return None
+
+
+# --- the database's clock -------------------------------------------------------------------
+
+
+async def test_a_machine_whose_clock_runs_ahead_takes_no_lease_before_it_ran_out(
+    tmp_path: Path, backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = _database(tmp_path / "clock.db")
+    await first.open()
+    ahead = _database(tmp_path / "clock.db")
+    await ahead.open()
+    skew = timedelta(seconds=30)
+    ahead.local_now = lambda: utcnow() + skew  # type: ignore[method-assign]
+    try:
+        # not measured yet: the machine ahead believes a lease 5 s old ran out long ago
+        assert await Leases(first, "a").acquire("skewed", 5)
+        assert await Leases(ahead, "b").acquire("skewed", 5)
+        # the database's clock measured (as at start and with each heartbeat)
+        caplog.set_level(logging.INFO)
+        assert abs((await first.measure_clock()).total_seconds()) < 0.5
+        offset = await ahead.measure_clock()
+        assert abs((offset + skew).total_seconds()) < 0.5
+        assert any("event=clock_offset " in r.getMessage() for r in caplog.records)
+        a, b = Leases(first, "a"), Leases(ahead, "b")
+        for round_ in range(5):
+            name = f"polling:{round_}"
+            assert await a.acquire(name, 1.0)
+            assert not await b.acquire(name, 1.0)
+        await asyncio.sleep(1.1)
+        assert await b.acquire("polling:0", 1.0)  # ran out: anyone's
+        assert not await a.acquire("polling:0", 1.0)
+        # the heartbeats: each sees the other alive, and /health agrees
+        here = members.Presence(first, "here", "polling")
+        there = members.Presence(ahead, "there", "polling")
+        await here.start()
+        await there.start()
+        await here.beat()
+        assert here.alive == 2 and there.alive == 2
+        found = await status.status(ahead, "there")
+        assert found["alive"] == 2
+        assert all(i["seen_seconds_ago"] < 5 for i in found["instances"])
+        await there.stop()
+        await here.stop()
+    finally:
+        await ahead.close()
+        await first.close()
+
+
+# --- the pace -------------------------------------------------------------------------------
+
+
+@pytest.mark.sqlite_only  # no database
+async def test_two_instances_share_each_groups_budget_and_take_it_back_alone() -> None:
+    limiter = SharedRateLimiter()
+    group = limiter._get_group_limiter(-100101)  # a group sent to already
+    assert (group.max_rate, group.time_period) == (20, 60)
+    assert limiter.group_interval == 3.0
+    limiter.share(2)
+    assert limiter.group_interval == 6.0 and limiter.interval == pytest.approx(2 / 29.5)
+    later = limiter._get_group_limiter(-100102)  # and one sent to from now on
+    for bucket in (group, later):
+        assert bucket.max_rate == 10
+        assert 1 / bucket._rate_per_sec == pytest.approx(6.0)
+    for _ in range(10):  # half the burst, then one message every 6 s
+        await later.acquire()
+    assert not later.has_capacity()
+    limiter.share(1)  # the other instance died
+    assert limiter.group_interval == 3.0
+    for bucket in (group, later, limiter._get_group_limiter(-100103)):
+        assert bucket.max_rate == 20
+        assert 1 / bucket._rate_per_sec == pytest.approx(3.0)
+    assert later.has_capacity()
+    # many instances: a bucket of one message, each instance's share of a minute's 20
+    limiter.share(40)
+    assert limiter.group_interval == 120.0
+    assert later.max_rate == 1 and 1 / later._rate_per_sec == pytest.approx(120.0)

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cluster import leases, members
-from bot.core.db import Database, to_db_time, utcnow
+from bot.core.db import Database, to_db_time
 
 
 async def status(db: Database, instance: str | None = None) -> dict[str, Any]:
     """Every instance heard of, its last heartbeat and the leases it holds; `instance`: the one
     asking (named first)."""
+    now = db.now()
     async with db.read() as tx:
         everyone = await members.members(tx)
-        held = await leases.current(tx)
-    now = utcnow()
+        held = await leases.current(tx, now=now)
+    # a lease's holder is a process (`name#token`): listed under its instance's name
     by_holder: dict[str, list[str]] = {}
     for lease in held:
-        by_holder.setdefault(lease.holder, []).append(lease.name)
-    polling = next((lease.holder for lease in held if lease.name == leases.POLLING), None)
+        by_holder.setdefault(leases.instance_of(lease.holder), []).append(lease.name)
+    polling = next(
+        (leases.instance_of(lease.holder) for lease in held if lease.name == leases.POLLING), None
+    )
     return {
         "instance": instance,
         "now": to_db_time(now),

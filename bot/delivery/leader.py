@@ -8,6 +8,8 @@ within LEASE_SECONDS + TRY_EVERY (about 6 s) plus its first getUpdates.
 
 A leader that cannot renew (another holds the lease, or the database did not answer before
 its lease ran out) stops polling at once: two pollers would take the updates from each other.
+An instance that may not lead (`may_lead`: another process runs under its name and started
+first, bot.cluster.members) gives the lease up and does not try again while that lasts.
 
 Nothing confirmed is lost on the way: Telegram forgets an update only once the offset of a
 later getUpdates confirms it, and the inbox (bot.delivery.inbox) confirms only what was
@@ -44,8 +46,11 @@ class PollingLeader:
         seconds: float = LEASE_SECONDS,
         renew_every: float = RENEW_EVERY,
         try_every: float = TRY_EVERY,
+        may_lead: Callable[[], bool] = lambda: True,
     ) -> None:
         self._leases = leases
+        self._may_lead = may_lead
+        self._yielded = False
         self._start_polling = start_polling
         self._stop_polling = stop_polling
         self.seconds = seconds
@@ -78,6 +83,11 @@ class PollingLeader:
 
     async def _run(self) -> None:
         while True:
+            if not self._may_lead():
+                await self._step_aside()
+                await asyncio.sleep(self.try_every)
+                continue
+            self._yielded = False
             asked = time.monotonic()
             try:
                 # a database that hangs must not keep a leader beyond its lease
@@ -100,6 +110,18 @@ class PollingLeader:
             elif self.is_leading and (lost or time.monotonic() >= self._valid_until - 1.0):
                 await self._resign("lease lost" if lost else "lease not renewed")
             await asyncio.sleep(self.renew_every if self.is_leading else self.try_every)
+
+    async def _step_aside(self) -> None:
+        """Stop polling and give the lease up, once, while this instance may not lead."""
+        if self._yielded:
+            return
+        await self._resign("yields to a namesake")
+        try:
+            await self._leases.release(POLLING)
+        except Exception:
+            log.exception("event=polling_lease_release_failed")
+        else:
+            self._yielded = True
 
     async def _resign(self, why: str) -> None:
         if self.is_leading:

@@ -17,9 +17,10 @@ given to the sender by the composition root: this module knows no domain.
 Several instances send one outbox: each claims the rows it sends (`claimed_by`, and
 `claimed_until` CLAIM_SECONDS ahead) in one statement per row, skipping the rows another is
 claiming at that moment (`db.skip_locked`); a chat's next row is claimed only once the one
-before it is sent, whoever sent it, so each chat still reads them in order. The rows claimed by
-an instance that died are taken by another once the claim runs out (at once by an instance
-that starts, if the claimer's heartbeat stopped).
+before it is sent, whoever sent it, so each chat still reads them in order. Claims and due
+times are in the database server's time (Database.now), whatever this machine's clock says.
+The rows claimed by an instance that died are taken by another once the claim runs out (at once
+by an instance that starts, if the claimer's heartbeat stopped).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ async def enqueue(
     """Queue a message in the caller's transaction; returns its id (None if `key` was queued
     already). A message longer than Telegram allows is queued as several, cut between lines
     (the buttons go with the last part)."""
-    now = to_db_time(utcnow())
+    now = to_db_time(tx.now())
     if key is not None:
         existing = await tx.one("SELECT id FROM outbox WHERE dedupe_key = ?", (key,))
         if existing is not None:
@@ -113,7 +114,7 @@ async def resume_chat(unit: UnitOfWork, chat_id: int) -> None:
     await unit.execute(
         "UPDATE outbox SET status = 'pending', not_before = ?, claimed_until = NULL"
         " WHERE chat_id = ? AND status = 'unreachable'",
-        (to_db_time(utcnow()), chat_id),
+        (to_db_time(unit.now()), chat_id),
     )
     unit.effects.outbox = True
 
@@ -174,7 +175,7 @@ class OutboxSender:
         instance (this name) had claimed, what an instance whose heartbeat stopped had claimed,
         what nobody claimed; the claims of the other instances alive are theirs until they run
         out."""
-        now = utcnow()
+        now = self._db.now()
         alive_since = to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
         async with self._db.unit() as tx:
             await tx.execute(
@@ -255,7 +256,7 @@ class OutboxSender:
         self._wake.set()  # the chat's next message may go now
 
     async def _due_rows(self, limit: int) -> list[Row]:
-        now = to_db_time(utcnow())
+        now = to_db_time(self._db.now())
         async with self._db.read() as tx:
             return await self._heads(tx, now, limit)
 
@@ -275,7 +276,7 @@ class OutboxSender:
         """Claim due rows row by row, so several senders never deliver the same one: the
         claim is atomic on its own (each row's conditional UPDATE; on PostgreSQL the rows
         another instance is claiming are skipped), it need not wait for other writers."""
-        now = utcnow()
+        now = self._db.now()
         until = to_db_time(now + timedelta(seconds=CLAIM_SECONDS))
         claimed = []
         async with self._db.unit(exclusive=False) as tx:
@@ -342,7 +343,7 @@ class OutboxSender:
         if attempts >= MAX_ATTEMPTS:
             await self._fail(row, f"gave up after {attempts} attempts: {error}")
             return
-        not_before = to_db_time(utcnow() + timedelta(seconds=seconds))
+        not_before = to_db_time(self._db.now() + timedelta(seconds=seconds))
         async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?,"

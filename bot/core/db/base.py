@@ -26,6 +26,10 @@ from bot.core.effects import Effects
 
 log = logging.getLogger(__name__)
 
+# A difference between this machine's clock and the database server's beyond this is logged
+# (a warning: leases and heartbeats follow the server's, but the operator should fix it).
+CLOCK_WARNING = timedelta(seconds=1)
+
 # Writes that may wait for the next unit of work (the message id of an answer, known only
 # once Telegram accepted it): stored within this many seconds at the latest.
 DEFERRED_DELAY = 1.0
@@ -94,6 +98,10 @@ class UnitOfWork(Tx):
         self.open = True
         self._savepoints = 0
 
+    def now(self) -> datetime:
+        """The database server's time (Database.now)."""
+        return self._db.now()
+
     async def _statement(self, sql: str) -> None:
         """A statement of the transaction's own (SAVEPOINT …), no parameters."""
         raise NotImplementedError
@@ -142,6 +150,8 @@ class Database:
     # appended to a SELECT that claims rows (" FOR UPDATE SKIP LOCKED" where rows can be
     # locked; SQLite's single writer needs none)
     skip_locked: str = ""
+    # the database's own clock, as one row of one text or timestamp column
+    server_time_sql: str = ""
 
     def __init__(self) -> None:
         # Units of work may span awaits (the gate's, until its handler commits): the lock
@@ -152,6 +162,9 @@ class Database:
         self._flushing: asyncio.Task[None] | None = None
         # told of every transaction begun, "write" or "read" (tests count them)
         self.observer: Callable[[str], None] | None = None
+        # the database's clock minus this machine's, as last measured (`measure_clock`)
+        self.clock_offset = timedelta(0)
+        self._clock_warned: timedelta | None = None
 
     # --- what each backend provides --------------------------------------------------------
 
@@ -204,6 +217,43 @@ class Database:
         """The backend's upkeep of its query planner statistics, where it needs ours."""
 
     # --- common to both -------------------------------------------------------------------
+
+    def local_now(self) -> datetime:
+        """This machine's clock (UTC)."""
+        return utcnow()
+
+    def now(self) -> datetime:
+        """The database server's time: this machine's clock corrected by the offset last
+        measured. What instances compare across machines (leases, heartbeats, claims) is
+        written and compared in this time, so a machine whose clock runs ahead cannot take
+        another's lease before it ran out."""
+        return self.local_now() + self.clock_offset
+
+    async def measure_clock(self) -> timedelta:
+        """Read the database's clock and keep its offset from this machine's (half the round
+        trip counted); a warning event when they differ by more than CLOCK_WARNING."""
+        async with self.read() as tx:
+            before = self.local_now()
+            row = await tx.one(self.server_time_sql)
+            after = self.local_now()
+        assert row is not None
+        server = row[0]
+        if isinstance(server, str):  # SQLite: its own reading of the system clock, in UTC
+            server = datetime.fromisoformat(server).replace(tzinfo=UTC)
+        offset: timedelta = server - (before + (after - before) / 2)
+        self.clock_offset = offset
+        if abs(offset) > CLOCK_WARNING:
+            if self._clock_warned is None or abs(offset - self._clock_warned) > CLOCK_WARNING:
+                log.warning(
+                    "event=clock_offset seconds=%.3f: this machine's clock differs from the"
+                    " database's; leases and heartbeats follow the database's (fix NTP)",
+                    offset.total_seconds(),
+                )
+                self._clock_warned = offset
+        elif self._clock_warned is not None:
+            log.info("event=clock_offset_ok seconds=%.3f", offset.total_seconds())
+            self._clock_warned = None
+        return offset
 
     @asynccontextmanager
     async def unit(

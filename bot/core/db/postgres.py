@@ -180,6 +180,8 @@ async def stored_version(conn: asyncpg.Connection) -> int:
 class PostgresDatabase(Database):
     dialect = POSTGRESQL
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    # the server's clock now (now() is the transaction's start)
+    server_time_sql = "SELECT clock_timestamp()"
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         super().__init__()

@@ -87,6 +87,8 @@ class SqliteUnit(SqliteTx, UnitOfWork):
 class SqliteDatabase(Database):
     dialect = SQLITE
     skip_locked = ""
+    # SQLite reads the system clock itself (not Python's): the same machine, the same clock
+    server_time_sql = "SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now')"
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
