@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import signal
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bot.core.db.dialect import placeholders
+from bot.core.db.dialect import WRITER_LOCK, placeholders
 from bot.simulator import TelegramSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +186,92 @@ def postgres_cpu_seconds() -> float:
         utime, stime = fields.split()[11:13]
         total += int(utime) + int(stime)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+class WriterLock:
+    """Where the time goes on PostgreSQL: samples, every `interval` seconds, the bot's writer
+    lock (the advisory lock every unit of work takes first, bot/core/db/postgres.py) in the
+    run's database: whether a unit holds it, whether that unit's server process is then
+    working (`active`: a statement, the commit's flush) or waiting for the bot (`idle in
+    transaction`: the bot's own Python, or the network, between two statements), and how many
+    units wait for it. Also the database's transactions (pg_stat_database)."""
+
+    SAMPLE = f"""
+        SELECT
+          (SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.objid = {WRITER_LOCK} AND l.granted
+              AND l.database = d.oid LIMIT 1),
+          (SELECT count(*) FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.objid = {WRITER_LOCK} AND NOT l.granted
+              AND l.database = d.oid)
+        FROM pg_database d WHERE d.datname = current_database()
+    """
+
+    def __init__(self, store: Store, interval: float = 0.01) -> None:
+        assert store.url is not None
+        self.url = store.url
+        self.interval = interval
+        self.samples: list[tuple[str | None, int]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self.transactions = 0
+
+    async def _xacts(self) -> int:
+        assert self._conn is not None
+        # the statistics of ended transactions reach the view within about a second
+        await self._conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await self._conn.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+        )
+
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(self.url, timeout=10)
+        self.transactions = -await self._xacts()
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        assert self._conn is not None
+        while True:
+            row = await self._conn.fetchrow(self.SAMPLE)
+            assert row is not None
+            self.samples.append((row[0], int(row[1])))
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        """Stop sampling; the transactions are counted a moment later (`settle`)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def count_transactions(self, settle: float = 1.5) -> int:
+        """The database's transactions since `start` (after `settle` seconds, for the
+        statistics of the last ones); the connection is closed after."""
+        await asyncio.sleep(settle)
+        try:
+            self.transactions += await self._xacts()
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+        return self.transactions
+
+    def share(self, *states: str | None) -> float:
+        """% of the samples in which the lock's holder was in one of `states` (None: the lock
+        was free)."""
+        if not self.samples:
+            return float("nan")
+        return 100 * sum(1 for state, _ in self.samples if state in states) / len(self.samples)
+
+    def waiting(self) -> float:
+        """Units waiting for the lock, on average over the samples."""
+        if not self.samples:
+            return float("nan")
+        return statistics.fmean(waiting for _, waiting in self.samples)
 
 
 def bot_config(

@@ -35,6 +35,7 @@ from bench.common import (
     Metric,
     Results,
     Store,
+    WriterLock,
     bot_config,
     free_port,
     postgres_cpu_seconds,
@@ -85,6 +86,9 @@ class Phase:
     cpu_ms: float  # the instances' CPU per update
     server_ms: float  # PostgreSQL's
     sim_ms: float  # the stand-in's
+    lock_held: float  # % of the time a unit held the writer lock
+    lock_bot: float  # % of the time it held it while waiting for its bot
+    lock_waiting: float  # units waiting for it, mean
 
 
 def _metrics(results: Results) -> None:
@@ -110,7 +114,14 @@ def _metrics(results: Results) -> None:
     define("inst_cpu_two", "bot CPU per update, two instances (sum)", "ms", 2)
     define("inst_server_one", "PostgreSQL server CPU per update, one instance", "ms", 2)
     define("inst_server_two", "PostgreSQL server CPU per update, two instances", "ms", 2)
+    define("inst_sim_one", "stand-in CPU per update, one instance", "ms", 2)
     define("inst_sim_two", "stand-in CPU per update, two instances", "ms", 2)
+    define("inst_lock_one", "writer lock held, one instance", "%", 0)
+    define("inst_lock_two", "writer lock held, two instances", "%", 0)
+    define("inst_lock_bot_one", "writer lock held waiting for the bot, one instance", "%", 0)
+    define("inst_lock_bot_two", "writer lock held waiting for a bot, two instances", "%", 0)
+    define("inst_wait_one", "units waiting at the server for the lock, one instance", "", 1)
+    define("inst_wait_two", "units waiting at the server for the lock, two instances", "", 1)
 
 
 def instance_config(
@@ -160,10 +171,14 @@ async def stream(
     """The saturating stream through the proxy to `fleet`; what it did, checked."""
     bots = [i.bot for i in fleet]
     effects = await throughput.Effects.begin(sim, store)
+    lock = WriterLock(store)
+    await lock.start()
     first_delivery = len(sim.webhook.deliveries)
     cpu, server, sim_cpu = sum(b.cpu_seconds() for b in bots), postgres_cpu_seconds(), _own_cpu()
     sent = await throughput.play(sim, groups, throughput.plan(groups, updates, seed), rate=None)
     await throughput.wait_passerelle(effects, sent, bots)
+    await lock.stop()
+    await lock.count_transactions(settle=0)
     cpu = sum(b.cpu_seconds() for b in bots) - cpu
     server, sim_cpu = postgres_cpu_seconds() - server, _own_cpu() - sim_cpu
     found = await throughput.passerelle_latencies(effects, sent)
@@ -183,6 +198,9 @@ async def stream(
         cpu_ms=1000 * cpu / len(sent),
         server_ms=1000 * server / len(sent),
         sim_ms=1000 * sim_cpu / len(sent),
+        lock_held=100 - lock.share(None),
+        lock_bot=lock.share("idle in transaction"),
+        lock_waiting=lock.waiting(),
     )
 
 
@@ -249,4 +267,9 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results, store
     results.add("inst_cpu_two", both.cpu_ms)
     results.add("inst_server_one", alone.server_ms)
     results.add("inst_server_two", both.server_ms)
+    results.add("inst_sim_one", alone.sim_ms)
     results.add("inst_sim_two", both.sim_ms)
+    for key, phase in (("one", alone), ("two", both)):
+        results.add(f"inst_lock_{key}", phase.lock_held)
+        results.add(f"inst_lock_bot_{key}", phase.lock_bot)
+        results.add(f"inst_wait_{key}", phase.lock_waiting)

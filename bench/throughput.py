@@ -32,6 +32,7 @@ from bench.common import (
     Metric,
     Results,
     Store,
+    WriterLock,
     bot_config,
     db_time,
     first_get_updates,
@@ -138,6 +139,21 @@ def _metrics(results: Results) -> None:
             digits=2,
         )
     )
+    results.define(
+        Metric("tp_pg_xacts", "PostgreSQL transactions per update (card edits too)", "", digits=2)
+    )
+    results.define(
+        Metric("tp_pg_lock", "PostgreSQL writer lock held (share of the same run)", "%", digits=0)
+    )
+    results.define(
+        Metric(
+            "tp_pg_lock_bot",
+            "writer lock held while its unit waits for the bot (idle in transaction)",
+            "%",
+            digits=0,
+        )
+    )
+    results.define(Metric("tp_pg_wait", "units waiting at the server for the writer lock, mean", "", digits=1))
 
 
 def build_world(sim: TelegramSimulator, size: Size) -> list[Group]:
@@ -364,13 +380,21 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results, store
             await asyncio.sleep(0.5)
             # 1. saturation: the whole stream queued at once
             effects = await Effects.begin(sim, store)
+            lock = WriterLock(store) if store.backend == POSTGRESQL else None
+            if lock is not None:
+                await lock.start()
             cpu, server_cpu = bot.cpu_seconds(), postgres_cpu_seconds()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_passerelle(effects, sent, bot)
             results.add("tp_cpu", 1000 * (bot.cpu_seconds() - cpu) / len(sent))
-            if store.backend == POSTGRESQL:
+            if lock is not None:
+                await lock.stop()
                 server_cpu = postgres_cpu_seconds() - server_cpu
                 results.add("tp_server_cpu", 1000 * server_cpu / len(sent))
+                results.add("tp_pg_lock", 100 - lock.share(None))
+                results.add("tp_pg_lock_bot", lock.share("idle in transaction"))
+                results.add("tp_pg_wait", lock.waiting())
+                results.add("tp_pg_xacts", await lock.count_transactions() / len(sent))
             found = await passerelle_latencies(effects, sent)
             t0 = min(s.at for s in sent)
             done: list[tuple[Sent, float]] = found["done"]
