@@ -153,7 +153,9 @@ def _metrics(results: Results) -> None:
             digits=0,
         )
     )
-    results.define(Metric("tp_pg_wait", "units waiting at the server for the writer lock, mean", "", digits=1))
+    results.define(
+        Metric("tp_pg_wait", "units waiting at the server for the writer lock, mean", "", digits=1)
+    )
 
 
 def build_world(sim: TelegramSimulator, size: Size) -> list[Group]:
