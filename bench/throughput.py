@@ -133,6 +133,14 @@ def _metrics(results: Results) -> None:
     )
     results.define(
         Metric(
+            "tp_sim_cpu",
+            "stand-in and driver CPU time per update (this process, same run)",
+            "ms",
+            digits=2,
+        )
+    )
+    results.define(
+        Metric(
             "tp_server_cpu",
             "PostgreSQL server CPU time per update (its processes, same run)",
             "ms",
@@ -386,9 +394,11 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results, store
             if lock is not None:
                 await lock.start()
             cpu, server_cpu = bot.cpu_seconds(), postgres_cpu_seconds()
+            own_cpu = time.process_time()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_passerelle(effects, sent, bot)
             results.add("tp_cpu", 1000 * (bot.cpu_seconds() - cpu) / len(sent))
+            results.add("tp_sim_cpu", 1000 * (time.process_time() - own_cpu) / len(sent))
             if lock is not None:
                 await lock.stop()
                 server_cpu = postgres_cpu_seconds() - server_cpu
