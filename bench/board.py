@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import statistics
 import sys
@@ -43,8 +42,10 @@ from bench.common import (
     BotProcess,
     Metric,
     Results,
+    Store,
     bot_config,
     first_get_updates,
+    free_port,
     percentile,
 )
 from bench.generate import PERSON_BASE, Scale, build, chat_ids
@@ -424,12 +425,6 @@ def enrich(path: Path, scale: Scale, busy: Busy, seed: int = 14) -> list[int]:
     return refs
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def board_settings(port: int) -> dict[str, Any]:
     return {
         "board": {
@@ -561,7 +556,7 @@ async def live_phase(
 ) -> Phase:
     """One bot on a fresh database, the throughput world, optionally a board per user, the
     saturating stream."""
-    db_path = workdir / f"board-live-{mode}.db"
+    store = Store(workdir / f"board-live-{mode}.db")  # SQLite only (docs/benchmarks.md)
     # time for the last events to reach the boards before they are checked (a miss is late
     # beyond the issue's 2 s either way)
     settle = 5.0 if size.updates >= 1000 else 2.5
@@ -572,7 +567,7 @@ async def live_phase(
         chats, people = throughput.config_entries(groups)
         config = bot_config(
             sim,
-            db_path,
+            store,
             chats=chats,
             people=people,
             rate_limit=False,
@@ -586,7 +581,7 @@ async def live_phase(
             await first_get_updates(sim, bot, 60)
             await throughput.declare_incidents(sim, groups, bot)
             # every member known in their group: a word each, as a reply to the card
-            effects = throughput.Effects(sim, db_path)
+            effects = await throughput.Effects.begin(sim, store)
             hello = []
             for g in groups:
                 for user in g.members:
@@ -637,14 +632,14 @@ async def live_phase(
                         )
                 await asyncio.sleep(1.0)
                 # the saturating stream, as in the throughput scenario
-                effects = throughput.Effects(sim, db_path)
+                effects = await throughput.Effects.begin(sim, store)
                 cpu = bot.cpu_seconds()
                 sent = await throughput.play(
                     sim, groups, throughput.plan(groups, size.updates, seed), rate=None
                 )
                 await throughput.wait_passerelle(effects, sent, bot)
                 cpu_ms = 1000 * (bot.cpu_seconds() - cpu) / len(sent)
-                done = throughput.passerelle_latencies(effects, sent)["done"]
+                done = (await throughput.passerelle_latencies(effects, sent))["done"]
                 t0 = min(s.at for s, _ in done)
                 last = max(t for _, t in done)
                 phase = Phase(rate=len(sent) / (last - t0), cpu_ms=cpu_ms)
@@ -656,10 +651,10 @@ async def live_phase(
                 settled = time.time()
                 # then the same boards at a steady rate: each change to each board
                 steps = throughput.plan(groups, size.paced_updates, seed + 1)
-                paced_effects = throughput.Effects(sim, db_path)
+                paced_effects = await throughput.Effects.begin(sim, store)
                 paced = await throughput.play(sim, groups, steps, rate=size.rate)
                 await throughput.wait_passerelle(paced_effects, paced, bot)
-                paced_done = throughput.passerelle_latencies(paced_effects, paced)["done"]
+                paced_done = (await throughput.passerelle_latencies(paced_effects, paced))["done"]
                 await asyncio.sleep(settle)
                 paced_finals = await _final_versions(http, base, groups)
                 await _stop_clients(clients)

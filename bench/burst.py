@@ -17,6 +17,7 @@ from bench.common import (
     BotProcess,
     Metric,
     Results,
+    Store,
     bot_config,
     first_get_updates,
     wait_until,
@@ -57,9 +58,8 @@ def _metrics(results: Results) -> None:
     )
 
 
-async def run_once(replies: int, workdir: Path, results: Results) -> None:
+async def run_once(replies: int, workdir: Path, results: Results, store: Store) -> None:
     _metrics(results)
-    db_path = workdir / "burst.db"
     async with TelegramSimulator(token=TOKEN, enforce_limits=True) as sim:
         commander = sim.add_user(COMMANDER, "Marc", username="marc", language_code="fr")
         responders = [
@@ -74,7 +74,7 @@ async def run_once(replies: int, workdir: Path, results: Results) -> None:
         )
         config = bot_config(
             sim,
-            db_path,
+            store,
             chats=[
                 {
                     "id": GROUP,

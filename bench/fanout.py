@@ -10,7 +10,6 @@ the 30/s budget and is counted apart.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from bench.common import (
     BotProcess,
     Metric,
     Results,
+    Store,
     bot_config,
     first_get_updates,
     wait_until,
@@ -65,9 +65,8 @@ def _metrics(results: Results, groups: int) -> None:
     )
 
 
-async def run_once(groups: int, workdir: Path, results: Results) -> None:
+async def run_once(groups: int, workdir: Path, results: Results, store: Store) -> None:
     _metrics(results, groups)
-    db_path = workdir / "fanout.db"
     async with TelegramSimulator(token=TOKEN, enforce_limits=True) as sim:
         liaison = sim.add_user(LIAISON, "Sophie", username="sophie", language_code="fr")
         origin = sim.add_chat(ORIGIN, "supergroup", title="Liaison", members=[liaison])
@@ -95,7 +94,7 @@ async def run_once(groups: int, workdir: Path, results: Results) -> None:
                 }
             )
         people = [{"id": LIAISON, "name": "Sophie", "roles": ["liaison"], "country": "FR"}]
-        config = bot_config(sim, db_path, chats=chats, people=people, min_edit_interval=3.0)
+        config = bot_config(sim, store, chats=chats, people=people, min_edit_interval=3.0)
         bot = BotProcess.passerelle(config, workdir, "passerelle-fanout")
         await bot.start()
         try:
@@ -140,9 +139,5 @@ async def run_once(groups: int, workdir: Path, results: Results) -> None:
             results.add("fan_429", sim.count_status(429))
         finally:
             await bot.stop()
-        conn = sqlite3.connect(db_path)
-        try:
-            left = conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()
-        finally:
-            conn.close()
-        results.add("fan_failed", int(left[0]))
+        left = await store.scalar("SELECT COUNT(*) FROM outbox WHERE status != 'sent'")
+        results.add("fan_failed", int(left))

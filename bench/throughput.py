@@ -16,24 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    POSTGRESQL,
     TOKEN,
     BenchError,
     BotProcess,
     Metric,
     Results,
+    Store,
+    WriterLock,
     bot_config,
     db_time,
     first_get_updates,
     percentile,
+    postgres_cpu_seconds,
     wait_until,
 )
 from bot.simulator import SimChat, SimUser, TelegramSimulator
@@ -126,6 +130,39 @@ def _metrics(results: Results) -> None:
     results.define(Metric("tp_p99_200", "latency p99 at 200 updates/s", "ms", digits=1))
     results.define(
         Metric("tp_echo_cpu", "echo bot CPU time per update (user + system)", "ms", digits=2)
+    )
+    results.define(
+        Metric(
+            "tp_sim_cpu",
+            "stand-in and driver CPU time per update (this process, same run)",
+            "ms",
+            digits=2,
+        )
+    )
+    results.define(
+        Metric(
+            "tp_server_cpu",
+            "PostgreSQL server CPU time per update (its processes, same run)",
+            "ms",
+            digits=2,
+        )
+    )
+    results.define(
+        Metric("tp_pg_xacts", "PostgreSQL transactions per update (card edits too)", "", digits=2)
+    )
+    results.define(
+        Metric("tp_pg_lock", "PostgreSQL writer lock held (share of the same run)", "%", digits=0)
+    )
+    results.define(
+        Metric(
+            "tp_pg_lock_bot",
+            "writer lock held while its unit waits for the bot (idle in transaction)",
+            "%",
+            digits=0,
+        )
+    )
+    results.define(
+        Metric("tp_pg_wait", "units waiting at the server for the writer lock, mean", "", digits=1)
     )
 
 
@@ -236,42 +273,39 @@ async def play(
 
 
 class Effects:
-    """What the stand-in and the database show for a stream, from a starting point."""
+    """What the stand-in and the database show for a stream, from a starting point (made with
+    `Effects.begin`; `store` None: no database, the echo bot)."""
 
-    def __init__(self, sim: TelegramSimulator, db_path: Path | None) -> None:
+    def __init__(self, sim: TelegramSimulator, store: Store | None, timeline_start: int) -> None:
         self.sim = sim
-        self.db_path = db_path
+        self.store = store
         self.call_start = len(sim.calls)
-        self.timeline_start = self._max_timeline_id()
+        self.timeline_start = timeline_start
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        assert self.db_path is not None
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            return list(conn.execute(sql, params).fetchall())
-        finally:
-            conn.close()
-
-    def _max_timeline_id(self) -> int:
-        if self.db_path is None:
-            return 0
-        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM timeline")[0][0])
+    @classmethod
+    async def begin(cls, sim: TelegramSimulator, store: Store | None) -> Effects:
+        start = 0
+        if store is not None:
+            start = int(await store.scalar("SELECT COALESCE(MAX(id), 0) FROM timeline"))
+        return cls(sim, store, start)
 
     def calls(self, method: str) -> list[Any]:
         return [c for c in self.sim.calls[self.call_start :] if c.method == method and c.ok]
 
-    def stored_count(self) -> int:
+    async def stored_count(self) -> int:
+        assert self.store is not None
         return int(
-            self._query(
+            await self.store.scalar(
                 "SELECT COUNT(*) FROM timeline WHERE id > ? AND message_id IS NOT NULL",
                 (self.timeline_start,),
-            )[0][0]
+            )
         )
 
-    def timeline_rows(self) -> list[tuple[int, int | None, str]]:
+    async def timeline_rows(self) -> list[tuple[int, int | None, str]]:
+        assert self.store is not None
         return [
             (int(r[0]), r[1], str(r[2]))
-            for r in self._query(
+            for r in await self.store.fetch(
                 "SELECT chat_id, message_id, at FROM timeline WHERE id > ? ORDER BY id",
                 (self.timeline_start,),
             )
@@ -285,13 +319,15 @@ def _answers_by_chat(calls: list[Any]) -> dict[int, list[float]]:
     return by_chat
 
 
-async def wait_passerelle(effects: Effects, sent: list[Sent], bot: BotProcess) -> None:
+async def wait_passerelle(
+    effects: Effects, sent: list[Sent], bot: BotProcess | Sequence[BotProcess]
+) -> None:
     answers = sum(1 for s in sent if s.kind in ("log", "status"))
     presses = sum(1 for s in sent if s.kind == "press")
     stored = sum(1 for s in sent if s.kind in STORED)
     state = {"stored": 0, "checked": 0.0}
 
-    def done() -> bool:
+    async def done() -> bool:
         if len(effects.calls("sendMessage")) < answers:
             return False
         if len(effects.calls("answerCallbackQuery")) < presses:
@@ -299,17 +335,17 @@ async def wait_passerelle(effects: Effects, sent: list[Sent], bot: BotProcess) -
         now = time.monotonic()
         if now - state["checked"] > 0.2:
             state["checked"] = now
-            state["stored"] = effects.stored_count()
+            state["stored"] = await effects.stored_count()
         return state["stored"] >= stored
 
     await wait_until(done, 300, "Passerelle's effects", bot)
 
 
-def passerelle_latencies(effects: Effects, sent: list[Sent]) -> dict[str, Any]:
+async def passerelle_latencies(effects: Effects, sent: list[Sent]) -> dict[str, Any]:
     """Effect time for each sent update (None when missing), and counts."""
     answers = _answers_by_chat(effects.calls("sendMessage"))
     acks = {str(c.arg("callback_query_id")): c.time for c in effects.calls("answerCallbackQuery")}
-    rows = effects.timeline_rows()
+    rows = await effects.timeline_rows()
     stored = {(chat, mid): db_time(at) for chat, mid, at in rows if mid is not None}
     cursor: dict[int, int] = defaultdict(int)
     done: list[tuple[Sent, float]] = []
@@ -340,13 +376,12 @@ def echo_effects(effects: Effects, sent: list[Sent]) -> list[float]:
     return [t for times in answers.values() for t in times]
 
 
-async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> None:
+async def run_once(size: Size, workdir: Path, seed: int, results: Results, store: Store) -> None:
     _metrics(results)
-    db_path = workdir / "throughput.db"
     async with TelegramSimulator(token=TOKEN, enforce_limits=False) as sim:
         groups = build_world(sim, size)
         chats, people = config_entries(groups)
-        config = bot_config(sim, db_path, chats=chats, people=people, rate_limit=False)
+        config = bot_config(sim, store, chats=chats, people=people, rate_limit=False)
         bot = BotProcess.passerelle(config, workdir, "passerelle")
         await bot.start()
         try:
@@ -354,12 +389,25 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
             await declare_incidents(sim, groups, bot)
             await asyncio.sleep(0.5)
             # 1. saturation: the whole stream queued at once
-            effects = Effects(sim, db_path)
-            cpu = bot.cpu_seconds()
+            effects = await Effects.begin(sim, store)
+            lock = WriterLock(store) if store.backend == POSTGRESQL else None
+            if lock is not None:
+                await lock.start()
+            cpu, server_cpu = bot.cpu_seconds(), postgres_cpu_seconds()
+            own_cpu = time.process_time()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_passerelle(effects, sent, bot)
             results.add("tp_cpu", 1000 * (bot.cpu_seconds() - cpu) / len(sent))
-            found = passerelle_latencies(effects, sent)
+            results.add("tp_sim_cpu", 1000 * (time.process_time() - own_cpu) / len(sent))
+            if lock is not None:
+                await lock.stop()
+                server_cpu = postgres_cpu_seconds() - server_cpu
+                results.add("tp_server_cpu", 1000 * server_cpu / len(sent))
+                results.add("tp_pg_lock", 100 - lock.share(None))
+                results.add("tp_pg_lock_bot", lock.share("idle in transaction"))
+                results.add("tp_pg_wait", lock.waiting())
+                results.add("tp_pg_xacts", await lock.count_transactions() / len(sent))
+            found = await passerelle_latencies(effects, sent)
             t0 = min(s.at for s in sent)
             done: list[tuple[Sent, float]] = found["done"]
             last = max(t for _, t in done)
@@ -373,21 +421,21 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
             answered_rate = len(answered) / (max(answered) - t0)
             # 2. latency at a steady rate
             await asyncio.sleep(3.5)  # let the card edits of the burst go out
-            effects = Effects(sim, db_path)
+            effects = await Effects.begin(sim, store)
             steps = plan(groups, size.paced_updates, seed + 1)
             sent = await play(sim, groups, steps, rate=size.rate)
             await wait_passerelle(effects, sent, bot)
-            done = passerelle_latencies(effects, sent)["done"]
+            done = (await passerelle_latencies(effects, sent))["done"]
             latencies = [1000 * (t - s.at) for s, t in done]
             results.add("tp_p50", percentile(latencies, 50))
             results.add("tp_p99", percentile(latencies, 99))
             # 3. latency at twice that rate
             await asyncio.sleep(3.5)
-            effects = Effects(sim, db_path)
+            effects = await Effects.begin(sim, store)
             steps = plan(groups, size.paced_updates, seed + 2)
             sent = await play(sim, groups, steps, rate=2 * size.rate)
             await wait_passerelle(effects, sent, bot)
-            done = passerelle_latencies(effects, sent)["done"]
+            done = (await passerelle_latencies(effects, sent))["done"]
             results.add("tp_p99_200", percentile([1000 * (t - s.at) for s, t in done], 99))
             results.add("tp_rss", bot.rss_mb())
         finally:
@@ -400,7 +448,7 @@ async def run_once(size: Size, workdir: Path, seed: int, results: Results) -> No
         await echo.start()
         try:
             await first_get_updates_after(sim, echo)
-            effects = Effects(sim, None)
+            effects = await Effects.begin(sim, None)
             cpu = echo.cpu_seconds()
             sent = await play(sim, groups, plan(groups, size.updates, seed), rate=None)
             await wait_echo(effects, sent, echo)

@@ -51,8 +51,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from bench.common import postgres_database
 from bot.core.config import Settings, StorageSettings
 from bot.core.db import Database, Tx
 from bot.core.effects import Live, LiveKind
@@ -215,23 +215,9 @@ async def storage_for(
     if url is not None:
         yield Storage("postgresql", url=url)
         return
-    import asyncpg
-
     server = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
-    name = f"passerelle_failover_{os.getpid()}_{seed}_{random.randrange(16**6):06x}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield Storage("postgresql", url=urlsplit(server)._replace(path=f"/{name}").geturl())
-    finally:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with postgres_database(server, prefix=f"passerelle_failover_{seed}_") as made:
+        yield Storage("postgresql", url=made)
 
 
 # --- the instances -----------------------------------------------------------------------------
