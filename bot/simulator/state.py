@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -472,7 +472,21 @@ class UpdateQueue:
 
     @property
     def undelivered(self) -> list[QueuedUpdate]:
-        return [u for u in self.pending if not u.delivered and self.allowed(u)]
+        return list(self.each_undelivered())
+
+    def each_undelivered(self) -> Iterator[QueuedUpdate]:
+        """The undelivered updates, oldest first, as they are needed (the webhook pusher stops
+        after the first few of thousands)."""
+        return (u for u in self.pending if not u.delivered and self.allowed(u))
+
+    def take(self, update: QueuedUpdate) -> bool:
+        """Remove ``update`` itself (not an equal one) from the pending ones; False if it is not
+        there. Deliveries end nearly in order, so it is found near the front."""
+        for index, queued in enumerate(self.pending):
+            if queued is update:
+                del self.pending[index]
+                return True
+        return False
 
 
 # The first characters of Telegram's file_ids per kind (they encode the type).

@@ -21,7 +21,7 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from .state import JsonDict, QueuedUpdate, World
 
@@ -66,7 +66,7 @@ class WebhookPusher:
     def __init__(self, world: World, retry_delays: Sequence[float] = (0.05, 0.1, 0.2, 0.4)) -> None:
         self.world = world
         self.retry_delays = tuple(retry_delays)
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self.task: asyncio.Task[None] | None = None
         self.attempts: list[tuple[int, int | None]] = []  # (update_id, status or None)
         self.deliveries: list[Delivery] = []
@@ -125,8 +125,13 @@ class WebhookPusher:
     # ---- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        # no pool limit of its own: `connections` bounds the deliveries at once
-        self.client = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=None))
+        # no pool limit of its own: `connections` bounds the deliveries at once. aiohttp rather
+        # than httpx: httpx's pool scans every connection on each request, which cost the
+        # stand-in a core's worth of CPU at a few hundred deliveries/s (docs/benchmarks.md)
+        self.client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=10.0),
+        )
         self.task = asyncio.create_task(self._run(), name="telegram-simulator-webhook")
 
     async def stop(self) -> None:
@@ -141,7 +146,7 @@ class WebhookPusher:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._in_flight.clear()
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
             self.client = None
 
     async def post(
@@ -158,22 +163,27 @@ class WebhookPusher:
         delivery = Delivery(int(payload.get("update_id", 0)), url, time.monotonic())
         self.deliveries.append(delivery)
         try:
-            response = await self.client.post(
-                url, json=payload, headers=headers, timeout=self.timeout
-            )
-        except httpx.TimeoutException as exc:
+            async with self.client.post(
+                url,
+                json=payload,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                await response.read()
+                status = response.status
+        except TimeoutError as exc:
             delivery.error = TIMEOUT
             self._record_error(f"Connection timed out: {exc!r}")
-        except httpx.ConnectError as exc:
+        except aiohttp.ClientConnectorError as exc:
             delivery.error = REFUSED
             self._record_error(f"Connection failed: {exc!r}")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             delivery.error = RESET
             self._record_error(f"Connection failed: {exc!r}")
         else:
-            delivery.status = response.status_code
+            delivery.status = status
             if not delivery.ok:
-                self._record_error(f"Wrong response from the webhook: {response.status_code}")
+                self._record_error(f"Wrong response from the webhook: {status}")
         delivery.ended = time.monotonic()
         return delivery
 
@@ -189,7 +199,7 @@ class WebhookPusher:
             started = False
             if self.world.webhook.url:
                 busy = {chat for _, chat in self._in_flight.values()}
-                for update in queue.undelivered:
+                for update in queue.each_undelivered():
                     if len(self._in_flight) >= self.connections:
                         break
                     if update.update_id in self._in_flight:
@@ -229,9 +239,8 @@ class WebhookPusher:
             await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
             if self.world.webhook.url != url:
                 return  # the bot changed or removed its webhook meanwhile: left queued
-        if update in queue.pending and self.world.webhook.url == url:
+        if self.world.webhook.url == url and queue.take(update):
             update.delivered = True
-            queue.pending.remove(update)
 
 
 def _chat_of(update: QueuedUpdate) -> Hashable:
