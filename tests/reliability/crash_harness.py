@@ -35,13 +35,13 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.db import Database, PostgresDatabase, SqliteDatabase
+from bot.core.db import Database, PostgresDatabase, SqliteDatabase, Tx
 from bot.core.effects import Live, LiveKind
 from bot.simulator import SimChat, SimMessage, TelegramSimulator
 from bot.situation.card import CardView
@@ -511,149 +511,173 @@ def _db(path: Path) -> Any:
     return closing(backends.reader(path))
 
 
-def _has_effect(conn: Any, e: Expect) -> bool:
-    one = conn.execute
+async def count(tx: Tx, sql: str, params: tuple[Any, ...] = ()) -> int:
+    row = await tx.one(sql, params)
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+async def has_effect(tx: Tx, e: Expect) -> bool:
+    """Whether one update's effect is stored, in SQL both backends read."""
     if e.kind == "declare":
-        return one("SELECT count(*) FROM incidents WHERE title = ?", (e.key,)).fetchone()[0] == 1
+        return await count(tx, "SELECT count(*) FROM incidents WHERE title = ?", (e.key,)) == 1
     if e.kind == "close":
-        # all of it or none: closed, the evaluation question asked, no request left open, no
-        # unit left committed
-        row = one("SELECT id, status FROM incidents WHERE title = ?", (e.key,)).fetchone()
+        row = await tx.one("SELECT id, status FROM incidents WHERE title = ?", (e.key,))
         if row is None or row["status"] != "closed":
             return False
         ref = row["id"]
-        left = one(
-            "SELECT (SELECT count(*) FROM evaluations WHERE incident_id = ? AND party = '') = 1"
-            " AND (SELECT count(*) FROM requests WHERE incident_id = ?"
-            "      AND status IN ('open', 'waiting_location')) = 0"
-            " AND (SELECT count(*) FROM request_offers o JOIN requests r ON r.id = o.request_id"
-            "      WHERE r.incident_id = ? AND o.status IN ('committed', 'en_route', 'on_scene'))"
-            "     = 0"
-            " AND (SELECT count(*) FROM units WHERE incident_id = ?) = 0",
-            (ref, ref, ref, ref),
+        return (
+            await count(
+                tx, "SELECT count(*) FROM evaluations WHERE incident_id = ? AND party = ''", (ref,)
+            )
+            == 1
+            and await count(
+                tx,
+                "SELECT count(*) FROM requests WHERE incident_id = ?"
+                " AND status IN ('open', 'waiting_location')",
+                (ref,),
+            )
+            == 0
+            and await count(
+                tx,
+                "SELECT count(*) FROM request_offers o JOIN requests r ON r.id = o.request_id"
+                " WHERE r.incident_id = ? AND o.status IN ('committed', 'en_route', 'on_scene')",
+                (ref,),
+            )
+            == 0
+            and await count(tx, "SELECT count(*) FROM units WHERE incident_id = ?", (ref,)) == 0
         )
-        return bool(left.fetchone()[0])
     if e.kind == "assign":
-        row = one("SELECT spokesperson_id FROM incidents WHERE title = ?", (e.key,)).fetchone()
+        row = await tx.one("SELECT spokesperson_id FROM incidents WHERE title = ?", (e.key,))
         return row is not None and row[0] == SPOKESPERSON
     if e.kind == "note":
-        found = one("SELECT count(*) FROM timeline WHERE kind = 'note' AND text = ?", (e.key,))
-        return bool(found.fetchone()[0] == 1)
+        sql = "SELECT count(*) FROM timeline WHERE kind = 'note' AND text = ?"
+        return await count(tx, sql, (e.key,)) == 1
     if e.kind == "location":
-        found = one(
+        sql = (
             "SELECT count(*) FROM timeline WHERE kind = 'location' AND chat_id = ?"
-            " AND message_id = ?",
-            e.key,
+            " AND message_id = ?"
         )
-        return bool(found.fetchone()[0] == 1)
+        return await count(tx, sql, tuple(e.key)) == 1
     if e.kind == "chatter":
-        return one("SELECT count(*) FROM timeline WHERE text = ?", (e.key,)).fetchone()[0] == 0
+        return await count(tx, "SELECT count(*) FROM timeline WHERE text = ?", (e.key,)) == 0
     if e.kind == "alert":
-        found = one("SELECT count(*) FROM alerts WHERE texts LIKE ?", (f"%{e.key}%",))
-        return bool(found.fetchone()[0] == 1)
+        sql = "SELECT count(*) FROM alerts WHERE CAST(texts AS TEXT) LIKE ?"
+        return await count(tx, sql, (f"%{e.key}%",)) == 1
     if e.kind == "statement":
-        found = one(
-            "SELECT count(*) FROM statements WHERE texts LIKE ? AND status = 'published'",
-            (f"%{e.key}%",),
+        sql = (
+            "SELECT count(*) FROM statements WHERE CAST(texts AS TEXT) LIKE ?"
+            " AND status = 'published'"
         )
-        return bool(found.fetchone()[0] == 1)
+        return await count(tx, sql, (f"%{e.key}%",)) == 1
     if e.kind == "request":
-        return one("SELECT count(*) FROM requests WHERE note = ?", (e.key,)).fetchone()[0] == 1
+        return await count(tx, "SELECT count(*) FROM requests WHERE note = ?", (e.key,)) == 1
     if e.kind == "ack":
         chat, person, data = e.key
-        found = one(
-            "SELECT count(*) FROM alert_acks WHERE alert_id = ? AND chat_id = ? AND person_id = ?",
-            (int(data.split(":")[1]), chat, person),
-        )
-        return bool(found.fetchone()[0] == 1)
+        sql = "SELECT count(*) FROM alert_acks WHERE alert_id = ? AND chat_id = ? AND person_id = ?"
+        return await count(tx, sql, (int(data.split(":")[1]), chat, person)) == 1
     if e.kind == "decide":
         _, _, data = e.key
-        found = one("SELECT status FROM request_offers WHERE id = ?", (int(data.split(":")[1]),))
-        row = found.fetchone()
+        row = await tx.one(
+            "SELECT status FROM request_offers WHERE id = ?", (int(data.split(":")[1]),)
+        )
         return row is not None and row[0] != "offered"
     raise ValueError(e.kind)
 
 
-def _check_confirmed(db_path: Path, scenario: Scenario, counts: Counts, where: str) -> None:
-    with _db(db_path) as conn:
+async def check_effects(
+    db: Database, scenario: Scenario, counts: Counts, where: str, done: str = "confirmed"
+) -> None:
+    """Every update Telegram considers delivered (`done`: confirmed by getUpdates, answered
+    by the webhook) has its effect."""
+    async with db.read() as tx:
         for e in scenario.expects:
             if e.update_id in scenario.confirmed:
                 counts.checks_after_kill += where == "kill"
-                if not _has_effect(conn, e):
-                    counts.problems.append(f"{where}: confirmed update {e.update_id} {e} lost")
+                if not await has_effect(tx, e):
+                    counts.problems.append(f"{where}: {done} update {e.update_id} {e} lost")
                     if where == "kill":
                         counts.missing_after_kill += 1
                     else:
                         counts.missing_at_end += 1
 
 
-def _texts(sim: TelegramSimulator, chat: SimChat) -> list[str]:
+def bot_texts(sim: TelegramSimulator, chat: SimChat | int) -> list[str]:
     return [m.text or "" for m in sim.bot_messages(chat)]
 
 
-async def _final_checks(
-    db_path: Path, sim: TelegramSimulator, scenario: Scenario, counts: Counts
+async def audit(
+    db: Database, sim: TelegramSimulator, statement_uids: list[str], counts: Counts
 ) -> None:
-    counts.confirmed = len(scenario.confirmed)
-    counts.expectations = len(scenario.expects)
-    _check_confirmed(db_path, scenario, counts, "end")
-    unconfirmed = [e for e in scenario.expects if e.update_id not in scenario.confirmed]
-    if unconfirmed:
-        counts.problems.append(f"{len(unconfirmed)} updates never confirmed")
-        counts.missing_at_end += len(unconfirmed)
-    with _db(db_path) as conn:
-        q = conn.execute
-        counts.doubled_timeline = q(
+    """The end checks of both harnesses: nothing doubled in the database, every alert,
+    statement, offer and evaluation question delivered, every card showing its final state;
+    each message sent again counted per chat."""
+    async with db.read() as tx:
+        counts.doubled_timeline = await count(
+            tx,
             "SELECT count(*) FROM (SELECT 1 FROM timeline WHERE kind IN ('note', 'location')"
             " GROUP BY incident_id, kind, coalesce(text, ''), coalesce(chat_id, 0),"
-            " coalesce(message_id, 0) HAVING count(*) > 1) AS doubled"
-        ).fetchone()[0]
-        counts.doubled_commitments = q(
+            " coalesce(message_id, 0) HAVING count(*) > 1) AS doubled",
+        )
+        counts.doubled_commitments = await count(
+            tx,
             "SELECT count(*) FROM (SELECT 1 FROM request_offers"
             " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
-            " GROUP BY request_id, unit_id HAVING count(*) > 1) AS doubled"
-        ).fetchone()[0]
-        counts.over_committed_requests = q(
-            "SELECT count(*) FROM requests r WHERE r.committed > r.quantity OR r.committed !="
+            " GROUP BY request_id, unit_id HAVING count(*) > 1) AS doubled",
+        )
+        counts.over_committed_requests = await count(
+            tx,
+            "SELECT count(*) FROM requests r WHERE r.committed > r.quantity OR r.committed <>"
             " (SELECT coalesce(sum(o.amount), 0) FROM request_offers o WHERE o.request_id = r.id"
-            "  AND o.status IN ('committed', 'en_route', 'on_scene', 'released'))"
-        ).fetchone()[0]
-        counts.commits = q(
+            "  AND o.status IN ('committed', 'en_route', 'on_scene', 'released'))",
+        )
+        counts.commits = await count(
+            tx,
             "SELECT count(*) FROM request_offers"
-            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
-        ).fetchone()[0]
-        counts.acks = q("SELECT count(*) FROM alert_acks").fetchone()[0]
-        counts.doubled_acks = q(
+            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')",
+        )
+        counts.acks = await count(tx, "SELECT count(*) FROM alert_acks")
+        counts.doubled_acks = await count(
+            tx,
             "SELECT count(*) FROM (SELECT 1 FROM alert_acks GROUP BY alert_id, chat_id, person_id"
-            " HAVING count(*) > 1) AS doubled"
-        ).fetchone()[0]
-        counts.outbox_not_sent = q("SELECT count(*) FROM outbox WHERE status != 'sent'").fetchone()[
-            0
-        ]
-        alerts = q("SELECT id, texts FROM alerts").fetchall()
-        targets = q("SELECT alert_id, chat_id, delivered_at FROM alert_targets").fetchall()
-        offers = q("SELECT o.id, u.agency FROM request_offers o JOIN units u ON u.id = o.unit_id")
-        offer_rows = offers.fetchall()
-        evaluations = q("SELECT id, chat_id FROM evaluations").fetchall()
-        counts.closes = q("SELECT count(*) FROM incidents WHERE status = 'closed'").fetchone()[0]
-        cards = q("SELECT incident_id, chat_id, message_id, version, shown_version FROM cards")
-        card_rows = cards.fetchall()
-        titles = dict(q("SELECT id, title FROM incidents").fetchall())
-    # every alert reached every target chat; duplicates counted
-    uid_of = {row["id"]: next(iter(json.loads(row["texts"]).values())) for row in alerts}
+            " HAVING count(*) > 1) AS doubled",
+        )
+        counts.outbox_not_sent = await count(
+            tx, "SELECT count(*) FROM outbox WHERE status <> 'sent'"
+        )
+        alerts = await tx.all("SELECT id, texts FROM alerts")
+        targets = await tx.all("SELECT alert_id, chat_id, delivered_at FROM alert_targets")
+        offer_rows = await tx.all(
+            "SELECT o.id, u.agency FROM request_offers o JOIN units u ON u.id = o.unit_id"
+        )
+        evaluations = await tx.all("SELECT id, chat_id FROM evaluations")
+        counts.closes = await count(tx, "SELECT count(*) FROM incidents WHERE status = 'closed'")
+        card_rows = await tx.all(
+            "SELECT incident_id, chat_id, message_id, version, shown_version FROM cards"
+        )
+        titles = {row[0]: row[1] for row in await tx.all("SELECT id, title FROM incidents")}
+        view = CardView(timeline_entries=5)
+        rendered: dict[tuple[int, int], str] = {}
+        for row in card_rows:
+            shown = await view.read(tx, Live(LiveKind.CARD, row[0], row[1]))
+            if shown is not None:
+                rendered[(row[0], row[1])] = shown.html
+    # an alert's texts: JSON (text on SQLite, maybe already decoded on PostgreSQL)
+    uid_of = {}
+    for row in alerts:
+        texts = json.loads(row["texts"]) if isinstance(row["texts"], str) else row["texts"]
+        uid_of[row["id"]] = next(iter(texts.values()))
     counts.alerts = len(alerts)
     for target in targets:
         counts.alert_deliveries += 1
         uid = uid_of[target["alert_id"]]
-        seen = sum(uid in t for t in _texts(sim, sim.chat(target["chat_id"])))
+        seen = sum(uid in t for t in bot_texts(sim, target["chat_id"]))
         if seen == 0 or target["delivered_at"] is None:
             counts.alert_missing += 1
             counts.problems.append(f"alert {uid} not in chat {target['chat_id']}")
         counts.alert_duplicates += max(0, seen - 1)
         counts.repeat(target["chat_id"], seen - 1)
-    # every published statement reached the media chat
-    media = _texts(sim, scenario.media)
-    for uid in scenario.statement_uids:
+    media = bot_texts(sim, MEDIA_CHAT)
+    for uid in statement_uids:
         counts.statements += 1
         seen = sum(uid in t for t in media)
         if seen == 0:
@@ -661,7 +685,6 @@ async def _final_checks(
             counts.problems.append(f"statement {uid} not published")
         counts.statement_duplicates += max(0, seen - 1)
         counts.repeat(MEDIA_CHAT, seen - 1)
-    # every offer reached its agency's chat
     for row in offer_rows:
         counts.offers += 1
         chat = sim.chat(AGENCY_CHATS[int(row["agency"].split()[-1])])
@@ -676,7 +699,6 @@ async def _final_checks(
             counts.problems.append(f"offer {row['id']} not in its agency chat")
         counts.offer_duplicates += max(0, seen - 1)
         counts.repeat(chat.id, seen - 1)
-    # every evaluation question reached its chat (the command's, the crossing agencies')
     for row in evaluations:
         counts.evaluations += 1
         prefix = f"e1:{row['id']}:"
@@ -690,17 +712,19 @@ async def _final_checks(
             counts.problems.append(f"evaluation {row['id']} not asked in {row['chat_id']}")
         counts.evaluation_duplicates += max(0, seen - 1)
         counts.repeat(row["chat_id"], seen - 1)
-    # every card shows the final state; cards posted more than once
-    rendered = await _render_cards(db_path, [(r[0], r[1]) for r in card_rows])
     for row in card_rows:
         counts.cards += 1
         ref, chat_id, message_id = row["incident_id"], row["chat_id"], row["message_id"]
         html = rendered.get((ref, chat_id))
-        shown = sim.message(chat_id, message_id).html if message_id else None
-        if row["shown_version"] != row["version"] or html is None or shown != html:
+        on_telegram = sim.message(chat_id, message_id).html if message_id else None
+        if row["shown_version"] != row["version"] or html is None or on_telegram != html:
             counts.cards_stale += 1
-            counts.problems.append(f"card #{ref} in {chat_id} is not the final state")
-        # a card is the message that carries the incident's buttons (or once did)
+            why = (
+                f"version {row['shown_version']} of {row['version']} shown"
+                if row["shown_version"] != row["version"]
+                else "stored as shown, but Telegram shows another text"
+            )
+            counts.problems.append(f"card #{ref} in {chat_id} is not the final state: {why}")
         prefix = f"i1:{ref}:"
         posted = [
             m
@@ -713,6 +737,33 @@ async def _final_checks(
         counts.repeat(chat_id, len(posted) - 1)
 
 
+@asynccontextmanager
+async def _opened(db_path: Path) -> AsyncIterator[Database]:
+    """The bot's database (SQLite's file, or the PostgreSQL one), opened for the checks."""
+    db: Database = (
+        PostgresDatabase(backends.current) if backends.current else SqliteDatabase(db_path)
+    )
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def _final_checks(
+    db_path: Path, sim: TelegramSimulator, scenario: Scenario, counts: Counts
+) -> None:
+    counts.confirmed = len(scenario.confirmed)
+    counts.expectations = len(scenario.expects)
+    async with _opened(db_path) as db:
+        await check_effects(db, scenario, counts, "end")
+        unconfirmed = [e for e in scenario.expects if e.update_id not in scenario.confirmed]
+        if unconfirmed:
+            counts.problems.append(f"{len(unconfirmed)} updates never confirmed")
+            counts.missing_at_end += len(unconfirmed)
+        await audit(db, sim, scenario.statement_uids, counts)
+
+
 def _history_data(message: SimMessage) -> list[str]:
     """Callback data the message carried before its edits (an offer's Commit button goes away
     once pressed)."""
@@ -722,25 +773,6 @@ def _history_data(message: SimMessage) -> list[str]:
         for row in markup.get("inline_keyboard", []):
             found += [b.get("callback_data", "") for b in row]
     return found
-
-
-async def _render_cards(db_path: Path, keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """What each card must show now, rendered by the bot's own card view."""
-    db: Database = (
-        PostgresDatabase(backends.current) if backends.current else SqliteDatabase(db_path)
-    )
-    await db.open()
-    view = CardView(timeline_entries=5)
-    try:
-        found = {}
-        async with db.read() as tx:
-            for ref, chat_id in keys:
-                shown = await view.read(tx, Live(LiveKind.CARD, ref, chat_id))
-                if shown is not None:
-                    found[(ref, chat_id)] = shown.html
-        return found
-    finally:
-        await db.close()
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -841,7 +873,8 @@ async def run(updates: int, kills: int, seed: int, workdir: Path, quiet: bool = 
                 await asyncio.sleep(rng.random() * 0.5)
             await bot.kill()
             before = counts.missing_after_kill
-            _check_confirmed(db_path, scenario, counts, "kill")
+            async with _opened(db_path) as db:
+                await check_effects(db, scenario, counts, "kill")
             if not quiet:
                 print(
                     f"kill {number}/{kills} at update {counts.updates}:"

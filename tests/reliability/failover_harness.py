@@ -50,28 +50,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.common import postgres_database
 from bot.core.config import Settings, StorageSettings
-from bot.core.db import Database, Tx
-from bot.core.effects import Live, LiveKind
-from bot.simulator import SimChat, TelegramSimulator
+from bot.core.db import Database
+from bot.simulator import TelegramSimulator
 from bot.simulator.webhook import REFUSED
-from bot.situation.card import CardView
 from tests.reliability.crash_harness import (
-    AGENCY_CHATS,
     IN_FLIGHT,
-    MEDIA_CHAT,
-    SPOKESPERSON,
     TOKEN,
     Bot,
     Counts,
-    Expect,
     Scenario,
     _config,
-    _history_data,
     _roster,
+    audit,
+    check_effects,
+    count,
 )
 
 POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES"
@@ -372,231 +367,17 @@ class FailoverCounts(Counts):
 # --- checks (any backend, through the bot's own database class) ------------------------------
 
 
-async def _count(tx: Tx, sql: str, params: tuple[Any, ...] = ()) -> int:
-    row = await tx.one(sql, params)
-    return int(row[0]) if row is not None and row[0] is not None else 0
-
-
-async def _has_effect(tx: Tx, e: Expect) -> bool:
-    """The crash harness's check of one update's effect, in SQL both backends read."""
-    if e.kind == "declare":
-        return await _count(tx, "SELECT count(*) FROM incidents WHERE title = ?", (e.key,)) == 1
-    if e.kind == "close":
-        row = await tx.one("SELECT id, status FROM incidents WHERE title = ?", (e.key,))
-        if row is None or row["status"] != "closed":
-            return False
-        ref = row["id"]
-        return (
-            await _count(
-                tx, "SELECT count(*) FROM evaluations WHERE incident_id = ? AND party = ''", (ref,)
-            )
-            == 1
-            and await _count(
-                tx,
-                "SELECT count(*) FROM requests WHERE incident_id = ?"
-                " AND status IN ('open', 'waiting_location')",
-                (ref,),
-            )
-            == 0
-            and await _count(
-                tx,
-                "SELECT count(*) FROM request_offers o JOIN requests r ON r.id = o.request_id"
-                " WHERE r.incident_id = ? AND o.status IN ('committed', 'en_route', 'on_scene')",
-                (ref,),
-            )
-            == 0
-            and await _count(tx, "SELECT count(*) FROM units WHERE incident_id = ?", (ref,)) == 0
-        )
-    if e.kind == "assign":
-        row = await tx.one("SELECT spokesperson_id FROM incidents WHERE title = ?", (e.key,))
-        return row is not None and row[0] == SPOKESPERSON
-    if e.kind == "note":
-        sql = "SELECT count(*) FROM timeline WHERE kind = 'note' AND text = ?"
-        return await _count(tx, sql, (e.key,)) == 1
-    if e.kind == "location":
-        sql = (
-            "SELECT count(*) FROM timeline WHERE kind = 'location' AND chat_id = ?"
-            " AND message_id = ?"
-        )
-        return await _count(tx, sql, tuple(e.key)) == 1
-    if e.kind == "chatter":
-        return await _count(tx, "SELECT count(*) FROM timeline WHERE text = ?", (e.key,)) == 0
-    if e.kind == "alert":
-        sql = "SELECT count(*) FROM alerts WHERE CAST(texts AS TEXT) LIKE ?"
-        return await _count(tx, sql, (f"%{e.key}%",)) == 1
-    if e.kind == "statement":
-        sql = (
-            "SELECT count(*) FROM statements WHERE CAST(texts AS TEXT) LIKE ?"
-            " AND status = 'published'"
-        )
-        return await _count(tx, sql, (f"%{e.key}%",)) == 1
-    if e.kind == "request":
-        return await _count(tx, "SELECT count(*) FROM requests WHERE note = ?", (e.key,)) == 1
-    if e.kind == "ack":
-        chat, person, data = e.key
-        sql = "SELECT count(*) FROM alert_acks WHERE alert_id = ? AND chat_id = ? AND person_id = ?"
-        return await _count(tx, sql, (int(data.split(":")[1]), chat, person)) == 1
-    if e.kind == "decide":
-        _, _, data = e.key
-        row = await tx.one(
-            "SELECT status FROM request_offers WHERE id = ?", (int(data.split(":")[1]),)
-        )
-        return row is not None and row[0] != "offered"
-    raise ValueError(e.kind)
-
-
-async def _check_answered(db: Database, scenario: Scenario, counts: Counts, where: str) -> None:
-    """Every update Telegram considers delivered has its effect."""
-    async with db.read() as tx:
-        for e in scenario.expects:
-            if e.update_id in scenario.confirmed:
-                counts.checks_after_kill += where == "kill"
-                if not await _has_effect(tx, e):
-                    counts.problems.append(f"{where}: answered update {e.update_id} {e} lost")
-                    if where == "kill":
-                        counts.missing_after_kill += 1
-                    else:
-                        counts.missing_at_end += 1
-
-
-def _texts(sim: TelegramSimulator, chat: SimChat | int) -> list[str]:
-    return [m.text or "" for m in sim.bot_messages(chat)]
-
-
 async def _final_checks(
     db: Database, sim: TelegramSimulator, scenario: Scenario, counts: FailoverCounts
 ) -> None:
     """The crash harness's end checks: nothing missing, nothing doubled, repeats counted."""
     counts.expectations = len(scenario.expects)
-    await _check_answered(db, scenario, counts, "end")
+    await check_effects(db, scenario, counts, "end", "answered")
     unanswered = [e for e in scenario.expects if e.update_id not in scenario.confirmed]
     if unanswered:
         counts.problems.append(f"{len(unanswered)} updates with an effect never answered")
         counts.missing_at_end += len(unanswered)
-    async with db.read() as tx:
-        counts.doubled_timeline = await _count(
-            tx,
-            "SELECT count(*) FROM (SELECT 1 FROM timeline WHERE kind IN ('note', 'location')"
-            " GROUP BY incident_id, kind, coalesce(text, ''), coalesce(chat_id, 0),"
-            " coalesce(message_id, 0) HAVING count(*) > 1) AS doubled",
-        )
-        counts.doubled_commitments = await _count(
-            tx,
-            "SELECT count(*) FROM (SELECT 1 FROM request_offers"
-            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')"
-            " GROUP BY request_id, unit_id HAVING count(*) > 1) AS doubled",
-        )
-        counts.over_committed_requests = await _count(
-            tx,
-            "SELECT count(*) FROM requests r WHERE r.committed > r.quantity OR r.committed <>"
-            " (SELECT coalesce(sum(o.amount), 0) FROM request_offers o WHERE o.request_id = r.id"
-            "  AND o.status IN ('committed', 'en_route', 'on_scene', 'released'))",
-        )
-        counts.commits = await _count(
-            tx,
-            "SELECT count(*) FROM request_offers"
-            " WHERE status IN ('committed', 'en_route', 'on_scene', 'released')",
-        )
-        counts.acks = await _count(tx, "SELECT count(*) FROM alert_acks")
-        counts.doubled_acks = await _count(
-            tx,
-            "SELECT count(*) FROM (SELECT 1 FROM alert_acks GROUP BY alert_id, chat_id, person_id"
-            " HAVING count(*) > 1) AS doubled",
-        )
-        counts.outbox_not_sent = await _count(
-            tx, "SELECT count(*) FROM outbox WHERE status <> 'sent'"
-        )
-        alerts = await tx.all("SELECT id, texts FROM alerts")
-        targets = await tx.all("SELECT alert_id, chat_id, delivered_at FROM alert_targets")
-        offer_rows = await tx.all(
-            "SELECT o.id, u.agency FROM request_offers o JOIN units u ON u.id = o.unit_id"
-        )
-        evaluations = await tx.all("SELECT id, chat_id FROM evaluations")
-        counts.closes = await _count(tx, "SELECT count(*) FROM incidents WHERE status = 'closed'")
-        card_rows = await tx.all(
-            "SELECT incident_id, chat_id, message_id, version, shown_version FROM cards"
-        )
-        titles = {row[0]: row[1] for row in await tx.all("SELECT id, title FROM incidents")}
-        view = CardView(timeline_entries=5)
-        rendered: dict[tuple[int, int], str] = {}
-        for row in card_rows:
-            shown = await view.read(tx, Live(LiveKind.CARD, row[0], row[1]))
-            if shown is not None:
-                rendered[(row[0], row[1])] = shown.html
-    # an alert's texts: JSON (text on SQLite, maybe already decoded on PostgreSQL)
-    uid_of = {}
-    for row in alerts:
-        texts = json.loads(row["texts"]) if isinstance(row["texts"], str) else row["texts"]
-        uid_of[row["id"]] = next(iter(texts.values()))
-    counts.alerts = len(alerts)
-    for target in targets:
-        counts.alert_deliveries += 1
-        uid = uid_of[target["alert_id"]]
-        seen = sum(uid in t for t in _texts(sim, target["chat_id"]))
-        if seen == 0 or target["delivered_at"] is None:
-            counts.alert_missing += 1
-            counts.problems.append(f"alert {uid} not in chat {target['chat_id']}")
-        counts.alert_duplicates += max(0, seen - 1)
-        counts.repeat(target["chat_id"], seen - 1)
-    media = _texts(sim, MEDIA_CHAT)
-    for uid in scenario.statement_uids:
-        counts.statements += 1
-        seen = sum(uid in t for t in media)
-        if seen == 0:
-            counts.statement_missing += 1
-            counts.problems.append(f"statement {uid} not published")
-        counts.statement_duplicates += max(0, seen - 1)
-        counts.repeat(MEDIA_CHAT, seen - 1)
-    for row in offer_rows:
-        counts.offers += 1
-        chat = sim.chat(AGENCY_CHATS[int(row["agency"].split()[-1])])
-        prefix = f"r1:{row['id']}:"
-        seen = sum(
-            1
-            for m in sim.bot_messages(chat)
-            if any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
-        )
-        if seen == 0:
-            counts.offer_missing += 1
-            counts.problems.append(f"offer {row['id']} not in its agency chat")
-        counts.offer_duplicates += max(0, seen - 1)
-        counts.repeat(chat.id, seen - 1)
-    for row in evaluations:
-        counts.evaluations += 1
-        prefix = f"e1:{row['id']}:"
-        seen = sum(
-            1
-            for m in sim.bot_messages(row["chat_id"])
-            if any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
-        )
-        if seen == 0:
-            counts.evaluation_missing += 1
-            counts.problems.append(f"evaluation {row['id']} not asked in {row['chat_id']}")
-        counts.evaluation_duplicates += max(0, seen - 1)
-        counts.repeat(row["chat_id"], seen - 1)
-    for row in card_rows:
-        counts.cards += 1
-        ref, chat_id, message_id = row["incident_id"], row["chat_id"], row["message_id"]
-        html = rendered.get((ref, chat_id))
-        on_telegram = sim.message(chat_id, message_id).html if message_id else None
-        if row["shown_version"] != row["version"] or html is None or on_telegram != html:
-            counts.cards_stale += 1
-            why = (
-                f"version {row['shown_version']} of {row['version']} shown"
-                if row["shown_version"] != row["version"]
-                else "stored as shown, but Telegram shows another text"
-            )
-            counts.problems.append(f"card #{ref} in {chat_id} is not the final state: {why}")
-        prefix = f"i1:{ref}:"
-        posted = [
-            m
-            for m in sim.messages(chat_id, include_deleted=True)
-            if m.from_bot
-            and titles[ref] in (m.text or "")
-            and any(d.startswith(prefix) for d in [*m.callback_data, *_history_data(m)])
-        ]
-        counts.card_duplicates += max(0, len(posted) - 1)
-        counts.repeat(chat_id, len(posted) - 1)
+    await audit(db, sim, scenario.statement_uids, counts)
 
 
 def _delivery_counts(
@@ -652,9 +433,9 @@ async def _settled(db: Database, sim: TelegramSimulator, timeout: float) -> None
     while time.monotonic() < deadline:
         if not sim.world.updates.pending:
             async with db.read() as tx:
-                due = await _count(
+                due = await count(
                     tx, "SELECT count(*) FROM outbox WHERE status = 'pending'"
-                ) + await _count(tx, "SELECT count(*) FROM cards WHERE shown_version < version")
+                ) + await count(tx, "SELECT count(*) FROM cards WHERE shown_version < version")
             if due == 0:
                 await asyncio.sleep(1.0)  # a last edit in flight
                 return
@@ -834,7 +615,7 @@ async def _run_webhook(
             await victim.kill()  # at once: no other task runs between the check and the kill
             scenario.confirmed = sim.webhook.answered()
             before = counts.missing_after_kill
-            await _check_answered(db, scenario, counts, "kill")
+            await check_effects(db, scenario, counts, "kill", "answered")
             say(
                 f"kill {number}/{len(moments)} of {victim.name} at update {counts.updates}:"
                 f" {len(scenario.confirmed)} answered so far,"
@@ -988,7 +769,7 @@ async def _run_polling(
             await leader.kill()
             killed = time.time()
             before = counts.missing_after_kill
-            await _check_answered(db, scenario, counts, "kill")
+            await check_effects(db, scenario, counts, "kill", "answered")
             # until another instance polls
             taken = None
             while taken is None and time.time() - killed < 3 * TAKEOVER_LIMIT:
