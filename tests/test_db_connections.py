@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,23 @@ def _assert_each_once(
     assert answered == len(sent)
 
 
+def _cut_one_unit(monkeypatch: pytest.MonkeyPatch, url: str, *, after: int) -> list[int]:
+    """Once `after` notes are stored, the next update's unit of work has its connection
+    ended under it, between its BEGIN and its claim. The updates cut so (one)."""
+    claim = UnitOfWork.claim
+    cut: list[int] = []
+
+    async def claim_and_cut(unit: UnitOfWork, update_id: int) -> bool:
+        if not cut and len(_notes(url)) >= after:
+            cut.append(update_id)
+            await terminate_all(url)
+            await asyncio.sleep(0.2)  # the bot's loop hears the sockets close
+        return await claim(unit, update_id)
+
+    monkeypatch.setattr(UnitOfWork, "claim", claim_and_cut)
+    return cut
+
+
 @pytest.fixture
 async def h(sim: TelegramSimulator, tmp_path: Path, backend: str) -> AsyncIterator[Harness]:
     running = Harness(sim, tmp_path / "lost.db")
@@ -105,18 +123,7 @@ async def test_updates_survive_every_connection_ended(
     users = [h.commander, h.commander_fr, h.commander]
     before = {chat: len(h.sim.bot_messages(chat)) for chat in chats}
 
-    # cut one update's unit of work in its middle: its connection dies under it
-    claim = UnitOfWork.claim
-    cut: list[int] = []
-
-    async def claim_and_cut(unit: UnitOfWork, update_id: int) -> bool:
-        if not cut and len(_notes(url)) >= 5:
-            cut.append(update_id)
-            await terminate_all(url)
-            await asyncio.sleep(0.2)  # the bot's loop hears the sockets close
-        return await claim(unit, update_id)
-
-    monkeypatch.setattr(UnitOfWork, "claim", claim_and_cut)
+    cut = _cut_one_unit(monkeypatch, url, after=5)
     caplog.set_level(logging.INFO)
     sent = []
     for n in range(24):
@@ -157,6 +164,50 @@ async def test_updates_survive_every_connection_ended(
             break
         await asyncio.sleep(0.05)
     assert await db.data_version() != seen, "the other instance's commit was not heard"
+
+
+async def test_webhook_updates_survive_every_connection_ended(
+    sim: TelegramSimulator, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Webhook mode: the 200 waits while the update is handled again; every connection ended
+    three times while 12 commands arrive (once inside a unit of work): each stored once,
+    answered once."""
+    url = backends.current
+    assert url is not None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    h = Harness(
+        sim,
+        tmp_path / "hook.db",
+        telegram={"token": "123456:TEST-token", "mode": "webhook"},
+        webhook={
+            "listen": "127.0.0.1",
+            "port": port,
+            "url_path": "tg",
+            "url": f"http://127.0.0.1:{port}/tg",
+            "secret_token": "s3cret-token",
+        },
+    )
+    await h.start()
+    try:
+        await _declare(h)
+        chats = [h.ops, h.ops_fr, h.ops_en]
+        users = [h.commander, h.commander_fr, h.commander]
+        before = {chat: len(sim.bot_messages(chat)) for chat in chats}
+        cut = _cut_one_unit(monkeypatch, url, after=2)
+        sent = []
+        for n in range(12):
+            sent.append(f"note {n:02d}")
+            await sim.send_text(users[n % 3], chats[n % 3], f"/log note {n:02d}")
+            if n in (4, 8):
+                assert await terminate_all(url) > 0
+            await asyncio.sleep(0.02)
+        await h.settle()
+        assert cut, "no update's unit of work was cut"
+        _assert_each_once(h, url, sent, before, chats)
+    finally:
+        await h.stop()
 
 
 async def test_an_update_whose_commit_answer_was_lost_has_its_effect_once(
