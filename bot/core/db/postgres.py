@@ -18,7 +18,7 @@ and keeps a prepared-statement cache per connection: the fastest fit for short u
   whatever asyncpg called it: a unit of work found dead at its BEGIN is begun again once on a
   fresh connection (nothing was done yet); a unit cut later is undone and its owner decides
   (an update is handled again: bot.delivery.inbox). A COMMIT is never sent twice (`_end`).
-  The first loss is one log line (`event=storage_lost`), the first unit begun after it another
+  The first loss is one log line (`event=storage_lost`), the first commit after it another
   (`event=storage_back`). The LISTEN connection is opened again by `data_version`.
 """
 
@@ -390,7 +390,6 @@ class PostgresDatabase(Database):
                     raise error from exc
                 await self.pool.expire_connections()
                 continue
-            self._back()
             return conn
         raise AssertionError("unreachable")
 
@@ -430,6 +429,8 @@ class PostgresDatabase(Database):
             raise self.lost(exc, ambiguous=not closed) from exc
         else:
             await self.pool.release(conn)
+            if how == "COMMIT":
+                self._back()  # writes land again (a read alone may reach a standby)
         finally:
             if unit.exclusive:
                 self._lock.release()
