@@ -298,9 +298,10 @@ async def _until(check: Callable[[], bool], seconds: float, what: str) -> None:
 async def test_the_server_unreachable_for_seconds(
     sim: TelegramSimulator, tmp_path: Path, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every connection cut and the server refused for 3 s while users send updates: the bot
-    keeps running, logs the loss once and its end once, and answers everything once when the
-    server is back."""
+    """Every connection cut and the server refused for about 5 s while users send updates:
+    long enough for the polling lease to run out, so the bot stops polling (the updates sent
+    then stay with Telegram) and takes the lease again once the server is back. The bot keeps
+    running, logs the loss once and its end once, and answers everything once."""
     url = backends.current
     assert url is not None
     parts = urlsplit(url)
@@ -323,9 +324,15 @@ async def test_the_server_unreachable_for_seconds(
         assert _notes(url) == {}
         assert len(sim.bot_messages(h.ops)) == before[h.ops]
         assert sim.world.updates.pending
-        await asyncio.sleep(0.5)
+        leader = h.runtime.leader
+        assert leader is not None
+        await _until(lambda: not leader.is_leading, 8, "the lease did not run out")
+        for n in range(5, 7):  # not fetched meanwhile: nothing polls
+            sent.append(f"note {n:02d}")
+            await sim.send_text(h.commander, h.ops, f"/log note {n:02d}")
         await proxy.start()  # the server is back, at the same address
-        await _until(lambda: len(_notes(url)) == 5, 20, "not every note was stored")
+        await _until(leader.leading.is_set, 10, "polling did not start again")
+        await _until(lambda: len(_notes(url)) == len(sent), 20, "not every note was stored")
         await h.settle()
         _assert_each_once(h, url, sent, before, [h.ops])
         messages = [r.getMessage() for r in caplog.records]

@@ -134,7 +134,13 @@ class PassApplication(Application[Any, Any, Any, Any, Any, Any]):
                     log.warning("event=update_not_stored update=%d", update.update_id)
                     stored = False
                     break
-                log.info("event=update_retry update=%d in=%.1fs", update.update_id, delay)
+                first = delay == STORAGE_RETRY_FIRST
+                log.log(
+                    logging.INFO if first else logging.DEBUG,
+                    "event=update_retry update=%d in=%.1fs",
+                    update.update_id,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORAGE_RETRY_MAX)
         finally:
