@@ -14,6 +14,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core import directory
+from bot.core.db import StorageLost
 from bot.core.i18n import N_, normalize_language
 from bot.core.models import Person
 from bot.lifecycle import chats
@@ -44,6 +45,10 @@ async def gate(update: Update, context: PContext) -> None:
         # the update ends here: what the gate decided is stored and answered
         await context.finish()
     except ApplicationHandlerStop:
+        raise
+    except StorageLost:
+        # the database connection broke: not handled, handled again (bot.delivery.inbox)
+        await context.abandon()
         raise
     except Exception:
         # no handler may run without knowing who acts where: stop this update here

@@ -7,7 +7,9 @@ answer in the chat); any other error undoes it too and goes on to the error hand
 way the unit is then committed (the update stays claimed: it is not handled twice) and the
 effects it collected are applied, only now: live messages refreshed, the outbox woken, the
 answer sent. A handler cancelled while the bot stops stores nothing: the update was not
-confirmed, and Telegram delivers it again."""
+confirmed, and Telegram delivers it again. The database connection lost (`StorageLost`): the
+unit is abandoned, not committed (the claim alone would hide the update's lost effect), and
+the update is handled again (bot.delivery.inbox.PassApplication)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from telegram import Update
 
+from bot.core.db import StorageLost
 from bot.core.errors import UserError
 from handlers.context import PContext
 
@@ -29,6 +32,9 @@ def handled(body: Callback) -> Callback:
                 await body(update, context)
         except UserError as error:
             context.refuse(error)
+        except StorageLost:
+            await context.abandon()
+            raise
         except Exception:
             await context.finish()  # handled, with an error: the error handler says so
             raise

@@ -7,12 +7,22 @@ and dropped after. No server: the PostgreSQL runs are skipped with the reason, e
 
 `current` is the PostgreSQL address of the running test's database (None on SQLite): the
 fixtures, the end-to-end harness and the crash harness read it.
+
+Every database made here is named `passerelle_t_[tpl_]<host>_<pid>_<random>`: the machine (a
+hash of its name) and the process that made it. A run killed before its end (SIGKILL, a
+timeout) leaves its databases behind; the next session's start drops those of this machine
+whose process is gone and to which no one is connected (`sweep`). Another machine's are never
+touched (its processes cannot be seen from here), nor names of another form.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
+import re
+import socket
 import sqlite3
 import threading
 import uuid
@@ -29,6 +39,11 @@ from bot.core.db.dialect import placeholders
 
 SERVER = os.environ.get("PASSERELLE_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
 PREFIX = "passerelle_t_"
+# this machine, in the names of the databases its runs make
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+NAME = re.compile(rf"^{PREFIX}(?:tpl_)?([0-9a-f]{{6}})_([0-9]+)_[0-9a-f]+$")
+
+log = logging.getLogger(__name__)
 
 current: str | None = None
 
@@ -46,12 +61,56 @@ def url_of(database: str, server: str = SERVER) -> str:
     return urlunsplit(urlsplit(server)._replace(path=f"/{database}"))
 
 
+def database_name(*, template: bool = False, pid: int | None = None, host: str = HOST) -> str:
+    """A new test database's name: this machine and this process in it (see `sweep`)."""
+    kind = "tpl_" if template else ""
+    return f"{PREFIX}{kind}{host}_{os.getpid() if pid is None else pid}_{uuid.uuid4().hex[:8]}"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
+
+
+async def sweep(conn: asyncpg.Connection) -> list[str]:
+    """Drop the test databases a killed run of this machine left: made by a process that is
+    gone, no one connected. Those of other machines, of live processes, and names of another
+    form stay. The names dropped."""
+    rows = await conn.fetch(
+        "SELECT d.datname, (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)"
+        " FROM pg_database d WHERE starts_with(d.datname, $1) ORDER BY d.datname",
+        PREFIX,
+    )
+    dropped = []
+    for name, connected in rows:
+        match = NAME.match(name)
+        if match is None or match.group(1) != HOST or connected:
+            continue
+        pid = int(match.group(2))
+        if pid == os.getpid() or alive(pid):
+            continue
+        try:
+            # without FORCE: refused if someone connected meanwhile
+            await conn.execute(f'DROP DATABASE "{name}"')
+        except (asyncpg.ObjectInUseError, asyncpg.InvalidCatalogNameError):
+            continue
+        dropped.append(name)
+    if dropped:
+        log.warning("dropped %d test databases left by killed runs: %s", len(dropped), dropped)
+    return dropped
+
+
 class Server:
     """The PostgreSQL server of the session, with its migrated template."""
 
     def __init__(self, url: str = SERVER) -> None:
         self.url = url
-        self.template = f"{PREFIX}tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.template = database_name(template=True)
         self.problem: str | None = None
 
     async def _admin(self) -> asyncpg.Connection:
@@ -63,6 +122,7 @@ class Server:
         async def make() -> None:
             conn = await self._admin()
             try:
+                await sweep(conn)
                 await conn.execute(f'CREATE DATABASE "{self.template}"')
             finally:
                 await conn.close()
@@ -77,7 +137,7 @@ class Server:
 
     def fresh(self) -> tuple[str, str]:
         """A new database copied from the template: (name, address)."""
-        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        name = database_name()
 
         async def make() -> None:
             conn = await self._admin()

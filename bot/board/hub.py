@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.board import views
-from bot.core.db import Database
+from bot.core.db import Database, StorageLost
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,9 @@ class Hub:
                     await self._poll_other_writers()
             except asyncio.CancelledError:
                 raise
+            except StorageLost as exc:  # logged once by the database (event=storage_lost)
+                log.debug("event=board_hub_error error=%s", exc)
+                await asyncio.sleep(self._poll)
             except Exception:  # a database hiccup must not end the live board
                 log.exception("event=board_hub_error")
                 await asyncio.sleep(self._poll)

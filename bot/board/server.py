@@ -43,7 +43,7 @@ from bot.board.auth import (
 from bot.board.have_route import HaveRoute
 from bot.board.hub import RESYNC, Event, Hub
 from bot.core.config import Settings
-from bot.core.db import Database, Tx
+from bot.core.db import Database, StorageLost, Tx
 from bot.core.directory import person_in
 from bot.core.i18n import N_, normalize_language, translator
 from bot.core.models import LANGUAGES
@@ -599,6 +599,9 @@ class BoardServer:
         except (KeyError, TypeError, ValueError) as exc:  # not an update python-telegram-bot reads
             log.warning("event=webhook_refused reason=unreadable error=%s", type(exc).__name__)
             return web.Response(status=400)
+        except StorageLost:
+            # stopping while the database was lost: not stored, Telegram delivers it again
+            return web.Response(status=503)
         return web.Response(status=200)
 
 

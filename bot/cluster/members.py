@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.db import Database, Row, Tx, from_db_time, to_db_time, utcnow
+from bot.core.db import Database, Row, StorageLost, Tx, from_db_time, to_db_time, utcnow
 
 _COLUMNS = "name, host, pid, mode, started_at, seen_at, stopped_at"
 
@@ -267,5 +267,7 @@ class Presence:
             await asyncio.sleep(self.every)
             try:
                 await self.beat()
+            except StorageLost as exc:  # logged once by the database (event=storage_lost)
+                log.debug("event=heartbeat_failed error=%s", exc)
             except Exception:
                 log.exception("event=heartbeat_failed")

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from bot.core.db import StorageLost
+
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
@@ -60,6 +62,9 @@ class Coalescer(Generic[K]):
                 self._again.discard(key)
                 try:
                     retry_in = await self._refresh(key)
+                except StorageLost as exc:  # logged once by the database: soon again
+                    log.debug("event=%s_refresh_failed key=%s error=%s", self._name, key, exc)
+                    retry_in = 1.0
                 except Exception:
                     log.exception("event=%s_refresh_failed key=%s", self._name, key)
                     retry_in = 30.0

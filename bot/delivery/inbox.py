@@ -19,12 +19,20 @@ Here:
 
 An update that a crash interrupts is delivered again; its claim (bot.core.db) makes that
 harmless.
+
+An update whose unit of work the database connection failed under (`StorageLost`: the server
+restarted, failed over, or cannot be reached) is not handled: it stays in hand, unconfirmed,
+and `PassApplication` handles it again, at once and then less and less often (up to
+STORAGE_RETRY_MAX seconds apart), until its unit commits or the application stops. The
+user is told nothing meanwhile: the answer comes once it is stored. Handled again after a
+commit whose answer was lost, the update finds its claim and stops: its effect is once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from telegram import Update
@@ -33,12 +41,20 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.core.db import StorageLost
+
+log = logging.getLogger(__name__)
+
 # While updates are in hand, Telegram is asked again this often for new ones (it answers at
 # once, with the updates in hand, so no long poll is possible until they are handled)...
 IN_HAND_POLL = 0.02
 # ...unless this many are in hand: the application has work enough, and asking would only
 # fetch them again. Then the next call waits until fewer are.
 BACKLOG = 32
+# An update whose unit of work lost its database connection is handled again after these
+# many seconds, doubled each time up to STORAGE_RETRY_MAX.
+STORAGE_RETRY_FIRST = 0.1
+STORAGE_RETRY_MAX = 5.0
 
 
 class Inbox(asyncio.Queue[object]):
@@ -72,14 +88,20 @@ class Inbox(asyncio.Queue[object]):
             if not waiters:
                 self._waiting.pop(item.update_id, None)
 
-    def handled(self, update: object) -> None:
-        """The application finished with this update (whatever the outcome)."""
+    def handled(self, update: object, *, stored: bool = True) -> None:
+        """The application finished with this update (whatever the outcome). Not `stored`:
+        it gave up on an update whose unit of work could not be stored (stopping while the
+        database was lost): the webhook answers an error, and Telegram delivers it again."""
         if isinstance(update, Update):
             self._in_hand.discard(update.update_id)
             self.progress.set()
             for done in self._waiting.pop(update.update_id, []):
-                if not done.done():
+                if done.done():
+                    continue
+                if stored:
                     done.set_result(None)
+                else:
+                    done.set_exception(StorageLost(f"update {update.update_id} not stored"))
 
     def first_in_hand(self) -> int | None:
         """The lowest id of the updates fetched and not yet handled."""
@@ -91,14 +113,50 @@ class Inbox(asyncio.Queue[object]):
 
 
 class PassApplication(Application[Any, Any, Any, Any, Any, Any]):
-    """PTB's Application, telling the inbox when each update is handled."""
+    """PTB's Application, telling the inbox when each update is handled, and handling again
+    an update that lost its database connection (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unstored: set[int] = set()  # ids of updates whose handling hit StorageLost
 
     async def process_update(self, update: object) -> None:
+        stored = True
         try:
-            await super().process_update(update)
+            delay = STORAGE_RETRY_FIRST
+            while True:
+                await super().process_update(update)
+                if not (isinstance(update, Update) and update.update_id in self._unstored):
+                    break
+                self._unstored.discard(update.update_id)
+                if not self.running:
+                    # stopping: left unconfirmed, Telegram delivers it again
+                    log.warning("event=update_not_stored update=%d", update.update_id)
+                    stored = False
+                    break
+                first = delay == STORAGE_RETRY_FIRST
+                log.log(
+                    logging.INFO if first else logging.DEBUG,
+                    "event=update_retry update=%d in=%.1fs",
+                    update.update_id,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX)
         finally:
             if isinstance(self.update_queue, Inbox):
-                self.update_queue.handled(update)
+                self.update_queue.handled(update, stored=stored)
+
+    async def process_error(
+        self, update: object | None, error: Exception, *args: Any, **kwargs: Any
+    ) -> bool:
+        """A handler's error; StorageLost stops the update (no other handler, no error
+        message to the user) and has it handled again."""
+        if isinstance(error, StorageLost) and isinstance(update, Update):
+            self._unstored.add(update.update_id)
+            log.debug("event=update_unstored update=%d error=%s", update.update_id, error)
+            return True
+        return await super().process_error(update, error, *args, **kwargs)
 
 
 def _with(request_data: RequestData, **values: object) -> RequestData:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.cluster.leases import POLLING, Leases
+from bot.core.db import StorageLost
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ class PollingLeader:
                     held = await self._leases.acquire(POLLING, self.seconds)
                 lost = not held
             except Exception as exc:
-                log.warning("event=polling_lease_error error=%r", exc)
+                # the database lost is logged once by the database itself (event=storage_lost)
+                level = logging.DEBUG if isinstance(exc, StorageLost) else logging.WARNING
+                log.log(level, "event=polling_lease_error error=%r", exc)
                 held = lost = False
             if held:
                 self._valid_until = asked + self.seconds

@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.cluster.members import ALIVE_WITHIN
-from bot.core.db import Database, Row, Tx, UnitOfWork, to_db_time, utcnow
+from bot.core.db import Database, Row, StorageLost, Tx, UnitOfWork, to_db_time, utcnow
 from bot.core.effects import Effects
 from bot.core.html import split_message
 
@@ -221,6 +221,9 @@ class OutboxSender:
             self._idle.clear()
             try:
                 rows = await self._claim(self._concurrency * 2)
+            except StorageLost as exc:  # logged once by the database (event=storage_lost)
+                log.debug("event=outbox_claim_failed error=%s", exc)
+                rows = []
             except Exception:
                 log.exception("event=outbox_claim_failed")
                 rows = []

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from bot.core import directory
 from bot.core.config import Settings
-from bot.core.db import Database, Row, UnitOfWork, to_db_time, utcnow
+from bot.core.db import Database, Row, StorageLost, UnitOfWork, to_db_time, utcnow
 from bot.core.effects import Effects
 from bot.core.models import KeepStatus, MediaKind
 from bot.delivery import outbox
@@ -227,6 +227,8 @@ class Keeper:
             if free > 0:
                 try:
                     rows = await self._claim(free)
+                except StorageLost as exc:  # logged once by the database (event=storage_lost)
+                    log.debug("event=evidence_claim_failed error=%s", exc)
                 except Exception:
                     log.exception("event=evidence_claim_failed")
             for row in rows:

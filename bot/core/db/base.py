@@ -64,6 +64,18 @@ class StorageProblem(Exception):
     """The database cannot be used (unreachable, unreadable, refused): one line saying why."""
 
 
+class StorageLost(StorageProblem):
+    """The connection to the database server broke, or no server answered: what the unit of
+    work wrote is undone, unless `ambiguous` (its COMMIT was sent and no answer came: it may
+    have landed). Whoever began the work may try it again on a fresh connection; an update's
+    unit may be tried again even when ambiguous, since its claim stops a second effect
+    (PassApplication, bot.delivery.inbox)."""
+
+    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
 class AlreadyProcessed(Exception):
     """The update was handled before: its effects are stored, do nothing again."""
 
