@@ -51,7 +51,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import postgres_database
+from bench.common import postgres_database, postgres_reachable
 from bot.core.config import Settings, StorageSettings
 from bot.core.db import Database
 from bot.simulator import TelegramSimulator
@@ -169,17 +169,6 @@ class Storage:
         return sqlite(str(self.path))
 
 
-async def _postgres_reachable(server: str) -> str | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(server, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"PostgreSQL at {server} is not reachable ({type(exc).__name__}: {exc})"
-    await conn.close()
-    return None
-
-
 async def choose_backend(
     wanted: str, workdir: Path, url: str | None = None
 ) -> tuple[str, str | None]:
@@ -190,7 +179,7 @@ async def choose_backend(
         return "postgresql", None
     missing = postgres_missing()
     if missing is None:
-        missing = await _postgres_reachable(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
+        missing = await postgres_reachable(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
     if missing is None:
         return "postgresql", None
     if wanted == "postgresql":
