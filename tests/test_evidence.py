@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core import directory
 from bot.core.config import Settings, parse_settings
-from bot.core.db import AlreadyProcessed, Database
+from bot.core.db import AlreadyProcessed, Database, to_db_time
 from bot.core.effects import Effects
 from bot.core.errors import UserError
 from bot.core.i18n import translator
@@ -377,6 +378,63 @@ async def test_a_file_written_before_a_crash_is_recorded_without_downloading_it_
     [kept] = await evidence.files(db, ref)
     assert kept.status is KeepStatus.KEPT and files.calls["photo-7"] == 0
     assert kept.sha256 == hashlib.sha256(b"written, then the process was killed").hexdigest()
+
+
+@pytest.mark.both_backends
+async def test_an_instance_that_starts_takes_back_the_dead_ones_claims_not_the_live_ones(
+    db: Database, tmp_path: Path
+) -> None:
+    """Several instances, one queue: instance b starts while a is alive and downloading one file
+    and a third instance died claiming another. b downloads the dead one's file at once, leaves
+    a's alone; a, restarted, takes its own back."""
+    files = FakeFiles()
+    files.data = {"photo-7": b"alive", "photo-8": b"dead"}
+    ref = await _declare(db)
+    alive_item = await _record(db, ref, _photo(7))
+    dead_item = await _record(db, ref, _photo(8))
+    now = db.now()
+    until = to_db_time(now + timedelta(seconds=keeping.CLAIM_SECONDS))
+    async with db.unit() as unit:
+        for name, seen in (("a", now), ("gone", now - timedelta(minutes=1))):
+            await unit.execute(
+                "INSERT INTO instances (name, host, pid, mode, started_at, seen_at)"
+                " VALUES (?, 'host', 1, 'webhook', ?, ?)",
+                (name, to_db_time(seen), to_db_time(seen)),
+            )
+        for item, claimer in ((alive_item, "a"), (dead_item, "gone")):
+            await unit.execute(
+                "UPDATE media_downloads SET claimed_by = ?, claimed_until = ? WHERE item_id = ?",
+                (claimer, until, item),
+            )
+
+    def named(name: str) -> Settings:
+        data = settings_data(tmp_path / "passerelle.db")
+        data["evidence"] = {"first_retry": 0.0}
+        data["instance"] = {"name": name}
+        return parse_settings(data, env={})
+
+    worker = await _keeper(db, named("b"), files)
+    try:
+        await worker.drained(5)
+    finally:
+        await worker.stop()
+    statuses = {f.item.id: f.status for f in await evidence.files(db, ref)}
+    assert statuses == {alive_item: KeepStatus.PENDING, dead_item: KeepStatus.KEPT}
+    assert files.calls == Counter({"photo-8": 1})
+    async with db.read() as tx:
+        row = await tx.one(
+            "SELECT claimed_by FROM media_downloads WHERE item_id = ?", (alive_item,)
+        )
+    assert row is not None and row["claimed_by"] == "a"
+
+    worker = await _keeper(db, named("a"), files)  # a, restarted after a crash
+    try:
+        await worker.drained(5)
+    finally:
+        await worker.stop()
+    statuses = {f.item.id: f.status for f in await evidence.files(db, ref)}
+    assert statuses == {alive_item: KeepStatus.KEPT, dead_item: KeepStatus.KEPT}
+    assert files.calls == Counter({"photo-7": 1, "photo-8": 1})
 
 
 async def test_the_report_and_its_json_carry_the_media_entries(db: Database) -> None:

@@ -4,6 +4,12 @@ recorded. Like the outbox: a row is queued in the transaction that records the i
 exists exactly when the item does; the keeper claims due rows, retries failures with backoff,
 and picks up after a restart what a stop or a crash left.
 
+Several instances share one queue as they share the outbox: each claims the rows it downloads
+(`claimed_by`, and `claimed_until` CLAIM_SECONDS ahead) in the database server's time
+(Database.now). An instance that starts takes back at once what it (this name) had claimed and
+what an instance whose heartbeat stopped had claimed; the downloads of the other instances
+alive stay theirs. The evidence folder must then be one folder all the instances reach.
+
 What becomes of each file: kept; too big (over the Bot API's 20 MB download limit: never
 asked for); cap (the folder reached `[evidence] max_total_mb`: one log line per file, the
 liaisons told once per incident); failed (retried `[evidence] attempts` times in all, then
@@ -26,9 +32,10 @@ from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from bot.cluster.members import ALIVE_WITHIN
 from bot.core import directory
 from bot.core.config import Settings
-from bot.core.db import Database, Row, StorageLost, UnitOfWork, to_db_time, utcnow
+from bot.core.db import Database, Row, StorageLost, UnitOfWork, to_db_time
 from bot.core.effects import Effects
 from bot.core.models import KeepStatus, MediaKind
 from bot.delivery import outbox
@@ -73,7 +80,7 @@ def folder(settings: Settings) -> Path:
 async def enqueue(unit: UnitOfWork, *, item_id: int, file_size: int | None) -> None:
     """Queue the download of an item's file in the caller's unit of work. A file Telegram says
     is over the Bot API's limit is recorded as too big at once, never asked for."""
-    now = to_db_time(utcnow())
+    now = to_db_time(unit.now())
     if file_size is not None and file_size > BOT_API_DOWNLOAD_LIMIT:
         await unit.execute(
             "INSERT INTO media_downloads (item_id, status, not_before, reason, created_at,"
@@ -148,6 +155,7 @@ class Keeper:
         self._fetch = fetch
         self._folder = folder(settings)
         self._evidence = settings.evidence
+        self._instance = settings.instance.name
         self._apply = apply
         self._concurrency = concurrency
         self._poll_interval = poll_interval
@@ -167,12 +175,19 @@ class Keeper:
         self._wake.set()
 
     async def start(self) -> None:
-        """Start keeping. What was queued before a stop or a crash is due at once."""
+        """Start keeping. What was queued before a stop or a crash is due at once: what this
+        instance (this name) had claimed, what an instance whose heartbeat stopped had claimed,
+        what nobody claimed; the claims of the other instances alive are theirs until they run
+        out."""
+        now = self._db.now()
+        alive_since = to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
         async with self._db.unit() as unit:
             await unit.execute(
-                "UPDATE media_downloads SET claimed_until = NULL, not_before = ?"
-                " WHERE status = 'pending'",
-                (to_db_time(utcnow()),),
+                "UPDATE media_downloads SET claimed_until = NULL, claimed_by = NULL,"
+                " not_before = ? WHERE status = 'pending' AND (claimed_until IS NULL"
+                "  OR claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN"
+                "  (SELECT name FROM instances WHERE stopped_at IS NULL AND seen_at >= ?))",
+                (to_db_time(now), self._instance, alive_since),
             )
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="evidence-keeper")
@@ -199,20 +214,21 @@ class Keeper:
                     return
 
     async def _due(self, limit: int) -> list[Row]:
-        now = to_db_time(utcnow())
+        now = to_db_time(self._db.now())
         async with self._db.read() as tx:
             return await tx.all(_DUE, (now, now, limit))
 
     async def _claim(self, limit: int) -> list[Row]:
-        now = utcnow()
+        now = self._db.now()
         until = to_db_time(now + timedelta(seconds=CLAIM_SECONDS))
         claimed = []
         async with self._db.unit() as unit:
             for row in await unit.all(_DUE, (to_db_time(now), to_db_time(now), limit)):
                 got = await unit.execute(
-                    "UPDATE media_downloads SET claimed_until = ? WHERE item_id = ?"
-                    " AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)",
-                    (until, row["item_id"], to_db_time(now)),
+                    "UPDATE media_downloads SET claimed_until = ?, claimed_by = ?"
+                    " WHERE item_id = ? AND status = 'pending'"
+                    " AND (claimed_until IS NULL OR claimed_until < ?)",
+                    (until, self._instance, row["item_id"], to_db_time(now)),
                 )
                 if got:
                     claimed.append(row)
@@ -335,8 +351,9 @@ class Keeper:
     ) -> None:
         await unit.execute(
             "UPDATE media_downloads SET status = ?, reason = ?, path = ?, sha256 = ?, size = ?,"
-            " attempts = attempts + 1, claimed_until = NULL, done_at = ? WHERE item_id = ?",
-            (status.value, reason, path, sha256, size, to_db_time(utcnow()), row["item_id"]),
+            " attempts = attempts + 1, claimed_until = NULL, claimed_by = NULL, done_at = ?"
+            " WHERE item_id = ?",
+            (status.value, reason, path, sha256, size, to_db_time(unit.now()), row["item_id"]),
         )
 
     async def _kept(self, row: Row, relative: str, sha256: str, size: int) -> None:
@@ -374,10 +391,10 @@ class Keeper:
         async with self._db.unit() as unit:
             await unit.execute(
                 "UPDATE media_downloads SET attempts = ?, not_before = ?, reason = ?,"
-                " claimed_until = NULL WHERE item_id = ?",
+                " claimed_until = NULL, claimed_by = NULL WHERE item_id = ?",
                 (
                     attempts,
-                    to_db_time(utcnow() + timedelta(seconds=delay)),
+                    to_db_time(self._db.now() + timedelta(seconds=delay)),
                     error[:500],
                     row["item_id"],
                 ),
