@@ -62,6 +62,30 @@ async def test_declare_gives_short_references_and_a_card_to_publish(db: Database
     assert card["shown_version"] < card["version"]
 
 
+@pytest.mark.both_backends
+async def test_a_note_returns_the_incident_as_stored(db: Database) -> None:
+    """add_note does not read the incident again after the note: what it returns must be what a
+    fresh read finds (the note's time as the incident's updated_at)."""
+    ref = await _declare(db, update_id=20)
+    before = await incidents.get(db, ref)
+    returned = await once(
+        db,
+        incidents.add_note,
+        ref=ref,
+        text="Nuage jaune",
+        author=FIREFIGHTER,
+        chat_id=OPS_BILINGUAL,
+        message_id=5,
+        update_id=21,
+    )
+    stored = await incidents.get(db, ref)
+    assert before is not None and stored is not None
+    assert returned == stored
+    assert stored.updated_at > before.updated_at
+    [note] = [e for e in await incidents.timeline(db, ref, last=5) if e.kind is TimelineKind.NOTE]
+    assert note.at == stored.updated_at
+
+
 async def test_a_redelivered_update_has_no_second_effect(db: Database) -> None:
     ref = await _declare(db, update_id=10)
     await once(

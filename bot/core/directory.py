@@ -12,28 +12,28 @@ from bot.core.models import Chat, ChatKind, Country, Person, Role
 log = logging.getLogger(__name__)
 
 
-def _chat(row: Row) -> Chat:
+def _chat(row: Row, prefix: str = "") -> Chat:
     return Chat(
-        id=row["id"],
-        name=row["name"],
-        kind=ChatKind(row["kind"]),
-        country=Country(row["country"]),
-        languages=tuple(row["languages"].split(",")),
-        agency=row["agency"],
-        timezone=row["timezone"],
+        id=row[f"{prefix}id"],
+        name=row[f"{prefix}name"],
+        kind=ChatKind(row[f"{prefix}kind"]),
+        country=Country(row[f"{prefix}country"]),
+        languages=tuple(row[f"{prefix}languages"].split(",")),
+        agency=row[f"{prefix}agency"],
+        timezone=row[f"{prefix}timezone"],
     )
 
 
-def _person(row: Row) -> Person:
+def _person(row: Row, prefix: str = "") -> Person:
     return Person(
-        id=row["id"],
-        name=row["name"],
-        username=row["username"],
-        roles=frozenset(Role(r) for r in row["roles"].split(",") if r),
-        country=Country(row["country"]) if row["country"] else None,
-        agency=row["agency"],
-        language=row["language"],
-        telegram_language=row["tg_language"],
+        id=row[f"{prefix}id"],
+        name=row[f"{prefix}name"],
+        username=row[f"{prefix}username"],
+        roles=frozenset(Role(r) for r in row[f"{prefix}roles"].split(",") if r),
+        country=Country(row[f"{prefix}country"]) if row[f"{prefix}country"] else None,
+        agency=row[f"{prefix}agency"],
+        language=row[f"{prefix}language"],
+        telegram_language=row[f"{prefix}tg_language"],
     )
 
 
@@ -126,13 +126,38 @@ async def get_person(db: Database, person_id: int) -> Person | None:
         return await person_in(tx, person_id)
 
 
+# The gate's one statement: the person acting and the chat, each NULL when unknown. Columns
+# are named apart (both tables have id, name, country, agency).
+_GATE_LOOKUP = (
+    "SELECT p.id AS p_id, p.name AS p_name, p.username AS p_username, p.roles AS p_roles,"
+    " p.country AS p_country, p.agency AS p_agency, p.language AS p_language,"
+    " p.tg_language AS p_tg_language, p.seed AS p_seed,"
+    " c.id AS c_id, c.name AS c_name, c.kind AS c_kind, c.country AS c_country,"
+    " c.languages AS c_languages, c.agency AS c_agency, c.timezone AS c_timezone"
+    " FROM (SELECT 1 AS one) AS gate"
+    " LEFT JOIN people p ON p.id = ?"
+    " LEFT JOIN chats c ON c.id = ?"
+)
+
+
 async def gate_lookup(
-    tx: Tx, *, person_id: int, chat_id: int | None
+    unit: UnitOfWork, *, person_id: int, chat_id: int | None
 ) -> tuple[Person | None, Chat | None]:
-    """What the gate needs for one update: who acts, and the registered chat (None for a
-    private chat or an unknown one)."""
-    person = await person_in(tx, person_id)
-    chat = await registered_chat_in(tx, chat_id) if chat_id is not None else None
+    """What the gate needs for one update, in one statement: who acts, and the registered
+    chat (None for a private chat or an unknown one). The person's row is remembered in the
+    unit, so that keeping it current (ensure_person) writes only when something changed."""
+    row = await unit.one(_GATE_LOOKUP, (person_id, chat_id))
+    assert row is not None  # one row, whatever matched
+    person = None
+    if row["p_id"] is not None:
+        person = _person(row, "p_")
+        unit.people_read[person_id] = (
+            row["p_name"],
+            row["p_username"],
+            row["p_tg_language"],
+            row["p_seed"] is not None,
+        )
+    chat = _chat(row, "c_") if row["c_id"] is not None else None
     return person, chat
 
 
@@ -152,7 +177,13 @@ async def ensure_person(
     tx: Tx, person_id: int, name: str, username: str | None, language: str | None = None
 ) -> None:
     """Make sure someone who acts in a registered chat has a row (timeline authors), keeping
-    their name, username and Telegram language current."""
+    their name, username and Telegram language current. Nothing is written when the row this
+    unit read (the gate) already says so."""
+    if isinstance(tx, UnitOfWork):
+        stored = tx.people_read.pop(person_id, None)
+        if stored is not None and _unchanged(stored, name, username, language):
+            tx.people_read[person_id] = stored
+            return
     await tx.execute(
         "INSERT INTO people (id, name, username, tg_language, created_at) VALUES (?, ?, ?, ?, ?)"
         # a configured name ("Cdt Dubois, SDIS 59") wins over the Telegram display name
@@ -161,6 +192,21 @@ async def ensure_person(
         " username = COALESCE(excluded.username, people.username),"
         " tg_language = COALESCE(excluded.tg_language, people.tg_language)",
         (person_id, name, username, language, to_db_time(utcnow())),
+    )
+
+
+def _unchanged(
+    stored: tuple[str, str | None, str | None, bool],
+    name: str,
+    username: str | None,
+    language: str | None,
+) -> bool:
+    """Whether ensure_person's upsert would leave the stored row as it is."""
+    stored_name, stored_username, stored_language, seeded = stored
+    return (
+        (seeded or name == stored_name)
+        and (username is None or username == stored_username)
+        and (language is None or language == stored_language)
     )
 
 

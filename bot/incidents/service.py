@@ -145,9 +145,11 @@ async def record(
     lat: float | None = None,
     lon: float | None = None,
     message_id: int | None = None,
+    at: datetime | None = None,
 ) -> int:
-    """A timeline entry (its id); every card of the incident shows it."""
-    now = to_db_time(utcnow())
+    """A timeline entry (its id), at `at` (now by default); every card of the incident shows
+    it, and the incident's updated_at becomes its time."""
+    now = to_db_time(at or utcnow())
     if author is not None:
         await ensure_person(unit, author.id, author.name, author.username, author.language)
     entry_id = await unit.execute(
@@ -216,9 +218,13 @@ async def add_note(
     message_id: int | None,
 ) -> Incident:
     text = clean_text(text, MAX_NOTE, N_("note"))
-    await open_incident_in(unit, ref)
-    await record(unit, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id)
-    return await _reloaded(unit, ref)
+    incident = await open_incident_in(unit, ref)
+    # the entry changes nothing of the incident but its updated_at: no need to read it again
+    at = from_db_time(to_db_time(utcnow()))
+    await record(
+        unit, ref, TimelineKind.NOTE, author, chat_id, text=text, message_id=message_id, at=at
+    )
+    return incident.model_copy(update={"updated_at": at})
 
 
 async def follow_edit(
