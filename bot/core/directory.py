@@ -180,10 +180,10 @@ async def ensure_person(
     their name, username and Telegram language current. Nothing is written when the row this
     unit read (the gate) already says so."""
     if isinstance(tx, UnitOfWork):
-        stored = tx.people_read.pop(person_id, None)
+        stored = tx.people_read.get(person_id)
         if stored is not None and _unchanged(stored, name, username, language):
-            tx.people_read[person_id] = stored
             return
+        tx.people_read.pop(person_id, None)  # written below: no longer as it was read
     await tx.execute(
         "INSERT INTO people (id, name, username, tg_language, created_at) VALUES (?, ?, ?, ?, ?)"
         # a configured name ("Cdt Dubois, SDIS 59") wins over the Telegram display name
