@@ -90,6 +90,8 @@ ALLOWED_DYNAMIC_SQL = {
     ("bot/cluster/members.py", "members"): "_COLUMNS, a constant list of columns",
     ("bot/cluster/members.py", "_row"): "_COLUMNS, a constant list of columns",
     ("bot/cluster/members.py", "beat"): "_COLUMNS, a constant list of columns",
+    ("bot/delivery/outbox.py", "start"): "RELEASABLE_CLAIMS, a constant (bot.cluster.members)",
+    ("bot/evidence/keeper.py", "start"): "RELEASABLE_CLAIMS, a constant (bot.cluster.members)",
     ("bot/delivery/outbox.py", "_heads"): "lock is the database's skip_locked (a constant)",
     ("bot/resources/requests.py", "_offers"): "callers pass constant where clauses (checked below)",
     ("bot/resources/requests.py", "advance"): "column is en_route_at or on_scene_at",

@@ -32,6 +32,21 @@ HEARTBEAT_EVERY = 2.0  # seconds
 ALIVE_WITHIN = 6.0  # seconds since the last heartbeat
 FORGET_AFTER = timedelta(days=7)  # rows of instances gone this long are dropped (upkeep)
 
+# The rows of a queue (claimed_by, claimed_until) that an instance which starts takes back at
+# once: what it (this name) had claimed, what an instance no longer alive had claimed, what
+# nobody claimed. The claims of the other instances alive stay theirs until they run out.
+# Parameters: releasable_claims(name, now).
+RELEASABLE_CLAIMS = (
+    "(claimed_until IS NULL OR claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN"
+    " (SELECT name FROM instances WHERE stopped_at IS NULL AND seen_at >= ?))"
+)
+
+
+def releasable_claims(name: str, now: datetime) -> tuple[str, str]:
+    """RELEASABLE_CLAIMS' parameters for the instance `name` starting at `now` (the database's
+    time)."""
+    return name, to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
+
 
 @dataclass(frozen=True)
 class Member:

@@ -37,7 +37,7 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.cluster.members import ALIVE_WITHIN
+from bot.cluster.members import RELEASABLE_CLAIMS, releasable_claims
 from bot.core.db import Database, Row, StorageLost, Tx, UnitOfWork, to_db_time, utcnow
 from bot.core.effects import Effects
 from bot.core.html import split_message
@@ -176,14 +176,11 @@ class OutboxSender:
         what nobody claimed; the claims of the other instances alive are theirs until they run
         out."""
         now = self._db.now()
-        alive_since = to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
         async with self._db.unit() as tx:
             await tx.execute(
                 "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, not_before = ?"
-                " WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_by IS NULL"
-                "  OR claimed_by = ? OR claimed_by NOT IN"
-                "  (SELECT name FROM instances WHERE stopped_at IS NULL AND seen_at >= ?))",
-                (to_db_time(now), self._instance, alive_since),
+                " WHERE status = 'pending' AND " + RELEASABLE_CLAIMS,
+                (to_db_time(now), *releasable_claims(self._instance, now)),
             )
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-sender")

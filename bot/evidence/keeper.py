@@ -32,7 +32,7 @@ from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from bot.cluster.members import ALIVE_WITHIN
+from bot.cluster.members import RELEASABLE_CLAIMS, releasable_claims
 from bot.core import directory
 from bot.core.config import Settings
 from bot.core.db import Database, Row, StorageLost, UnitOfWork, to_db_time
@@ -180,14 +180,11 @@ class Keeper:
         what nobody claimed; the claims of the other instances alive are theirs until they run
         out."""
         now = self._db.now()
-        alive_since = to_db_time(now - timedelta(seconds=ALIVE_WITHIN))
         async with self._db.unit() as unit:
             await unit.execute(
                 "UPDATE media_downloads SET claimed_until = NULL, claimed_by = NULL,"
-                " not_before = ? WHERE status = 'pending' AND (claimed_until IS NULL"
-                "  OR claimed_by IS NULL OR claimed_by = ? OR claimed_by NOT IN"
-                "  (SELECT name FROM instances WHERE stopped_at IS NULL AND seen_at >= ?))",
-                (to_db_time(now), self._instance, alive_since),
+                " not_before = ? WHERE status = 'pending' AND " + RELEASABLE_CLAIMS,
+                (to_db_time(now), *releasable_claims(self._instance, now)),
             )
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="evidence-keeper")
