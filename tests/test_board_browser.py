@@ -2,7 +2,9 @@
 Telegram stand-in) with its web server, and the page opened in headless Chromium as a Telegram
 client opens a Mini App (signed initData in the URL fragment) or as a command post opens its
 personal link. What the page shows, what it refuses, and a reply in the group reaching the open
-page within 2 s. Saves the screenshots the README shows (docs/board.png, docs/board-overview.png).
+page within 2 s. Takes the screenshots the README shows; they are written over docs/board.png and
+docs/board-overview.png only when PASSERELLE_SCREENSHOTS=docs is set (a test run leaves the
+checkout as it was).
 
 Same rules as tests/test_report_browser.py: Debian's Chromium driven by Playwright (its async
 API here, in the test's own loop, beside the bot), nothing downloaded; without CI a missing
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -191,8 +194,10 @@ async def test_a_commander_sees_the_incident_and_a_reply_within_two_seconds(boar
     await page.context.close()
 
 
-async def test_the_screenshots_of_the_readme(board: Board) -> None:
-    """The incident's page and the overview on a wall screen, saved for the README."""
+async def test_the_screenshots_of_the_readme(board: Board, tmp_path: Path) -> None:
+    """The incident's page and the overview on a wall screen, for the README: saved in docs/
+    with PASSERELLE_SCREENSHOTS=docs, else in the test's own folder."""
+    folder = ROOT / "docs" if os.environ.get("PASSERELLE_SCREENSHOTS") == "docs" else tmp_path
     h = board.h
     ref = await _incident(h)
     await h.say(h.commander, h.ops, f"/set #{ref} gravité sévère")
@@ -211,12 +216,14 @@ async def test_the_screenshots_of_the_readme(board: Board) -> None:
     )
     await page.wait_for_selector("#incident h2")
     await page.wait_for_timeout(500)  # the map's first drawing
-    await page.screenshot(path=str(ROOT / "docs" / "board.png"), full_page=False)
+    await page.screenshot(path=str(folder / "board.png"), full_page=False)
     await page.evaluate("() => { location.hash = '#' }")
     await page.wait_for_selector(".incidents .summary")
     assert "Feu de broussailles, Rumes" in await _text(page)
-    await page.screenshot(path=str(ROOT / "docs" / "board-overview.png"), full_page=False)
+    await page.screenshot(path=str(folder / "board-overview.png"), full_page=False)
     await page.context.close()
+    for name in ("board.png", "board-overview.png"):
+        assert (folder / name).read_bytes().startswith(b"\x89PNG"), name
 
 
 @pytest.mark.parametrize("how", ["forged", "altered", "stale", "stranger", "expired", "nothing"])
